@@ -1,0 +1,1 @@
+"""Async core library for operating VPC peerings; imports no UI."""

@@ -1,0 +1,671 @@
+"""The only module that talks to EC2.
+
+One aiobotocore client per (credentials, region), reused for the gateway's lifetime; every
+describe is paginated and batched over many VPCs or groups per call; botocore's adaptive retry
+mode absorbs throttling. Results come back as models from :mod:`peering_core.models`.
+
+moto does not apply filters to ``DescribeVpcPeeringConnections``; filters are sent (real AWS
+uses them) and applied again here, so both behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AsyncExitStack
+from datetime import datetime
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from .models import (
+    AwsPeering,
+    CallerIdentity,
+    NetworkInterface,
+    PeeringSide,
+    Route,
+    RouteTable,
+    SecurityGroup,
+    SecurityGroupRule,
+    Subnet,
+    Vpc,
+)
+
+# AWS accepts up to 200 values per filter; larger batches are split.
+FILTER_VALUES_PER_CALL = 200
+
+
+class AwsAccess(BaseModel):
+    """How to reach one AWS account: a profile, explicit keys, or the default chain."""
+
+    model_config = ConfigDict(frozen=True)
+
+    profile: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    endpoint_url: str | None = None
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.access_key_id:
+            kwargs["aws_access_key_id"] = self.access_key_id
+        if self.secret_access_key is not None:
+            kwargs["aws_secret_access_key"] = self.secret_access_key.get_secret_value()
+        if self.session_token is not None:
+            kwargs["aws_session_token"] = self.session_token.get_secret_value()
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return kwargs
+
+
+class AwsError(Exception):
+    """An EC2 or STS call failed. ``code`` is AWS's error code (or a transport error name)."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.code.endswith(".NotFound") or self.code.endswith("NotFound")
+
+
+def _tags(raw: Iterable[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in raw or ()}
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _chunks(values: Sequence[str], size: int = FILTER_VALUES_PER_CALL) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def _side(info: dict[str, Any]) -> PeeringSide:
+    cidrs = tuple(b["CidrBlock"] for b in info.get("CidrBlockSet") or () if "CidrBlock" in b)
+    cidr = info.get("CidrBlock")
+    if cidr and cidr not in cidrs:
+        cidrs = (cidr, *cidrs)
+    return PeeringSide(
+        owner_id=info.get("OwnerId", ""),
+        vpc_id=info.get("VpcId", ""),
+        region=info.get("Region", ""),
+        cidr=cidr,
+        cidrs=cidrs,
+    )
+
+
+def _peering(raw: dict[str, Any]) -> AwsPeering:
+    status = raw.get("Status") or {}
+    expiration = raw.get("ExpirationTime")
+    return AwsPeering(
+        id=raw["VpcPeeringConnectionId"],
+        status=status.get("Code", "unknown"),
+        status_message=status.get("Message", "") or "",
+        requester=_side(raw.get("RequesterVpcInfo") or {}),
+        accepter=_side(raw.get("AccepterVpcInfo") or {}),
+        tags=_tags(raw.get("Tags")),
+        expiration_time=expiration if isinstance(expiration, datetime) else None,
+    )
+
+
+_TARGET_KEYS: tuple[tuple[str, str], ...] = (
+    ("VpcPeeringConnectionId", "pcx"),
+    ("NatGatewayId", "nat"),
+    ("TransitGatewayId", "tgw"),
+    ("NetworkInterfaceId", "eni"),
+    ("InstanceId", "instance"),
+)
+
+
+def _route(raw: dict[str, Any]) -> Route | None:
+    dest = raw.get("DestinationCidrBlock")
+    if not dest:
+        return None  # IPv6 and prefix-list routes are not peering routes
+    for key, kind in _TARGET_KEYS:
+        if raw.get(key):
+            return Route(
+                destination=dest,
+                target_kind=kind,
+                target_id=raw[key],
+                state=raw.get("State", "active"),
+            )
+    gateway = raw.get("GatewayId") or ""
+    kind = "local" if gateway == "local" else "igw" if gateway.startswith("igw-") else "other"
+    if gateway.startswith("vgw-"):
+        kind = "vgw"
+    return Route(
+        destination=dest,
+        target_kind=kind,
+        target_id=gateway or "unknown",
+        state=raw.get("State", "active"),
+    )
+
+
+def _route_table(raw: dict[str, Any]) -> RouteTable:
+    assocs = raw.get("Associations") or []
+    routes = tuple(r for r in (_route(x) for x in raw.get("Routes") or []) if r is not None)
+    return RouteTable(
+        id=raw["RouteTableId"],
+        vpc_id=raw.get("VpcId", ""),
+        main=any(a.get("Main") for a in assocs),
+        subnet_ids=tuple(a["SubnetId"] for a in assocs if a.get("SubnetId")),
+        routes=routes,
+        tags=_tags(raw.get("Tags")),
+    )
+
+
+def _rule(raw: dict[str, Any]) -> SecurityGroupRule:
+    return SecurityGroupRule(
+        id=raw["SecurityGroupRuleId"],
+        group_id=raw["GroupId"],
+        is_egress=bool(raw.get("IsEgress")),
+        protocol=str(raw.get("IpProtocol", "-1")),
+        from_port=raw.get("FromPort") if raw.get("FromPort", -1) != -1 else None,
+        to_port=raw.get("ToPort") if raw.get("ToPort", -1) != -1 else None,
+        cidr=raw.get("CidrIpv4"),
+        description=raw.get("Description") or "",
+    )
+
+
+class Ec2Gateway:
+    """EC2 (and STS identity) for one AWS account, across regions.
+
+    Use as an async context manager; clients are opened lazily per region and closed on exit.
+    ``calls`` counts API calls by operation name (each page is a call), for cost checks.
+    """
+
+    def __init__(
+        self,
+        access: AwsAccess | None = None,
+        *,
+        default_region: str = "us-east-1",
+        max_attempts: int = 8,
+    ) -> None:
+        self.access = access or AwsAccess()
+        self.default_region = default_region
+        self.calls: Counter[str] = Counter()
+        self._session: AioSession = (
+            AioSession(profile=self.access.profile) if self.access.profile else get_session()
+        )
+        self._config = AioConfig(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            connect_timeout=10,
+            read_timeout=30,
+            max_pool_connections=20,
+        )
+        self._stack = AsyncExitStack()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Ec2Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        self._clients.clear()
+        await self._stack.aclose()
+        self._stack = AsyncExitStack()
+
+    def _count(self, model: Any = None, **_: Any) -> None:
+        if model is not None:
+            self.calls[model.name] += 1
+
+    async def _client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        async with self._lock:
+            existing = self._clients.get(key)
+            if existing is not None:
+                return existing
+            created: Any = await self._stack.enter_async_context(
+                self._session.create_client(
+                    service,
+                    region_name=region,
+                    config=self._config,
+                    **self.access.client_kwargs(),
+                )
+            )
+            created.meta.events.register(f"before-call.{service}", self._count)
+            self._clients[key] = created
+            return created
+
+    async def _call(self, region: str, operation: str, service: str = "ec2", **params: Any) -> Any:
+        client = await self._client(service, region)
+        try:
+            return await getattr(client, operation)(**params)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise AwsError(operation, err.get("Code", "Unknown"), err.get("Message", "")) from None
+        except BotoCoreError as exc:
+            raise AwsError(operation, type(exc).__name__, str(exc)) from None
+
+    async def _pages(
+        self, region: str, operation: str, key: str, **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        client = await self._client("ec2", region)
+        try:
+            async for page in client.get_paginator(operation).paginate(**params):
+                for item in page.get(key, []):
+                    yield item
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise AwsError(operation, err.get("Code", "Unknown"), err.get("Message", "")) from None
+        except BotoCoreError as exc:
+            raise AwsError(operation, type(exc).__name__, str(exc)) from None
+
+    async def _batched(
+        self,
+        region: str,
+        operation: str,
+        key: str,
+        filter_name: str,
+        values: Sequence[str] | None,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """Describe with ``filter_name`` over many values: one paginated call per 200 values."""
+        if values is not None and not values:
+            return []
+        batches: Iterable[list[str] | None] = (
+            _chunks(sorted(set(values))) if values is not None else [None]
+        )
+        items: list[dict[str, Any]] = []
+        for batch in batches:
+            filters = list(params.pop("Filters", []))
+            if batch is not None:
+                filters.append({"Name": filter_name, "Values": batch})
+            call_params = dict(params)
+            if filters:
+                call_params["Filters"] = filters
+            items.extend(
+                [item async for item in self._pages(region, operation, key, **call_params)]
+            )
+        return items
+
+    # --- identity -----------------------------------------------------------------------
+
+    async def caller_identity(self) -> CallerIdentity:
+        raw = await self._call(self.default_region, "get_caller_identity", service="sts")
+        return CallerIdentity(account_id=raw["Account"], arn=raw["Arn"])
+
+    async def assume_role(self, role_arn: str, session_name: str) -> AwsAccess:
+        """Credentials for ``role_arn``; on moto, any account id in the ARN becomes that account."""
+        raw = await self._call(
+            self.default_region,
+            "assume_role",
+            service="sts",
+            RoleArn=role_arn,
+            RoleSessionName=session_name,
+        )
+        creds = raw["Credentials"]
+        return AwsAccess(
+            access_key_id=creds["AccessKeyId"],
+            secret_access_key=SecretStr(creds["SecretAccessKey"]),
+            session_token=SecretStr(creds["SessionToken"]),
+            endpoint_url=self.access.endpoint_url,
+        )
+
+    # --- peering connections ------------------------------------------------------------
+
+    async def describe_peerings(
+        self,
+        region: str,
+        *,
+        peering_ids: Sequence[str] | None = None,
+        accepter_vpc_ids: Sequence[str] | None = None,
+        requester_vpc_ids: Sequence[str] | None = None,
+    ) -> list[AwsPeering]:
+        """Peering connections of a region, optionally narrowed by ids or VPCs."""
+        params: dict[str, Any] = {}
+        filter_name, values = "vpc-peering-connection-id", peering_ids
+        if accepter_vpc_ids is not None:
+            filter_name, values = "accepter-vpc-info.vpc-id", accepter_vpc_ids
+            if peering_ids is not None:
+                params["Filters"] = [
+                    {"Name": "vpc-peering-connection-id", "Values": sorted(set(peering_ids))}
+                ]
+        elif requester_vpc_ids is not None:
+            filter_name, values = "requester-vpc-info.vpc-id", requester_vpc_ids
+        raw = await self._batched(
+            region,
+            "describe_vpc_peering_connections",
+            "VpcPeeringConnections",
+            filter_name,
+            values,
+            **params,
+        )
+        peerings = [_peering(item) for item in raw]
+        if peering_ids is not None:
+            wanted = set(peering_ids)
+            peerings = [p for p in peerings if p.id in wanted]
+        if accepter_vpc_ids is not None:
+            acc = set(accepter_vpc_ids)
+            peerings = [p for p in peerings if p.accepter.vpc_id in acc]
+        if requester_vpc_ids is not None:
+            req = set(requester_vpc_ids)
+            peerings = [p for p in peerings if p.requester.vpc_id in req]
+        return peerings
+
+    async def describe_peering(self, region: str, peering_id: str) -> AwsPeering | None:
+        """One peering connection, or ``None`` when this account cannot see it."""
+        try:
+            found = await self.describe_peerings(region, peering_ids=[peering_id])
+        except AwsError as exc:
+            if "NotFound" in exc.code:
+                return None
+            raise
+        return found[0] if found else None
+
+    async def create_peering(
+        self,
+        region: str,
+        *,
+        vpc_id: str,
+        peer_vpc_id: str,
+        peer_owner_id: str,
+        tags: dict[str, str] | None = None,
+    ) -> AwsPeering:
+        params: dict[str, Any] = {
+            "VpcId": vpc_id,
+            "PeerVpcId": peer_vpc_id,
+            "PeerOwnerId": peer_owner_id,
+            "PeerRegion": region,
+        }
+        if tags:
+            params["TagSpecifications"] = [
+                {"ResourceType": "vpc-peering-connection", "Tags": _tag_list(tags)}
+            ]
+        raw = await self._call(region, "create_vpc_peering_connection", **params)
+        return _peering(raw["VpcPeeringConnection"])
+
+    async def accept_peering(self, region: str, peering_id: str) -> None:
+        await self._call(region, "accept_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
+
+    async def reject_peering(self, region: str, peering_id: str) -> None:
+        await self._call(region, "reject_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
+
+    async def delete_peering(self, region: str, peering_id: str) -> None:
+        await self._call(region, "delete_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
+
+    async def create_tags(
+        self, region: str, resource_ids: Sequence[str], tags: dict[str, str]
+    ) -> None:
+        await self._call(region, "create_tags", Resources=list(resource_ids), Tags=_tag_list(tags))
+
+    # --- VPCs, subnets, route tables -----------------------------------------------------
+
+    async def describe_vpcs(self, region: str, vpc_ids: Sequence[str] | None = None) -> list[Vpc]:
+        raw = await self._batched(region, "describe_vpcs", "Vpcs", "vpc-id", vpc_ids)
+        vpcs = []
+        for item in raw:
+            cidrs = tuple(
+                a["CidrBlock"]
+                for a in item.get("CidrBlockAssociationSet") or ()
+                if (a.get("CidrBlockState") or {}).get("State", "associated") == "associated"
+            )
+            vpcs.append(
+                Vpc(
+                    id=item["VpcId"],
+                    region=region,
+                    owner_id=item.get("OwnerId", ""),
+                    cidr=item["CidrBlock"],
+                    cidrs=cidrs or (item["CidrBlock"],),
+                    is_default=bool(item.get("IsDefault")),
+                    tags=_tags(item.get("Tags")),
+                )
+            )
+        return vpcs
+
+    async def describe_subnets(self, region: str, vpc_ids: Sequence[str]) -> list[Subnet]:
+        raw = await self._batched(region, "describe_subnets", "Subnets", "vpc-id", vpc_ids)
+        return [
+            Subnet(
+                id=s["SubnetId"],
+                vpc_id=s["VpcId"],
+                cidr=s["CidrBlock"],
+                availability_zone=s.get("AvailabilityZone", ""),
+            )
+            for s in raw
+        ]
+
+    async def describe_route_tables(
+        self,
+        region: str,
+        *,
+        vpc_ids: Sequence[str] | None = None,
+        route_table_ids: Sequence[str] | None = None,
+    ) -> list[RouteTable]:
+        if route_table_ids is not None:
+            raw = await self._batched(
+                region, "describe_route_tables", "RouteTables", "route-table-id", route_table_ids
+            )
+        else:
+            raw = await self._batched(
+                region, "describe_route_tables", "RouteTables", "vpc-id", vpc_ids
+            )
+        return [_route_table(item) for item in raw]
+
+    async def create_route(
+        self, region: str, route_table_id: str, destination: str, peering_id: str
+    ) -> None:
+        await self._call(
+            region,
+            "create_route",
+            RouteTableId=route_table_id,
+            DestinationCidrBlock=destination,
+            VpcPeeringConnectionId=peering_id,
+        )
+
+    async def replace_route(
+        self, region: str, route_table_id: str, destination: str, peering_id: str
+    ) -> None:
+        await self._call(
+            region,
+            "replace_route",
+            RouteTableId=route_table_id,
+            DestinationCidrBlock=destination,
+            VpcPeeringConnectionId=peering_id,
+        )
+
+    async def delete_route(self, region: str, route_table_id: str, destination: str) -> None:
+        await self._call(
+            region, "delete_route", RouteTableId=route_table_id, DestinationCidrBlock=destination
+        )
+
+    # --- security groups and interfaces ---------------------------------------------------
+
+    async def describe_security_groups(
+        self,
+        region: str,
+        *,
+        vpc_ids: Sequence[str] | None = None,
+        group_ids: Sequence[str] | None = None,
+    ) -> list[SecurityGroup]:
+        if group_ids is not None:
+            raw = await self._batched(
+                region, "describe_security_groups", "SecurityGroups", "group-id", group_ids
+            )
+        else:
+            raw = await self._batched(
+                region, "describe_security_groups", "SecurityGroups", "vpc-id", vpc_ids
+            )
+        return [
+            SecurityGroup(
+                id=g["GroupId"],
+                vpc_id=g.get("VpcId", ""),
+                name=g.get("GroupName", ""),
+                description=g.get("Description", ""),
+                tags=_tags(g.get("Tags")),
+            )
+            for g in raw
+        ]
+
+    async def describe_security_group_rules(
+        self, region: str, group_ids: Sequence[str]
+    ) -> list[SecurityGroupRule]:
+        raw = await self._batched(
+            region, "describe_security_group_rules", "SecurityGroupRules", "group-id", group_ids
+        )
+        return [_rule(item) for item in raw]
+
+    async def authorize_ingress(
+        self,
+        region: str,
+        group_id: str,
+        *,
+        cidr: str,
+        port: int | None,
+        description: str,
+    ) -> list[SecurityGroupRule]:
+        """Allow ``cidr`` in on ``port`` (TCP), or all traffic when ``port`` is ``None``."""
+        permission: dict[str, Any] = {
+            "IpProtocol": "-1" if port is None else "tcp",
+            "IpRanges": [{"CidrIp": cidr, "Description": description}],
+        }
+        if port is not None:
+            permission["FromPort"] = port
+            permission["ToPort"] = port
+        raw = await self._call(
+            region,
+            "authorize_security_group_ingress",
+            GroupId=group_id,
+            IpPermissions=[permission],
+        )
+        return [_rule(item) for item in raw.get("SecurityGroupRules") or []]
+
+    async def revoke_ingress(self, region: str, group_id: str, rule_ids: Sequence[str]) -> None:
+        await self._call(
+            region,
+            "revoke_security_group_ingress",
+            GroupId=group_id,
+            SecurityGroupRuleIds=list(rule_ids),
+        )
+
+    async def describe_network_interfaces(
+        self, region: str, vpc_ids: Sequence[str]
+    ) -> list[NetworkInterface]:
+        raw = await self._batched(
+            region, "describe_network_interfaces", "NetworkInterfaces", "vpc-id", vpc_ids
+        )
+        return [
+            NetworkInterface(
+                id=n["NetworkInterfaceId"],
+                vpc_id=n.get("VpcId", ""),
+                subnet_id=n.get("SubnetId", ""),
+                private_ips=tuple(a["PrivateIpAddress"] for a in n.get("PrivateIpAddresses") or ())
+                or ((n["PrivateIpAddress"],) if n.get("PrivateIpAddress") else ()),
+                group_ids=tuple(g["GroupId"] for g in n.get("Groups") or ()),
+                description=n.get("Description", ""),
+            )
+            for n in raw
+        ]
+
+    # --- building estates (the platform's deployment VPCs, the sandbox's customer side) ---
+
+    async def create_vpc(self, region: str, cidr: str, tags: dict[str, str]) -> str:
+        raw = await self._call(
+            region,
+            "create_vpc",
+            CidrBlock=cidr,
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": _tag_list(tags)}],
+        )
+        return str(raw["Vpc"]["VpcId"])
+
+    async def delete_vpc(self, region: str, vpc_id: str) -> None:
+        await self._call(region, "delete_vpc", VpcId=vpc_id)
+
+    async def create_subnet(
+        self, region: str, vpc_id: str, cidr: str, tags: dict[str, str] | None = None
+    ) -> str:
+        params: dict[str, Any] = {"VpcId": vpc_id, "CidrBlock": cidr}
+        if tags:
+            params["TagSpecifications"] = [{"ResourceType": "subnet", "Tags": _tag_list(tags)}]
+        raw = await self._call(region, "create_subnet", **params)
+        return str(raw["Subnet"]["SubnetId"])
+
+    async def create_route_table(
+        self, region: str, vpc_id: str, tags: dict[str, str] | None = None
+    ) -> str:
+        params: dict[str, Any] = {"VpcId": vpc_id}
+        if tags:
+            params["TagSpecifications"] = [{"ResourceType": "route-table", "Tags": _tag_list(tags)}]
+        raw = await self._call(region, "create_route_table", **params)
+        return str(raw["RouteTable"]["RouteTableId"])
+
+    async def associate_route_table(self, region: str, route_table_id: str, subnet_id: str) -> None:
+        await self._call(
+            region, "associate_route_table", RouteTableId=route_table_id, SubnetId=subnet_id
+        )
+
+    async def create_internet_gateway(self, region: str, vpc_id: str) -> str:
+        raw = await self._call(region, "create_internet_gateway")
+        igw = str(raw["InternetGateway"]["InternetGatewayId"])
+        await self._call(region, "attach_internet_gateway", InternetGatewayId=igw, VpcId=vpc_id)
+        return igw
+
+    async def create_gateway_route(
+        self, region: str, route_table_id: str, destination: str, gateway_id: str
+    ) -> None:
+        await self._call(
+            region,
+            "create_route",
+            RouteTableId=route_table_id,
+            DestinationCidrBlock=destination,
+            GatewayId=gateway_id,
+        )
+
+    async def create_security_group(
+        self, region: str, vpc_id: str, name: str, description: str
+    ) -> str:
+        raw = await self._call(
+            region,
+            "create_security_group",
+            VpcId=vpc_id,
+            GroupName=name,
+            Description=description,
+        )
+        return str(raw["GroupId"])
+
+    async def create_network_interface(
+        self,
+        region: str,
+        subnet_id: str,
+        private_ip: str,
+        group_ids: Sequence[str],
+        description: str,
+    ) -> str:
+        raw = await self._call(
+            region,
+            "create_network_interface",
+            SubnetId=subnet_id,
+            PrivateIpAddress=private_ip,
+            Groups=list(group_ids),
+            Description=description,
+        )
+        return str(raw["NetworkInterface"]["NetworkInterfaceId"])
+
+
+@contextlib.asynccontextmanager
+async def open_gateway(
+    access: AwsAccess | None = None, default_region: str = "us-east-1"
+) -> AsyncIterator[Ec2Gateway]:
+    """An :class:`Ec2Gateway` closed on exit."""
+    gateway = Ec2Gateway(access, default_region=default_region)
+    try:
+        yield gateway
+    finally:
+        await gateway.close()

@@ -1,0 +1,186 @@
+"""The ``peering-tui`` command line: one contract for people and scripts.
+
+Exit codes: 0 done; 1 the operation failed; 2 bad usage or invalid input (nothing changed);
+3 refused by a guard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import platformdirs
+from pydantic import SecretStr
+
+from . import rules
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("peering-tui")) / "platform.sqlite3"
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(rules.parse_cidr(value, "--reserved-cidr"))
+    except rules.RuleViolation as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _non_negative(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peering-tui",
+        description="Operate VPC peerings between managed MQTT deployments and your AWS VPCs.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    platform = commands.add_parser("platform", help="the platform control plane")
+    platform_commands = platform.add_subparsers(dest="platform_command", metavar="COMMAND")
+    serve = platform_commands.add_parser(
+        "serve",
+        help="serve the platform API",
+        description="Serve the platform API. Credentials come from PEERING_PLATFORM_KEY and "
+        "PEERING_PLATFORM_SECRET; the platform's AWS account from the standard AWS chain "
+        "(AWS_PROFILE, AWS_ENDPOINT_URL, ...).",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--db", type=Path, default=None, help="SQLite file (default: user data dir)")
+    serve.add_argument(
+        "--reserved-cidr",
+        action="append",
+        type=_cidr,
+        dest="reserved_cidrs",
+        metavar="CIDR",
+        help="a range refused for peer VPCs (repeatable; default 100.0.0.0/8 and 101.0.0.0/8)",
+    )
+    serve.add_argument(
+        "--requests-per-minute",
+        type=int,
+        default=1200,
+        help="request budget per API key before 429 (0: unlimited)",
+    )
+    serve.add_argument(
+        "--accept-delay",
+        type=_non_negative,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait before accepting a confirmed peering (for demos)",
+    )
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run a moto server and the platform on loopback, seeded, and print exports",
+    )
+    sandbox.add_argument("--empty", action="store_true", help="no demo peerings")
+    sandbox.add_argument(
+        "--accept-delay",
+        type=_non_negative,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long the sandbox platform takes to accept a peering (default 3)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # Until the dashboard lands, no arguments runs the sandbox in the foreground.
+        return run_sandbox(empty=False, accept_delay=3.0)
+    if args.command == "platform":
+        if args.platform_command != "serve":
+            parser.parse_args(["platform", "--help"])
+            return EXIT_USAGE
+        return run_platform(args)
+    if args.command == "sandbox":
+        return run_sandbox(empty=args.empty, accept_delay=args.accept_delay)
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE  # pragma: no cover
+
+
+def run_platform(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .aws import AwsAccess, Ec2Gateway
+    from .platform.server import create_app
+    from .platform.service import PlatformService
+    from .platform.store import Store
+
+    key = os.environ.get("PEERING_PLATFORM_KEY", "")
+    secret = os.environ.get("PEERING_PLATFORM_SECRET", "")
+    if not key or not secret:
+        print(
+            "peering-tui platform serve: set PEERING_PLATFORM_KEY and PEERING_PLATFORM_SECRET "
+            "to the API credentials the platform should accept",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    service = PlatformService(
+        Store(args.db or default_db_path()),
+        Ec2Gateway(AwsAccess(), default_region=region),
+        reserved_cidrs=args.reserved_cidrs or rules.DEFAULT_RESERVED_CIDRS,
+        accept_delay=args.accept_delay,
+    )
+    app = create_app(
+        service, key=key, secret=SecretStr(secret), requests_per_minute=args.requests_per_minute
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+def run_sandbox(*, empty: bool, accept_delay: float) -> int:
+    from .sandbox import Sandbox
+
+    print("starting the sandbox: a moto server and the platform on loopback...", file=sys.stderr)
+    sandbox = Sandbox.start(accept_delay=accept_delay)
+    try:
+        report = asyncio.run(sandbox.seed(demo=not empty))
+        print(
+            f"sandbox ready: {len(report.deployments)} deployments, "
+            f"{len(report.vpcs)} customer VPCs, {len(report.peerings)} peerings",
+            file=sys.stderr,
+        )
+        for name, value in sandbox.environment().items():
+            print(f"export {name}={value}")
+        sys.stdout.flush()
+        print("press ctrl+c to stop", file=sys.stderr)
+        _wait_for_signal()
+    finally:
+        sandbox.stop()
+    return EXIT_OK
+
+
+def _wait_for_signal() -> None:
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

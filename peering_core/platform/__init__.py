@@ -1,0 +1,1 @@
+"""The platform control plane: service, HTTP API, store and client."""

@@ -1,0 +1,257 @@
+"""The only module that talks to the platform API: an ``httpx.AsyncClient`` with typed results.
+
+Errors come back as :class:`PlatformApiError` carrying the server's ``code``; ``429`` is
+retried after ``Retry-After``; connection errors are retried with backoff; GETs remember
+their ETag so an unchanged poll costs a ``304`` and no parsing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr, TypeAdapter
+
+from ..models import Deployment, DeploymentVpc, PlatformPeering, Resource
+
+M = TypeVar("M", bound=BaseModel)
+
+_DEPLOYMENTS = TypeAdapter(list[Deployment])
+_PEERINGS = TypeAdapter(list[PlatformPeering])
+_RESOURCES = TypeAdapter(list[Resource])
+
+
+class PlatformApiError(Exception):
+    """The platform refused a request. ``code`` is the API's error code."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+
+class PlatformUnavailable(PlatformApiError):
+    """The platform could not be reached or kept failing after retries."""
+
+
+class PlatformClient:
+    """Typed access to the platform API. Use as an async context manager."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        secret: SecretStr | str,
+        *,
+        verify: bool = True,
+        timeout: float = 15.0,
+        max_attempts: int = 5,
+        backoff: float = 0.25,
+        max_retry_after: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        secret_value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_retry_after = max_retry_after
+        self.calls: Counter[str] = Counter()
+        self.not_modified = 0
+        self._etags: dict[str, tuple[str, Any]] = {}
+        self._parsed: dict[str, tuple[Any, Any]] = {}
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=httpx.BasicAuth(key, secret_value),
+            verify=verify,
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": "peering-tui"},
+        )
+
+    async def __aenter__(self) -> PlatformClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, json: Any = None) -> Any:
+        headers: dict[str, str] = {}
+        cached = self._etags.get(path) if method == "GET" else None
+        if cached is not None:
+            headers["If-None-Match"] = cached[0]
+        last: Exception | None = None
+        for attempt in range(self.max_attempts):
+            self.calls[f"{method} {path}"] += 1
+            try:
+                response = await self._http.request(method, path, json=json, headers=headers)
+            except httpx.TransportError as exc:
+                last = exc
+                await asyncio.sleep(self.backoff * 2**attempt)
+                continue
+            if response.status_code == 304 and cached is not None:
+                self.not_modified += 1
+                return cached[1]
+            if response.status_code == 429 or response.status_code in (502, 503, 504):
+                retry_after = _retry_after(response, self.backoff * 2**attempt)
+                last = _api_error(response)
+                if attempt < self.max_attempts - 1 and retry_after <= self.max_retry_after:
+                    await asyncio.sleep(retry_after)
+                    continue
+                raise last
+            if response.status_code >= 400:
+                raise _api_error(response)
+            if response.status_code == 204:
+                return None
+            body = response.json()
+            if method == "GET" and "etag" in response.headers:
+                self._etags[path] = (response.headers["etag"], body)
+            return body
+        if isinstance(last, PlatformApiError):
+            raise last
+        raise PlatformUnavailable(
+            0,
+            "PLATFORM_UNREACHABLE",
+            f"platform at {self.base_url} did not answer after {self.max_attempts} tries: "
+            f"{type(last).__name__}",
+        )
+
+    async def _get_cached(self, path: str, adapter: TypeAdapter[Any]) -> Any:
+        """GET ``path`` and parse it once per distinct ETag."""
+        raw = await self._request("GET", path)
+        cached = self._parsed.get(path)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        parsed = adapter.validate_python(raw)
+        self._parsed[path] = (raw, parsed)
+        return parsed
+
+    # --- deployments ---------------------------------------------------------------------
+
+    async def health(self) -> bool:
+        response = await self._http.get("/healthz")
+        return response.status_code == 200
+
+    async def deployments(self) -> list[Deployment]:
+        result: list[Deployment] = await self._get_cached("/api/v1/deployments", _DEPLOYMENTS)
+        return result
+
+    async def deployment(self, deployment_id: str) -> Deployment:
+        return Deployment.model_validate(
+            await self._request("GET", f"/api/v1/deployments/{deployment_id}")
+        )
+
+    async def create_deployment(
+        self, name: str, region: str, cidr: str, project_name: str = "default"
+    ) -> Deployment:
+        body = {"deploymentName": name, "region": region, "cidr": cidr, "projectName": project_name}
+        return Deployment.model_validate(await self._request("POST", "/api/v1/deployments", body))
+
+    async def stop_deployment(self, deployment_id: str) -> Deployment:
+        return Deployment.model_validate(
+            await self._request("POST", f"/api/v1/deployments/{deployment_id}/stop")
+        )
+
+    async def start_deployment(self, deployment_id: str) -> Deployment:
+        return Deployment.model_validate(
+            await self._request("POST", f"/api/v1/deployments/{deployment_id}/start")
+        )
+
+    async def deployment_vpc(self, deployment_id: str) -> DeploymentVpc:
+        return DeploymentVpc.model_validate(
+            await self._request("GET", f"/api/v1/deployments/{deployment_id}/vpc")
+        )
+
+    # --- peerings ------------------------------------------------------------------------
+
+    async def all_peerings(self) -> list[PlatformPeering]:
+        """Every deployment's peerings in one request (the cheap poll)."""
+        result: list[PlatformPeering] = await self._get_cached("/api/v1/peerings", _PEERINGS)
+        return result
+
+    async def peerings(self, deployment_id: str) -> list[PlatformPeering]:
+        result: list[PlatformPeering] = await self._get_cached(
+            f"/api/v1/deployments/{deployment_id}/peerings", _PEERINGS
+        )
+        return result
+
+    async def peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
+        return PlatformPeering.model_validate(
+            await self._request("GET", f"/api/v1/deployments/{deployment_id}/peerings/{peering_id}")
+        )
+
+    async def confirm_peering(
+        self, deployment_id: str, peering_id: str, account_id: str, vpc_id: str
+    ) -> PlatformPeering:
+        body = {"peeringId": peering_id, "accountId": account_id, "vpcId": vpc_id}
+        return PlatformPeering.model_validate(
+            await self._request("POST", f"/api/v1/deployments/{deployment_id}/peerings", body)
+        )
+
+    async def delete_peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
+        return PlatformPeering.model_validate(
+            await self._request(
+                "DELETE", f"/api/v1/deployments/{deployment_id}/peerings/{peering_id}"
+            )
+        )
+
+    # --- resources -----------------------------------------------------------------------
+
+    async def resources(self, deployment_id: str) -> list[Resource]:
+        result: list[Resource] = await self._get_cached(
+            f"/api/v1/deployments/{deployment_id}/resources", _RESOURCES
+        )
+        return result
+
+    async def create_resource(
+        self, deployment_id: str, name: str, type: str, host: str, port: int
+    ) -> Resource:
+        body = {"name": name, "type": type, "host": host, "port": port}
+        return Resource.model_validate(
+            await self._request("POST", f"/api/v1/deployments/{deployment_id}/resources", body)
+        )
+
+    async def delete_resource(self, deployment_id: str, resource_id: str) -> None:
+        await self._request(
+            "DELETE", f"/api/v1/deployments/{deployment_id}/resources/{resource_id}"
+        )
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default
+
+
+def _api_error(response: httpx.Response) -> PlatformApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    cls = PlatformUnavailable if response.status_code >= 500 else PlatformApiError
+    details = body.get("details")
+    return cls(
+        response.status_code,
+        str(body.get("code") or f"HTTP_{response.status_code}"),
+        str(body.get("message") or response.reason_phrase),
+        details if isinstance(details, list) else None,
+    )

@@ -1,0 +1,590 @@
+"""Platform-side logic: deployments, the operator's confirmation, acceptance and deletion.
+
+The HTTP layer (``server.py``) only translates; every rule lives here or in ``rules.py``.
+Acceptance and deletion run as background tasks that are driven from the durable state, so a
+restarted platform finishes whatever the previous process left in ``pending`` or ``deleting``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from .. import rules
+from ..aws import AwsError, Ec2Gateway
+from ..models import (
+    Deployment,
+    DeploymentVpc,
+    PlatformPeering,
+    PlatformStatus,
+    Resource,
+)
+from .store import DeploymentRow, PeeringExistsError, Store, now
+
+log = logging.getLogger("peering_core.platform")
+
+T = TypeVar("T")
+
+DEPLOYMENT_VERSION = "5.8.6"
+RESOURCE_TYPES = (
+    "kafka",
+    "postgresql",
+    "mysql",
+    "redis",
+    "mongodb",
+    "http",
+    "influxdb",
+    "timescaledb",
+    "clickhouse",
+    "other",
+)
+_HOSTNAME_RE = re.compile(
+    r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
+    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+)
+# Errors worth another try: throttling and transport trouble, not a refusal.
+TRANSIENT_AWS_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "Unavailable",
+        "InternalError",
+        "InternalFailure",
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+    }
+)
+GONE_AWS_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
+
+
+class PlatformError(Exception):
+    """A refusal with the API's error ``code``, HTTP ``status`` and a message naming the value."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.retry_after = retry_after
+
+
+def _from_rule(exc: rules.RuleViolation) -> PlatformError:
+    return PlatformError(400 if exc.code == "INVALID_ARGUMENT" else 422, exc.code, exc.message)
+
+
+def _require_str(body: dict[str, Any], field: str, *, max_len: int = 128) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise PlatformError(400, "INVALID_ARGUMENT", f"{field} is required and must be a string")
+    if len(value) > max_len:
+        raise PlatformError(400, "INVALID_ARGUMENT", f"{field} is longer than {max_len} characters")
+    return value.strip()
+
+
+def _split(cidr: str) -> list[str]:
+    net = ipaddress.ip_network(cidr)
+    if net.prefixlen >= 28:
+        return [cidr]
+    return [str(s) for s in net.subnets(prefixlen_diff=1)]
+
+
+class PlatformService:
+    """The managed cloud's control plane for deployment VPCs and their peerings."""
+
+    def __init__(
+        self,
+        store: Store,
+        ec2: Ec2Gateway,
+        *,
+        reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
+        accept_delay: float = 0.0,
+        retry_base: float = 0.5,
+        retry_attempts: int = 5,
+    ) -> None:
+        for block in reserved_cidrs:
+            rules.parse_cidr(block, "reservedCidr")
+        self.store = store
+        self.ec2 = ec2
+        self.reserved_cidrs = tuple(reserved_cidrs)
+        self.accept_delay = accept_delay
+        self.retry_base = retry_base
+        self.retry_attempts = retry_attempts
+        self.account_id = ""
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, learn the platform's AWS account, finish what a previous run left."""
+        await self.store.open()
+        identity = await self.ec2.caller_identity()
+        self.account_id = identity.account_id
+        for peering in await self.store.peerings(
+            statuses=[PlatformStatus.PENDING, PlatformStatus.DELETING]
+        ):
+            log.info("resuming %s from %s", peering.peering_id, peering.status.value)
+            if peering.status is PlatformStatus.PENDING:
+                self._spawn(peering.peering_id, self._accept(peering.peering_id))
+            else:
+                self._spawn(peering.peering_id, self._delete(peering.peering_id))
+
+    async def stop(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        for task in list(self._tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.ec2.close()
+        await self.store.close()
+
+    async def wait_idle(self) -> None:
+        """Wait until no acceptance or deletion is in flight."""
+        await self._idle.wait()
+
+    def _spawn(self, peering_id: str, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background work on %s failed", peering_id)
+            finally:
+                self._tasks.pop(peering_id, None)
+                if not self._tasks:
+                    self._idle.set()
+
+        self._idle.clear()
+        self._tasks[peering_id] = asyncio.create_task(run(), name=f"peering-{peering_id}")
+
+    def _lock(self, deployment_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(deployment_id, asyncio.Lock())
+
+    async def _retrying(self, what: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(self.retry_attempts):
+            try:
+                return await what()
+            except AwsError as exc:
+                if exc.code not in TRANSIENT_AWS_CODES or attempt == self.retry_attempts - 1:
+                    raise
+                await asyncio.sleep(self.retry_base * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # --- deployments ---------------------------------------------------------------------
+
+    async def create_deployment(self, body: dict[str, Any]) -> Deployment:
+        """Create a deployment and its VPC (two subnets, a route table) in the platform account."""
+        name = _require_str(body, "deploymentName", max_len=64)
+        try:
+            region = rules.check_region(body.get("region"))
+            cidr = str(rules.check_vpc_cidr(body.get("cidr")))
+        except rules.RuleViolation as exc:
+            raise _from_rule(exc) from None
+        project = body.get("projectName", "default")
+        if not isinstance(project, str) or not project:
+            raise PlatformError(400, "INVALID_ARGUMENT", "projectName must be a non-empty string")
+        deployment_id = "d" + secrets.token_hex(4)[:7]
+        tags = {"Name": f"deployment-{name}", "platform:deployment": deployment_id}
+        vpc_id = await self.ec2.create_vpc(region, cidr, tags)
+        rtb = await self.ec2.create_route_table(
+            region, vpc_id, {"Name": f"deployment-{name}", "platform:deployment": deployment_id}
+        )
+        for i, block in enumerate(_split(cidr)):
+            subnet = await self.ec2.create_subnet(
+                region, vpc_id, block, {"Name": f"deployment-{name}-{i}"}
+            )
+            await self.ec2.associate_route_table(region, rtb, subnet)
+        deployment = Deployment(
+            id=deployment_id,
+            name=name,
+            region=region,
+            status="running",
+            version=DEPLOYMENT_VERSION,
+            create_at=now(),
+            project_name=project,
+        )
+        await self.store.add_deployment(DeploymentRow(deployment, cidr, vpc_id, (rtb,)))
+        return deployment
+
+    async def deployments(self) -> list[Deployment]:
+        return [row.deployment for row in await self.store.deployments()]
+
+    async def _deployment_row(self, deployment_id: str) -> DeploymentRow:
+        row = await self.store.deployment(deployment_id)
+        if row is None:
+            raise PlatformError(
+                404, "DEPLOYMENT_NOT_FOUND", f"deployment {deployment_id!r} does not exist"
+            )
+        return row
+
+    async def deployment(self, deployment_id: str) -> Deployment:
+        return (await self._deployment_row(deployment_id)).deployment
+
+    async def set_deployment_running(self, deployment_id: str, running: bool) -> Deployment:
+        """Stop or start a deployment (a stopped deployment takes no new peerings)."""
+        await self._deployment_row(deployment_id)
+        await self.store.set_deployment_status(deployment_id, "running" if running else "stopped")
+        return await self.deployment(deployment_id)
+
+    async def deployment_vpc(self, deployment_id: str) -> DeploymentVpc:
+        row = await self._deployment_row(deployment_id)
+        return DeploymentVpc(
+            deployment_id=deployment_id,
+            region=row.deployment.region,
+            vpc_id=row.vpc_id,
+            cidr=row.cidr,
+            account_id=self.account_id,
+            reserved_cidrs=self.reserved_cidrs,
+            route_table_ids=row.route_table_ids,
+        )
+
+    # --- peerings ------------------------------------------------------------------------
+
+    async def peerings(self, deployment_id: str | None = None) -> list[PlatformPeering]:
+        if deployment_id is not None:
+            await self._deployment_row(deployment_id)
+        return await self.store.peerings(deployment_id)
+
+    async def peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
+        await self._deployment_row(deployment_id)
+        record = await self.store.peering(peering_id)
+        if record is None or record.deployment_id != deployment_id:
+            raise PlatformError(
+                404,
+                "PEERING_NOT_FOUND",
+                f"peering {peering_id!r} is not recorded for deployment {deployment_id!r}",
+            )
+        return record
+
+    async def confirm_peering(
+        self, deployment_id: str, body: dict[str, Any]
+    ) -> tuple[PlatformPeering, bool]:
+        """Step 4: check the operator's pcx and record it ``pending``; accept in the background.
+
+        Returns the record and whether it was created now (``False`` for an identical repeat).
+        """
+        try:
+            peering_id = rules.check_peering_id(body.get("peeringId"))
+            account_id = rules.check_account_id(body.get("accountId"))
+            vpc_id = rules.check_vpc_id(body.get("vpcId"))
+        except rules.RuleViolation as exc:
+            raise _from_rule(exc) from None
+        row = await self._deployment_row(deployment_id)
+        if row.deployment.status != "running":
+            raise PlatformError(
+                409,
+                "DEPLOYMENT_NOT_RUNNING",
+                f"deployment {deployment_id} is {row.deployment.status}, not running",
+            )
+        async with self._lock(deployment_id):
+            existing = await self.store.peering(peering_id)
+            if existing is not None:
+                if (
+                    existing.deployment_id == deployment_id
+                    and existing.account_id == account_id
+                    and existing.vpc_id == vpc_id
+                ):
+                    return existing, False
+                raise PlatformError(
+                    409,
+                    "PEERING_EXISTS",
+                    f"peering {peering_id} is already recorded for deployment "
+                    f"{existing.deployment_id} with account {existing.account_id} "
+                    f"and VPC {existing.vpc_id}",
+                )
+            region = row.deployment.region
+            pcx = await self._retrying(lambda: self.ec2.describe_peering(region, peering_id))
+            if pcx is None:
+                raise PlatformError(
+                    422,
+                    "PEERING_NOT_FOUND",
+                    f"peering {peering_id} is not visible to the platform account "
+                    f"{self.account_id} in {region}",
+                )
+            if pcx.accepter.vpc_id != row.vpc_id:
+                raise PlatformError(
+                    422,
+                    "PEERING_WRONG_ACCEPTER",
+                    f"peering {peering_id} is addressed to {pcx.accepter.vpc_id}, "
+                    f"not to this deployment's VPC {row.vpc_id}",
+                )
+            if pcx.requester.owner_id != account_id or pcx.requester.vpc_id != vpc_id:
+                raise PlatformError(
+                    422,
+                    "PEERING_REQUESTER_MISMATCH",
+                    f"peering {peering_id} was requested by account {pcx.requester.owner_id} "
+                    f"VPC {pcx.requester.vpc_id}, not account {account_id} VPC {vpc_id}",
+                )
+            try:
+                rules.check_same_region(region, pcx.requester.region or region)
+            except rules.RuleViolation as exc:
+                raise _from_rule(exc) from None
+            if pcx.status != "pending-acceptance":
+                raise PlatformError(
+                    422,
+                    "PEERING_NOT_PENDING",
+                    f"peering {peering_id} is {pcx.status} on AWS, not pending-acceptance",
+                )
+            requester_cidrs = pcx.requester.cidrs or (
+                (pcx.requester.cidr,) if pcx.requester.cidr else ()
+            )
+            if not requester_cidrs:
+                raise PlatformError(
+                    422, "PEERING_NOT_FOUND", f"peering {peering_id} shows no requester CIDR"
+                )
+            others = [
+                (p.peering_id, p.cidr)
+                for p in await self.store.peerings(deployment_id)
+                if p.status is not PlatformStatus.FAILED
+            ]
+            try:
+                for cidr in requester_cidrs:
+                    rules.check_peer_cidr(
+                        cidr,
+                        deployment_cidr=row.cidr,
+                        reserved=self.reserved_cidrs,
+                        other_peerings=others,
+                    )
+            except rules.RuleViolation as exc:
+                raise _from_rule(exc) from None
+            stamp = now()
+            record = PlatformPeering(
+                peering_id=peering_id,
+                deployment_id=deployment_id,
+                account_id=account_id,
+                vpc_id=vpc_id,
+                cidr=requester_cidrs[0],
+                region=region,
+                status=PlatformStatus.PENDING,
+                create_at=stamp,
+                update_at=stamp,
+            )
+            try:
+                await self.store.add_peering(record)
+            except PeeringExistsError:
+                raise PlatformError(
+                    409, "PEERING_EXISTS", f"peering {peering_id} is already recorded"
+                ) from None
+        self._spawn(peering_id, self._accept(peering_id))
+        return record, True
+
+    async def _fail(self, peering_id: str, reason: str) -> None:
+        log.warning("peering %s failed: %s", peering_id, reason)
+        await self.store.set_peering_status(peering_id, PlatformStatus.FAILED, reason)
+
+    async def _accept(self, peering_id: str) -> None:
+        if self.accept_delay > 0:
+            await asyncio.sleep(self.accept_delay)
+        record = await self.store.peering(peering_id)
+        if record is None or record.status is not PlatformStatus.PENDING:
+            return
+        row = await self._deployment_row(record.deployment_id)
+        region = row.deployment.region
+        try:
+            pcx = await self._retrying(lambda: self.ec2.describe_peering(region, peering_id))
+            if pcx is None or pcx.status in GONE_AWS_STATES:
+                state = pcx.status if pcx else "not visible"
+                await self._fail(peering_id, f"peering {peering_id} is {state} on AWS")
+                return
+            if pcx.status == "pending-acceptance":
+                conflict = await self._route_conflict(row, record)
+                if conflict:
+                    with contextlib.suppress(AwsError):
+                        await self.ec2.reject_peering(region, peering_id)
+                    await self._fail(peering_id, conflict)
+                    return
+                await self._retrying(lambda: self.ec2.accept_peering(region, peering_id))
+            await self._add_routes(row, record)
+        except AwsError as exc:
+            with contextlib.suppress(AwsError):
+                await self._remove_routes(row, peering_id)
+            await self._fail(peering_id, f"AWS refused {exc.operation}: {exc.code}: {exc.message}")
+            return
+        moved = await self.store.set_peering_status(
+            peering_id, PlatformStatus.RUNNING, expect=PlatformStatus.PENDING
+        )
+        log.info("peering %s %s", peering_id, "running" if moved else "changed meanwhile")
+
+    async def _route_conflict(self, row: DeploymentRow, record: PlatformPeering) -> str | None:
+        """Why the deployment's route tables cannot route ``record.cidr`` via its pcx, if so."""
+        tables = await self._retrying(
+            lambda: self.ec2.describe_route_tables(
+                row.deployment.region, route_table_ids=row.route_table_ids
+            )
+        )
+        for table in tables:
+            for route in table.routes:
+                if route.target_id == record.peering_id:
+                    continue
+                if route.target_kind != "local" and rules.overlaps(route.destination, record.cidr):
+                    return (
+                        f"CIDR overlap: deployment route table {table.id} already routes "
+                        f"{route.destination} to {route.target_id}, which overlaps the peer "
+                        f"CIDR {record.cidr}"
+                    )
+        return None
+
+    async def _add_routes(self, row: DeploymentRow, record: PlatformPeering) -> None:
+        region = row.deployment.region
+        tables = await self._retrying(
+            lambda: self.ec2.describe_route_tables(region, route_table_ids=row.route_table_ids)
+        )
+        for table in tables:
+            existing = table.route_to(record.cidr)
+            if existing is not None and existing.target_id == record.peering_id:
+                continue  # made by an earlier, interrupted run
+
+            async def create(table_id: str = table.id) -> None:
+                await self.ec2.create_route(region, table_id, record.cidr, record.peering_id)
+
+            await self._retrying(create)
+
+    async def _remove_routes(self, row: DeploymentRow, peering_id: str) -> None:
+        region = row.deployment.region
+        tables = await self._retrying(
+            lambda: self.ec2.describe_route_tables(region, route_table_ids=row.route_table_ids)
+        )
+        for table in tables:
+            for route in table.routes:
+                if route.target_id == peering_id:
+
+                    async def delete(
+                        table_id: str = table.id, dest: str = route.destination
+                    ) -> None:
+                        try:
+                            await self.ec2.delete_route(region, table_id, dest)
+                        except AwsError as exc:
+                            if not exc.not_found:
+                                raise
+
+                    await self._retrying(delete)
+
+    async def delete_peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
+        """Guarded delete: only ``running`` and only when no resource sits in the peer CIDR."""
+        try:
+            rules.check_peering_id(peering_id)
+        except rules.RuleViolation as exc:
+            raise _from_rule(exc) from None
+        async with self._lock(deployment_id):
+            record = await self.peering(deployment_id, peering_id)
+            if record.status is not PlatformStatus.RUNNING:
+                raise PlatformError(
+                    409,
+                    "PEERING_NOT_RUNNING",
+                    f"peering {peering_id} is {record.status.value}; only a running peering "
+                    "can be deleted",
+                )
+            dependents = [
+                r
+                for r in await self.store.resources(deployment_id)
+                if rules.contains_ip(record.cidr, r.host)
+            ]
+            if dependents:
+                names = ", ".join(f"{r.name} ({r.host}:{r.port})" for r in dependents)
+                raise PlatformError(
+                    409,
+                    "PEERING_IN_USE",
+                    f"peering {peering_id} is used by resources inside {record.cidr}: {names}; "
+                    "delete them first",
+                    details=[r.model_dump(mode="json") for r in dependents],
+                )
+            moved = await self.store.set_peering_status(
+                peering_id, PlatformStatus.DELETING, expect=PlatformStatus.RUNNING
+            )
+            if not moved:
+                raise PlatformError(
+                    409, "PEERING_NOT_RUNNING", f"peering {peering_id} is already changing"
+                )
+        self._spawn(peering_id, self._delete(peering_id))
+        return await self.peering(deployment_id, peering_id)
+
+    async def _delete(self, peering_id: str) -> None:
+        record = await self.store.peering(peering_id)
+        if record is None or record.status is not PlatformStatus.DELETING:
+            return
+        row = await self._deployment_row(record.deployment_id)
+        region = row.deployment.region
+        try:
+            await self._remove_routes(row, peering_id)
+            pcx = await self._retrying(lambda: self.ec2.describe_peering(region, peering_id))
+            if pcx is not None and pcx.status not in ("deleted", "deleting"):
+                await self._retrying(lambda: self.ec2.delete_peering(region, peering_id))
+        except AwsError as exc:
+            if not exc.not_found:
+                await self._fail(
+                    peering_id, f"delete failed: AWS refused {exc.operation}: {exc.code}"
+                )
+                return
+        await self.store.remove_peering(peering_id)
+        log.info("peering %s deleted", peering_id)
+
+    # --- resources -----------------------------------------------------------------------
+
+    async def resources(self, deployment_id: str) -> list[Resource]:
+        await self._deployment_row(deployment_id)
+        return await self.store.resources(deployment_id)
+
+    async def create_resource(self, deployment_id: str, body: dict[str, Any]) -> Resource:
+        name = _require_str(body, "name", max_len=64)
+        kind = _require_str(body, "type", max_len=32)
+        if kind not in RESOURCE_TYPES:
+            raise PlatformError(
+                400,
+                "INVALID_ARGUMENT",
+                f"type {kind!r} is not one of {', '.join(RESOURCE_TYPES)}",
+            )
+        host = _require_str(body, "host", max_len=253)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if not _HOSTNAME_RE.fullmatch(host):
+                raise PlatformError(
+                    400,
+                    "INVALID_ARGUMENT",
+                    f"host {host!r} is neither an IP address nor a host name",
+                ) from None
+        port = body.get("port")
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise PlatformError(400, "INVALID_ARGUMENT", f"port {port!r} is not in 1-65535")
+        await self._deployment_row(deployment_id)
+        resource = Resource(
+            id="r" + secrets.token_hex(4)[:7],
+            deployment_id=deployment_id,
+            name=name,
+            type=kind,
+            host=host,
+            port=port,
+            create_at=now(),
+        )
+        await self.store.add_resource(resource)
+        return resource
+
+    async def delete_resource(self, deployment_id: str, resource_id: str) -> None:
+        await self._deployment_row(deployment_id)
+        if not await self.store.remove_resource(deployment_id, resource_id):
+            raise PlatformError(
+                404,
+                "RESOURCE_NOT_FOUND",
+                f"resource {resource_id!r} does not exist on deployment {deployment_id}",
+            )

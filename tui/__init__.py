@@ -1,0 +1,1 @@
+"""The Textual dashboard (imports peering_core, never the reverse)."""
