@@ -86,6 +86,65 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait before accepting a confirmed peering (for demos)",
     )
 
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--platform-url", help="overrides PEERING_PLATFORM_URL")
+    common.add_argument("--aws-profile", help="AWS profile of the customer account")
+    common.add_argument(
+        "--insecure", action="store_true", help="do not verify the platform's TLS certificate"
+    )
+
+    ls = commands.add_parser(
+        "ls", parents=[common], help="deployments and their peerings, both sides joined"
+    )
+    ls.add_argument("--deployment", metavar="ID", help="only this deployment")
+    ls.add_argument("--region", metavar="REGION", help="only this region")
+
+    create = commands.add_parser(
+        "create",
+        parents=[common],
+        help="peer a VPC with a deployment: request, confirm, accept, routes, rules",
+    )
+    create.add_argument("deployment", metavar="DEPLOYMENT")
+    create.add_argument("--vpc-id", required=True, metavar="VPC")
+    create.add_argument(
+        "--route-table",
+        action="append",
+        default=[],
+        dest="route_tables",
+        metavar="RTB",
+        help="repeatable; default: every route table that serves a subnet of the VPC",
+    )
+    create.add_argument(
+        "--security-group",
+        action="append",
+        default=[],
+        dest="security_groups",
+        metavar="SG",
+        help="repeatable; default: the VPC's default security group",
+    )
+    create.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        dest="ports",
+        metavar="PORT|all",
+        help="repeatable; default: all traffic from the deployment CIDR",
+    )
+    create.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+
+    delete = commands.add_parser(
+        "delete", parents=[common], help="guarded delete of a peering and its routes and rules"
+    )
+    delete.add_argument("deployment", metavar="DEPLOYMENT")
+    delete.add_argument("peering", metavar="PCX")
+    delete.add_argument(
+        "--confirm", required=True, metavar="PCX", help="the pcx id again, typed exactly"
+    )
+    delete.add_argument(
+        "--keep-routes", action="store_true", help="leave the customer-side routes and rules"
+    )
+
     sandbox = commands.add_parser(
         "sandbox",
         help="run a moto server and the platform on loopback, seeded, and print exports",
@@ -114,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_platform(args)
     if args.command == "sandbox":
         return run_sandbox(empty=args.empty, accept_delay=args.accept_delay)
+    if args.command in ("ls", "create", "delete"):
+        from .commands import run_command
+
+        return run_command(args)
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE  # pragma: no cover
 

@@ -21,6 +21,7 @@ M = TypeVar("M", bound=BaseModel)
 _DEPLOYMENTS = TypeAdapter(list[Deployment])
 _PEERINGS = TypeAdapter(list[PlatformPeering])
 _RESOURCES = TypeAdapter(list[Resource])
+_VPCS = TypeAdapter(list[DeploymentVpc])
 
 
 class PlatformApiError(Exception):
@@ -174,6 +175,11 @@ class PlatformClient:
         return DeploymentVpc.model_validate(
             await self._request("GET", f"/api/v1/deployments/{deployment_id}/vpc")
         )
+
+    async def deployment_vpcs(self) -> list[DeploymentVpc]:
+        """Every deployment's VPC info in one request."""
+        result: list[DeploymentVpc] = await self._get_cached("/api/v1/vpcs", _VPCS)
+        return result
 
     # --- peerings ------------------------------------------------------------------------
 

@@ -263,6 +263,10 @@ def create_app(
     async def get_vpc(request: Request, deployment_id: str, _: Auth) -> Response:
         return _json(request, _dump(await service.deployment_vpc(deployment_id)))
 
+    @app.get(f"{API}/vpcs", response_model=list[DeploymentVpc])
+    async def list_vpcs(request: Request, _: Auth) -> Response:
+        return _json(request, _dump(await service.deployment_vpcs()))
+
     @app.get(f"{API}/deployments/{{deployment_id}}/peerings", response_model=list[PlatformPeering])
     async def list_deployment_peerings(request: Request, deployment_id: str, _: Auth) -> Response:
         return _json(request, _dump(await service.peerings(deployment_id)))

@@ -247,8 +247,15 @@ class PlatformService:
         await self.store.set_deployment_status(deployment_id, "running" if running else "stopped")
         return await self.deployment(deployment_id)
 
+    async def deployment_vpcs(self) -> list[DeploymentVpc]:
+        """Every deployment's VPC info in one answer (what a poller needs to join both sides)."""
+        return [self._vpc(row) for row in await self.store.deployments()]
+
     async def deployment_vpc(self, deployment_id: str) -> DeploymentVpc:
-        row = await self._deployment_row(deployment_id)
+        return self._vpc(await self._deployment_row(deployment_id))
+
+    def _vpc(self, row: DeploymentRow) -> DeploymentVpc:
+        deployment_id = row.deployment.id
         return DeploymentVpc(
             deployment_id=deployment_id,
             region=row.deployment.region,

@@ -1,0 +1,144 @@
+"""Where the operator's tools find the platform and AWS.
+
+Precedence: command-line flags, then ``PEERING_*`` environment variables, then the TOML file
+``config.toml`` in the user config dir. AWS credentials always come from the standard chain
+(``AWS_PROFILE``, ``AWS_ENDPOINT_URL``, …) or ``--aws-profile``. A config file that holds a
+secret must be private to its owner (mode 0600), or it is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .aws import AwsAccess
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says how to fix it."""
+
+
+def config_path() -> Path:
+    override = os.environ.get("PEERING_CONFIG")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir("peering-tui")) / "config.toml"
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("peering-tui"))
+
+
+class FileConfig(BaseModel):
+    """The TOML file's keys (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform_url: str | None = None
+    platform_key: str | None = None
+    platform_secret: SecretStr | None = None
+    aws_profile: str | None = None
+    insecure: bool = False
+
+
+def read_config_file(path: Path) -> FileConfig:
+    """Read ``path``; refuse it when it holds a secret but others may read it."""
+    if not path.exists():
+        return FileConfig()
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    try:
+        config = FileConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+    if config.platform_secret is not None:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigError(
+                f"{path} holds platform_secret but is readable by others (mode {mode:04o}); "
+                f"run: chmod 600 {path}"
+            )
+    return config
+
+
+class Settings(BaseSettings):
+    """The platform endpoint and credentials from ``PEERING_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="PEERING_", extra="ignore")
+
+    platform_url: str | None = None
+    platform_key: str | None = None
+    platform_secret: SecretStr | None = None
+    aws_profile: str | None = Field(default=None)
+    insecure: bool = False
+
+
+class Connection(BaseModel):
+    """Everything needed to reach both sides."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform_url: str
+    platform_key: str
+    platform_secret: SecretStr
+    verify_tls: bool = True
+    aws: AwsAccess = AwsAccess()
+
+    @property
+    def key_id(self) -> str:
+        """The platform key, shortened for the audit log and the header (not a secret)."""
+        return self.platform_key
+
+
+def load_connection(
+    *,
+    platform_url: str | None = None,
+    aws_profile: str | None = None,
+    insecure: bool = False,
+    path: Path | None = None,
+) -> Connection | None:
+    """The configured connection, or ``None`` when nothing is configured (sandbox time)."""
+    file = read_config_file(path or config_path())
+    env = Settings()
+    url = platform_url or env.platform_url or file.platform_url
+    key = env.platform_key or file.platform_key
+    secret = env.platform_secret or file.platform_secret
+    if not url and not key and secret is None:
+        return None
+    missing = [
+        name
+        for name, value in (
+            ("PEERING_PLATFORM_URL", url),
+            ("PEERING_PLATFORM_KEY", key),
+            ("PEERING_PLATFORM_SECRET", secret),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(
+            f"incomplete platform configuration: set {', '.join(missing)} "
+            f"(environment or {config_path()})"
+        )
+    assert url and key and secret is not None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"PEERING_PLATFORM_URL {url!r} must start with http:// or https://")
+    profile = aws_profile or env.aws_profile or file.aws_profile
+    return Connection(
+        platform_url=url,
+        platform_key=key,
+        platform_secret=secret,
+        verify_tls=not (insecure or env.insecure or file.insecure),
+        aws=AwsAccess(profile=profile),
+    )

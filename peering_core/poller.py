@@ -1,0 +1,227 @@
+"""Live status: one snapshot of both sides per tick, at a cost independent of the fleet size.
+
+A tick makes three platform GETs (deployments, VPC info, all peerings — 304s when nothing
+changed) and, per region, one paginated ``DescribeVpcPeeringConnections``. A source that fails
+keeps its last good data, marked stale with the error and since when, so one bad region never
+blanks the dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .aws import AwsError, Ec2Gateway
+from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering
+from .platform.client import PlatformApiError, PlatformClient
+from .views import DeploymentView, PeeringView, build_views, deployment_views
+
+PLATFORM = "platform"
+
+
+def aws_source(region: str) -> str:
+    return f"aws:{region}"
+
+
+class SourceState(BaseModel):
+    """How fresh one source's data is, and what went wrong if it is stale."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    fetched_at: datetime | None = None
+    error: str | None = None
+    failing_since: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.fetched_at is not None
+
+    def age(self, now: datetime) -> float | None:
+        return (now - self.fetched_at).total_seconds() if self.fetched_at else None
+
+
+class Snapshot(BaseModel):
+    """Everything the dashboard shows, as of ``taken_at``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    taken_at: datetime
+    deployments: tuple[Deployment, ...] = ()
+    vpcs: tuple[DeploymentVpc, ...] = ()
+    records: tuple[PlatformPeering, ...] = ()
+    pcxs: dict[str, tuple[AwsPeering, ...]] = Field(default_factory=dict)
+    views: tuple[PeeringView, ...] = ()
+    deployment_views: tuple[DeploymentView, ...] = ()
+    sources: dict[str, SourceState] = Field(default_factory=dict)
+    calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.sources.values())
+
+    @property
+    def failing(self) -> list[SourceState]:
+        return [s for s in self.sources.values() if not s.ok]
+
+    def view(self, peering_id: str) -> PeeringView | None:
+        return next((v for v in self.views if v.peering_id == peering_id), None)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, PlatformApiError | AwsError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Fleet:
+    """Both sides of every peering, read through the platform client and the EC2 gateway."""
+
+    def __init__(
+        self,
+        platform: PlatformClient,
+        ec2: Ec2Gateway,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.platform = platform
+        self.ec2 = ec2
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def call_count(self) -> int:
+        return sum(self.platform.calls.values()) + sum(self.ec2.calls.values())
+
+    async def snapshot(self, previous: Snapshot | None = None) -> Snapshot:
+        """Read both sides once; failed sources keep ``previous`` data, marked stale."""
+        before = self.call_count()
+        now = self.clock()
+        sources = dict(previous.sources) if previous else {}
+
+        def failed(name: str, exc: Exception) -> None:
+            old = sources.get(name, SourceState(name=name))
+            sources[name] = SourceState(
+                name=name,
+                fetched_at=old.fetched_at,
+                error=_describe(exc),
+                failing_since=old.failing_since or now,
+            )
+
+        deployments = previous.deployments if previous else ()
+        vpcs = previous.vpcs if previous else ()
+        records = previous.records if previous else ()
+        try:
+            got = await asyncio.gather(
+                self.platform.deployments(),
+                self.platform.deployment_vpcs(),
+                self.platform.all_peerings(),
+            )
+            deployments, vpcs, records = tuple(got[0]), tuple(got[1]), tuple(got[2])
+            sources[PLATFORM] = SourceState(name=PLATFORM, fetched_at=now)
+        except (PlatformApiError, OSError) as exc:
+            failed(PLATFORM, exc)
+
+        regions = sorted({d.region for d in deployments})
+        pcxs: dict[str, tuple[AwsPeering, ...]] = {}
+        deployment_vpcs = {v.vpc_id for v in vpcs}
+
+        async def read_region(region: str) -> None:
+            name = aws_source(region)
+            try:
+                found = await self.ec2.describe_peerings(region)
+            except (AwsError, OSError) as exc:
+                failed(name, exc)
+                pcxs[region] = previous.pcxs.get(region, ()) if previous else ()
+                return
+            pcxs[region] = tuple(p for p in found if p.accepter.vpc_id in deployment_vpcs)
+            sources[name] = SourceState(name=name, fetched_at=now)
+
+        await asyncio.gather(*(read_region(r) for r in regions))
+        for name in list(sources):
+            if name.startswith("aws:") and name.removeprefix("aws:") not in regions:
+                del sources[name]
+        all_pcxs = [p for region in regions for p in pcxs.get(region, ())]
+        views = build_views(
+            deployments,
+            vpcs,
+            records,
+            all_pcxs,
+            now=now,
+            aws_regions_read=[r for r in regions if sources[aws_source(r)].ok],
+        )
+        return Snapshot(
+            taken_at=now,
+            deployments=deployments,
+            vpcs=vpcs,
+            records=records,
+            pcxs=pcxs,
+            views=tuple(views),
+            deployment_views=tuple(deployment_views(deployments, vpcs, views)),
+            sources=sources,
+            calls=self.call_count() - before,
+        )
+
+
+class StatusPoller:
+    """An async iterator of snapshots. The next poll starts ``interval`` seconds after the last
+    one finished (never overlapping); :meth:`refresh` polls now; failures back off."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        *,
+        interval: float = 5.0,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self.fleet = fleet
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self.paused = False
+        self.failures = 0
+        self._wake = asyncio.Event()
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self.last: Snapshot | None = None
+
+    def refresh(self) -> None:
+        """Poll now, even while paused or backing off."""
+        self._wake.set()
+
+    def pause(self) -> None:
+        self.paused = True
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self.paused = False
+        self._resume.set()
+        self._wake.set()
+
+    def next_delay(self) -> float:
+        if self.failures == 0:
+            return self.interval
+        return float(min(self.max_backoff, self.interval * 2**self.failures))
+
+    async def __aiter__(self) -> AsyncIterator[Snapshot]:
+        while True:
+            self._wake.clear()
+            snapshot = await self.fleet.snapshot(self.last)
+            self.failures = 0 if snapshot.ok else self.failures + 1
+            self.last = snapshot
+            yield snapshot
+            await self._sleep(self.next_delay())
+
+    async def _sleep(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        while self.paused and not self._wake.is_set():
+            waiters: list[Any] = [
+                asyncio.ensure_future(self._resume.wait()),
+                asyncio.ensure_future(self._wake.wait()),
+            ]
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()

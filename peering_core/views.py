@@ -1,0 +1,236 @@
+"""Both sides of every peering, joined into one row with a health verdict in plain words.
+
+Pure functions over models: the poller fetches, this decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from .intent import PENDING_LIFETIME_DAYS, PeeringIntent
+from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, PlatformStatus
+
+
+class Health(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"ok": 0, "warning": 1, "error": 2}[self.value]
+
+
+def worst(healths: Iterable[Health]) -> Health:
+    return max(healths, key=lambda h: h.rank, default=Health.OK)
+
+
+class PeeringView(BaseModel):
+    """One peering as the operator sees it: platform record and AWS pcx side by side."""
+
+    model_config = ConfigDict(frozen=True)
+
+    peering_id: str
+    deployment_id: str
+    deployment_name: str
+    region: str
+    platform_status: str | None
+    aws_status: str | None
+    requester_account: str
+    requester_vpc: str
+    requester_cidr: str | None
+    health: Health
+    problems: tuple[str, ...] = ()
+    confirmed: bool
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    intent: PeeringIntent | None = None
+    platform: PlatformPeering | None = None
+    aws: AwsPeering | None = None
+
+    @property
+    def summary(self) -> str:
+        return self.problems[0] if self.problems else "healthy"
+
+
+class DeploymentView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    deployment: Deployment
+    vpc: DeploymentVpc | None
+    peering_count: int
+    health: Health
+
+
+LIVE_AWS_STATES = frozenset({"initiating-request", "pending-acceptance", "provisioning", "active"})
+
+
+def _countdown(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds <= 0:
+        return "now"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def expiry(pcx: AwsPeering, intent: PeeringIntent | None) -> datetime | None:
+    """When AWS expires a pending request: its ExpirationTime, else 7 days after the request."""
+    if pcx.expiration_time is not None:
+        return pcx.expiration_time
+    if intent is not None and intent.requested_at is not None:
+        return intent.requested_at + timedelta(days=PENDING_LIFETIME_DAYS)
+    return None
+
+
+def _judge(
+    record: PlatformPeering | None,
+    pcx: AwsPeering | None,
+    aws_known: bool,
+    expires: datetime | None,
+    now: datetime,
+) -> tuple[Health, list[str]]:
+    problems: list[str] = []
+    if record is None:
+        assert pcx is not None
+        if pcx.status == "pending-acceptance":
+            when = (
+                f"AWS expires the request in {_countdown(expires - now)}"
+                if expires is not None
+                else "AWS expires requests 7 days after they are made"
+            )
+            problems.append(f"requested on AWS but never confirmed on the platform; {when}")
+            return Health.WARNING, problems
+        if pcx.status in LIVE_AWS_STATES:
+            problems.append(f"pcx is {pcx.status} on AWS but the platform has no record of it")
+            return Health.ERROR, problems
+        problems.append(f"pcx is {pcx.status} on AWS and was never confirmed on the platform")
+        return Health.WARNING, problems
+
+    status = record.status
+    if status is PlatformStatus.FAILED:
+        problems.append(f"failed on the platform: {record.reason or 'no reason given'}")
+        return Health.ERROR, problems
+    if pcx is None:
+        if not aws_known:
+            problems.append("AWS status unknown: the region could not be read")
+            return Health.WARNING, problems
+        problems.append(f"the platform says {status.value} but AWS no longer shows the pcx")
+        return Health.ERROR, problems
+    if status is PlatformStatus.RUNNING:
+        if pcx.status == "active":
+            return Health.OK, problems
+        if pcx.status in ("deleted", "deleting"):
+            problems.append(f"platform running but pcx {pcx.status} on AWS")
+            return Health.ERROR, problems
+        problems.append(f"platform running but pcx {pcx.status} on AWS")
+        return Health.ERROR if pcx.status not in LIVE_AWS_STATES else Health.WARNING, problems
+    if status is PlatformStatus.PENDING:
+        if pcx.status in LIVE_AWS_STATES:
+            problems.append("confirmed; the platform is accepting it")
+            return Health.WARNING, problems
+        problems.append(f"confirmed, but pcx is {pcx.status} on AWS")
+        return Health.ERROR, problems
+    problems.append("being deleted by the platform")
+    return Health.WARNING, problems
+
+
+def build_views(
+    deployments: Sequence[Deployment],
+    vpcs: Sequence[DeploymentVpc],
+    records: Sequence[PlatformPeering],
+    pcxs: Sequence[AwsPeering],
+    *,
+    now: datetime,
+    aws_regions_read: Iterable[str] | None = None,
+    drift: Mapping[str, Sequence[str]] | None = None,
+) -> list[PeeringView]:
+    """Join platform records and AWS pcxs. pcxs toward a deployment VPC that the platform does
+    not know are listed as unconfirmed; deleted ones without a record are history and hidden.
+
+    ``drift`` adds per-peering drift problems (from :mod:`peering_core.drift`).
+    """
+    by_deployment = {d.id: d for d in deployments}
+    by_vpc = {v.vpc_id: v for v in vpcs}
+    by_pcx = {p.id: p for p in pcxs}
+    regions_read = set(aws_regions_read) if aws_regions_read is not None else None
+    views: list[PeeringView] = []
+    seen: set[str] = set()
+
+    def add(record: PlatformPeering | None, pcx: AwsPeering | None, deployment_id: str) -> None:
+        dep = by_deployment.get(deployment_id)
+        region = record.region if record else pcx.accepter.region if pcx else ""
+        intent = PeeringIntent.from_tags(pcx.tags) if pcx else None
+        expires = expiry(pcx, intent) if pcx and pcx.status == "pending-acceptance" else None
+        aws_known = regions_read is None or region in regions_read
+        health, problems = _judge(record, pcx, aws_known, expires, now)
+        peering_id = record.peering_id if record else pcx.id if pcx else ""
+        extra = list((drift or {}).get(peering_id, ()))
+        if extra and health is Health.OK:
+            health = Health.WARNING
+        views.append(
+            PeeringView(
+                peering_id=peering_id,
+                deployment_id=deployment_id,
+                deployment_name=dep.name if dep else "?",
+                region=region,
+                platform_status=record.status.value if record else None,
+                aws_status=pcx.status if pcx else None,
+                requester_account=record.account_id
+                if record
+                else pcx.requester.owner_id
+                if pcx
+                else "",
+                requester_vpc=record.vpc_id if record else pcx.requester.vpc_id if pcx else "",
+                requester_cidr=record.cidr if record else pcx.requester.cidr if pcx else None,
+                health=health,
+                problems=(*problems, *extra),
+                confirmed=record is not None,
+                created_at=record.create_at if record else intent.requested_at if intent else None,
+                expires_at=expires,
+                intent=intent,
+                platform=record,
+                aws=pcx,
+            )
+        )
+
+    for record in records:
+        seen.add(record.peering_id)
+        add(record, by_pcx.get(record.peering_id), record.deployment_id)
+    for pcx in pcxs:
+        if pcx.id in seen:
+            continue
+        vpc = by_vpc.get(pcx.accepter.vpc_id)
+        if vpc is None or pcx.status in ("deleted", "deleting"):
+            continue
+        seen.add(pcx.id)
+        add(None, pcx, vpc.deployment_id)
+    views.sort(key=lambda v: (v.deployment_name, v.region, v.peering_id))
+    return views
+
+
+def deployment_views(
+    deployments: Sequence[Deployment], vpcs: Sequence[DeploymentVpc], views: Sequence[PeeringView]
+) -> list[DeploymentView]:
+    by_vpc = {v.deployment_id: v for v in vpcs}
+    result = []
+    for dep in deployments:
+        mine = [v for v in views if v.deployment_id == dep.id]
+        result.append(
+            DeploymentView(
+                deployment=dep,
+                vpc=by_vpc.get(dep.id),
+                peering_count=len(mine),
+                health=worst(v.health for v in mine),
+            )
+        )
+    return result
