@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 DEFAULT_RESERVED_CIDRS: tuple[str, ...] = ("100.0.0.0/8", "101.0.0.0/8")
 
@@ -25,13 +24,14 @@ _REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]")
 Network = ipaddress.IPv4Network
 
 
-@dataclass(frozen=True)
 class RuleViolation(Exception):
     """A peering rule that the input breaks. ``code`` matches the platform API's error codes."""
 
-    code: str
-    message: str
-    field: str | None = None
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(code, message, field)
+        self.code = code
+        self.message = message
+        self.field = field
 
     def __str__(self) -> str:
         return self.message

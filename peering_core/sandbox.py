@@ -26,11 +26,13 @@ from pydantic import SecretStr
 
 from . import rules
 from .aws import AwsAccess, Ec2Gateway
+from .intent import PeeringIntent
 from .models import Deployment, PlatformPeering, PlatformStatus
 from .platform.client import PlatformClient
 from .platform.server import create_app
 from .platform.service import PlatformService
 from .platform.store import Store
+from .workflow import CreateRequest, Failed, create_peering
 
 PLATFORM_ACCOUNT_ID = "123456789012"  # moto's default account
 CUSTOMER_ACCOUNT_ID = "210987654321"
@@ -40,7 +42,9 @@ log = logging.getLogger("peering_core.sandbox")
 
 
 def _free_socket(host: str = "127.0.0.1") -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only then, and
+    # without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     return sock
@@ -383,15 +387,21 @@ async def _request(
     *,
     confirm: bool = True,
 ) -> str:
+    """A pcx requested without the create workflow, tagged with its intent."""
     dep = report.deployments[deployment]
     info = await client.deployment_vpc(dep.id)
     cust = report.vpcs[vpc]
+    intent = PeeringIntent(
+        deployment_id=dep.id,
+        route_tables=tuple(cust.route_tables),
+        security_groups=(cust.security_groups["app"],),
+    )
     pcx = await customer.create_peering(
         cust.region,
         vpc_id=cust.vpc_id,
         peer_vpc_id=info.vpc_id,
         peer_owner_id=info.account_id,
-        tags={"Name": f"{vpc}-to-{deployment}", "peering-tui:deployment": dep.id},
+        tags={"Name": f"{vpc} to {deployment}"} | intent.to_tags(),
     )
     report.peerings[f"{vpc}->{deployment}"] = pcx.id
     if confirm:
@@ -399,25 +409,32 @@ async def _request(
     return pcx.id
 
 
-async def _finish_customer_side(
+async def _create(
+    client: PlatformClient,
     customer: Ec2Gateway,
-    cust: CustomerVpc,
-    pcx: str,
-    deployment_cidr: str,
-    *,
-    route_tables: Sequence[str] | None = None,
-    groups: Sequence[str] | None = None,
-) -> None:
-    for table in cust.route_tables if route_tables is None else route_tables:
-        await customer.create_route(cust.region, table, deployment_cidr, pcx)
-    for key in cust.security_groups if groups is None else groups:
-        await customer.authorize_ingress(
-            cust.region,
-            cust.security_groups[key],
-            cidr=deployment_cidr,
-            port=None,
-            description=f"peering-tui {pcx}",
-        )
+    report: SeedReport,
+    deployment: str,
+    vpc: str,
+    groups: Sequence[str],
+    ports: Sequence[int] = (),
+) -> str:
+    """A peering made the way peering-tui makes them: the whole create workflow."""
+    cust = report.vpcs[vpc]
+    request = CreateRequest(
+        deployment_id=report.deployments[deployment].id,
+        vpc_id=cust.vpc_id,
+        security_groups=tuple(cust.security_groups[g] for g in groups),
+        ports=tuple(ports),
+    )
+    try:
+        result = await create_peering(request, client, customer, poll_interval=0.1)
+        peering_id = result.peering_id
+    except Failed:
+        # The platform refused it at acceptance; the pcx is still there to show.
+        found = await customer.describe_peerings(cust.region, requester_vpc_ids=[cust.vpc_id])
+        peering_id = found[0].id
+    report.peerings[f"{vpc}->{deployment}"] = peering_id
+    return peering_id
 
 
 async def _seed_peerings(
@@ -425,7 +442,6 @@ async def _seed_peerings(
 ) -> None:
     deps = report.deployments
     vpcs = report.vpcs
-    cidr = {name: c for name, _region, c in DEMO_DEPLOYMENTS}
 
     # The platform's own network already routes 192.168.0.0/16 from fleet-staging (a VPN to
     # its operations network), so a peer inside it fails at acceptance.
@@ -435,43 +451,35 @@ async def _seed_peerings(
         for table in staging_vpc.route_table_ids:
             await platform_ec2.create_gateway_route("us-east-1", table, "192.168.0.0/16", igw)
 
-    healthy = await _request(client, customer, report, "factory-telemetry", "prod-data")
-    drifted = await _request(client, customer, report, "eu-connected-cars", "eu-prod")
-    orphaned = await _request(client, customer, report, "apac-sensors", "apac-edge")
-    overlapping = await _request(client, customer, report, "fleet-staging", "office-net")
-    await _request(client, customer, report, "eu-connected-cars", "eu-dr", confirm=False)
-
-    await wait_for_platform(client, deps["factory-telemetry"].id, healthy)
-    await _finish_customer_side(customer, vpcs["prod-data"], healthy, cidr["factory-telemetry"])
+    databases = ["orders-db", "events-kafka"]
+    _healthy, _drifted, orphaned, _failed = await asyncio.gather(
+        _create(
+            client, customer, report, "factory-telemetry", "prod-data", databases, [5432, 9092]
+        ),
+        _create(client, customer, report, "eu-connected-cars", "eu-prod", ["app", "telemetry-db"]),
+        _create(client, customer, report, "apac-sensors", "apac-edge", ["app"]),
+        _create(client, customer, report, "fleet-staging", "office-net", ["app"]),
+    )
     prod = vpcs["prod-data"]
-    for db, port in (("orders-db", 5432), ("events-kafka", 9092)):
+    for db, kind, port in (("orders-db", "postgresql", 5432), ("events-kafka", "kafka", 9092)):
         await client.create_resource(
-            deps["factory-telemetry"].id,
-            db,
-            "postgresql" if port == 5432 else "kafka",
-            prod.interfaces[db],
-            port,
+            deps["factory-telemetry"].id, db, kind, prod.interfaces[db], port
         )
 
-    await wait_for_platform(client, deps["eu-connected-cars"].id, drifted)
+    # Drift behind the tool's back: the main table's route and the database's rule are gone.
     eu = vpcs["eu-prod"]
-    # Route only in the private table (the main table's subnet is left out), no inbound rule.
-    await _finish_customer_side(
-        customer,
-        eu,
-        drifted,
-        cidr["eu-connected-cars"],
-        route_tables=eu.route_tables[:1],
-        groups=(),
+    eu_cidr = (await client.deployment_vpc(deps["eu-connected-cars"].id)).cidr
+    await customer.delete_route(eu.region, eu.main_route_table, eu_cidr)
+    db_group = eu.security_groups["telemetry-db"]
+    db_rules = await customer.describe_security_group_rules(eu.region, [db_group])
+    await customer.revoke_ingress(
+        eu.region, db_group, [r.id for r in db_rules if r.cidr == eu_cidr and not r.is_egress]
     )
 
-    await wait_for_platform(client, deps["apac-sensors"].id, orphaned)
-    apac = vpcs["apac-edge"]
-    await _finish_customer_side(customer, apac, orphaned, cidr["apac-sensors"])
     # Deleted on AWS behind the platform's back: the platform still says running.
-    await customer.delete_peering(apac.region, orphaned)
+    await customer.delete_peering(vpcs["apac-edge"].region, orphaned)
 
-    await wait_for_platform(client, deps["fleet-staging"].id, overlapping)
-
+    # Requested on AWS, never confirmed on the platform.
+    await _request(client, customer, report, "eu-connected-cars", "eu-dr", confirm=False)
     # Confirmed last and not waited for, so a fresh dashboard sees it move to running.
     await _request(client, customer, report, "fleet-staging", "analytics")

@@ -1,0 +1,54 @@
+"""Read both sides back in full, to prove that a refused operation changed nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peering_core.aws import Ec2Gateway
+from peering_core.platform.client import PlatformClient
+from peering_core.sandbox import SANDBOX_REGIONS
+
+
+async def aws_state(ec2: Ec2Gateway, regions: tuple[str, ...] = SANDBOX_REGIONS) -> dict[str, Any]:
+    """Every pcx (id, status), route and inbound rule one account can see."""
+    state: dict[str, Any] = {}
+    for region in regions:
+        pcxs = await ec2.describe_peerings(region)
+        tables = await ec2.describe_route_tables(region)
+        groups = await ec2.describe_security_groups(region)
+        rules = await ec2.describe_security_group_rules(region, [g.id for g in groups])
+        state[region] = {
+            "pcxs": sorted((p.id, p.status) for p in pcxs),
+            "routes": sorted(
+                (t.id, r.destination, r.target_id) for t in tables for r in t.routes
+            ),
+            "rules": sorted(
+                (r.group_id, r.protocol, r.from_port, r.to_port, r.cidr)
+                for r in rules
+                if not r.is_egress
+            ),
+        }
+    return state
+
+
+async def platform_state(client: PlatformClient) -> dict[str, Any]:
+    """Every platform record and resource."""
+    resources = []
+    for deployment in await client.deployments():
+        resources.extend((r.id, r.host) for r in await client.resources(deployment.id))
+    return {
+        "peerings": sorted(
+            (p.peering_id, p.deployment_id, p.status.value) for p in await client.all_peerings()
+        ),
+        "resources": sorted(resources),
+    }
+
+
+async def whole_state(
+    client: PlatformClient, customer: Ec2Gateway, platform_ec2: Ec2Gateway
+) -> dict[str, Any]:
+    return {
+        "platform": await platform_state(client),
+        "customer": await aws_state(customer),
+        "platform_aws": await aws_state(platform_ec2),
+    }

@@ -1,0 +1,78 @@
+"""The platform client: typed errors, Retry-After honoured, connection errors retried."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from peering_core.platform.client import PlatformApiError, PlatformClient, PlatformUnavailable
+from peering_core.sandbox import Sandbox
+
+
+async def test_errors_arrive_typed_with_the_server_code(platform):
+    with pytest.raises(PlatformApiError) as err:
+        await platform.deployment("dmissing")
+    assert (err.value.status, err.value.code) == (404, "DEPLOYMENT_NOT_FOUND")
+    assert "dmissing" in err.value.message
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The real transport, with the status of every response written down."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        self.statuses.append(response.status_code)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_429_is_waited_out_using_retry_after(moto_server):
+    box = await asyncio.to_thread(Sandbox.start, moto=moto_server, requests_per_minute=30)
+    transport = RecordingTransport()
+    try:
+        async with PlatformClient(box.platform_url, box.key, box.secret, transport=transport) as client:
+            for _ in range(31):
+                assert await client.deployments() == []
+        # The budget ran out; the client waited Retry-After and every call still succeeded.
+        assert 429 in transport.statuses
+        answered = [s for s in transport.statuses if s != 429]
+        assert answered == [200] + [304] * 30
+    finally:
+        await asyncio.to_thread(box.stop)
+
+
+async def test_a_429_longer_than_the_caller_accepts_is_raised(moto_server):
+    box = await asyncio.to_thread(Sandbox.start, moto=moto_server, requests_per_minute=1)
+    try:
+        async with PlatformClient(box.platform_url, box.key, box.secret, max_retry_after=0.1) as client:
+            await client.deployments()
+            with pytest.raises(PlatformApiError) as err:
+                await client.deployments()
+            assert err.value.status == 429
+    finally:
+        await asyncio.to_thread(box.stop)
+
+
+async def test_an_unreachable_platform_is_retried_then_reported_without_the_secret():
+    transport = httpx.AsyncHTTPTransport(retries=0)
+    async with PlatformClient("http://127.0.0.1:9", "key", "canary-secret-value", backoff=0.01,
+                              max_attempts=3, transport=transport) as client:
+        with pytest.raises(PlatformUnavailable) as err:
+            await client.deployments()
+    assert client.calls["GET /api/v1/deployments"] == 3
+    assert "canary-secret-value" not in str(err.value)
+
+
+async def test_wrong_credentials_are_a_typed_401(sandbox):
+    async with PlatformClient(sandbox.platform_url, sandbox.key, "wrong") as client:
+        with pytest.raises(PlatformApiError) as err:
+            await client.deployments()
+    assert (err.value.status, err.value.code) == (401, "UNAUTHORIZED")

@@ -1,0 +1,70 @@
+"""One poll tick costs the same number of API calls for 2 peerings as for 200."""
+
+from __future__ import annotations
+
+import asyncio
+
+from peering_core.poller import Fleet, StatusPoller
+from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, wait_for_platform
+
+
+async def _peer_many(sandbox, platform, customer, deployment, count: int, offset: int) -> None:
+    info = await platform.deployment_vpc(deployment.id)
+    for i in range(offset, offset + count):
+        cidr = f"172.{16 + i // 256}.{i % 256}.0/24"
+        vpc_id = await customer.create_vpc("us-east-1", cidr, {"Name": f"fleet-{i}"})
+        pcx = await customer.create_peering(
+            "us-east-1", vpc_id=vpc_id, peer_vpc_id=info.vpc_id, peer_owner_id=info.account_id
+        )
+        # Half confirmed on the platform, half left as unconfirmed requests: both are rows.
+        if i % 2 == 0:
+            await platform.confirm_peering(deployment.id, pcx.id, CUSTOMER_ACCOUNT_ID, vpc_id)
+
+
+async def _tick_calls(sandbox) -> tuple[int, int]:
+    async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
+        fleet = Fleet(platform, ec2)
+        first = await fleet.snapshot()
+        second = await fleet.snapshot(first)
+        return first.calls, len(first.views), second.calls
+
+
+async def test_a_poll_tick_costs_the_same_for_2_and_for_200_peerings(sandbox, estate, platform, customer):
+    dep = estate.deployments["factory-telemetry"]
+    await _peer_many(sandbox, platform, customer, dep, 2, 0)
+    calls_2, rows_2, steady_2 = await _tick_calls(sandbox)
+    assert rows_2 == 2
+
+    await _peer_many(sandbox, platform, customer, dep, 198, 2)
+    async with asyncio.timeout(120):
+        for record in await platform.peerings(dep.id):
+            await wait_for_platform(platform, dep.id, record.peering_id)
+    calls_200, rows_200, steady_200 = await _tick_calls(sandbox)
+    assert rows_200 == 200
+    assert calls_200 == calls_2
+    assert steady_200 == steady_2
+    # 3 platform GETs + 1 describe per region with deployments (3 regions in the sandbox).
+    assert calls_2 == 3 + 3
+
+
+async def test_an_unchanged_platform_costs_304s(sandbox, estate):
+    async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
+        fleet = Fleet(platform, ec2)
+        first = await fleet.snapshot()
+        await fleet.snapshot(first)
+        assert platform.not_modified == 3
+
+
+async def test_the_poller_polls_again_on_refresh_and_reports_each_source(sandbox, estate):
+    async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
+        poller = StatusPoller(Fleet(platform, ec2), interval=3600)
+        seen = []
+        async for snapshot in poller:
+            seen.append(snapshot)
+            if len(seen) == 2:
+                break
+            poller.refresh()  # without this the next tick would be an hour away
+        assert set(seen[-1].sources) == {
+            "platform", "aws:us-east-1", "aws:eu-west-1", "aws:ap-southeast-1"
+        }
+        assert seen[-1].ok
