@@ -430,7 +430,9 @@ class Ec2Gateway:
             )
         return vpcs
 
-    async def describe_subnets(self, region: str, vpc_ids: Sequence[str]) -> list[Subnet]:
+    async def describe_subnets(
+        self, region: str, vpc_ids: Sequence[str] | None = None
+    ) -> list[Subnet]:
         raw = await self._batched(region, "describe_subnets", "Subnets", "vpc-id", vpc_ids)
         return [
             Subnet(
@@ -515,7 +517,7 @@ class Ec2Gateway:
         ]
 
     async def describe_security_group_rules(
-        self, region: str, group_ids: Sequence[str]
+        self, region: str, group_ids: Sequence[str] | None = None
     ) -> list[SecurityGroupRule]:
         raw = await self._batched(
             region, "describe_security_group_rules", "SecurityGroupRules", "group-id", group_ids
@@ -556,7 +558,7 @@ class Ec2Gateway:
         )
 
     async def describe_network_interfaces(
-        self, region: str, vpc_ids: Sequence[str]
+        self, region: str, vpc_ids: Sequence[str] | None = None
     ) -> list[NetworkInterface]:
         raw = await self._batched(
             region, "describe_network_interfaces", "NetworkInterfaces", "vpc-id", vpc_ids

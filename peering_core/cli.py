@@ -145,6 +145,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-routes", action="store_true", help="leave the customer-side routes and rules"
     )
 
+    diff = commands.add_parser(
+        "diff",
+        parents=[common],
+        help="route tables and inbound rules against what the peering needs "
+        "(exit 0 in sync, 2 drift, 1 error)",
+    )
+    diff.add_argument("deployment", metavar="DEPLOYMENT", nargs="?")
+    diff.add_argument("peering", metavar="PCX", nargs="?")
+    diff.add_argument("--all", action="store_true", help="every peering of every deployment")
+
+    fix = commands.add_parser(
+        "fix", parents=[common], help="bring route tables and inbound rules in sync"
+    )
+    fix.add_argument("deployment", metavar="DEPLOYMENT")
+    fix.add_argument("peering", metavar="PCX")
+    fix.add_argument(
+        "--dry-run", action="store_true", help="print the plan with its aws ec2 commands"
+    )
+    fix.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+    fix.add_argument(
+        "--replace",
+        action="store_true",
+        help="also replace routes that send the deployment CIDR elsewhere (wrong target, shadowed)",
+    )
+    fix.add_argument(
+        "--revoke", action="store_true", help="also revoke stale and too-broad inbound rules"
+    )
+
     sandbox = commands.add_parser(
         "sandbox",
         help="run a moto server and the platform on loopback, seeded, and print exports",
@@ -173,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_platform(args)
     if args.command == "sandbox":
         return run_sandbox(empty=args.empty, accept_delay=args.accept_delay)
-    if args.command in ("ls", "create", "delete"):
+    if args.command == "diff" and not args.all and not (args.deployment and args.peering):
+        parser.error("diff needs DEPLOYMENT PCX, or --all")
+    if args.command in ("ls", "create", "delete", "diff", "fix"):
         from .commands import run_command
 
         return run_command(args)

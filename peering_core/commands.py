@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +14,8 @@ from typing import Any
 
 from .aws import AwsError, Ec2Gateway
 from .config import ConfigError, Connection, load_connection
+from .drift import PeeringDiff, RouteState, RuleState, plan_fix
+from .estate import DriftError, apply_fix, diff_all, diff_one
 from .platform.client import PlatformApiError, PlatformClient
 from .poller import Fleet, Snapshot
 from .views import PeeringView
@@ -90,7 +92,9 @@ def run_command(args: argparse.Namespace) -> int:
             "PEERING_PLATFORM_SECRET (or run `peering-tui sandbox` and use its exports)",
             EXIT_USAGE,
         )
-    runner = {"ls": _ls, "create": _create, "delete": _delete}[args.command]
+    runner = {"ls": _ls, "create": _create, "delete": _delete, "diff": _diff, "fix": _fix}[
+        args.command
+    ]
     try:
         return asyncio.run(runner(args, connection, out))
     except WorkflowError as exc:
@@ -99,6 +103,8 @@ def run_command(args: argparse.Namespace) -> int:
         return out.error(exc.code, exc.message, EXIT_FAILED)
     except AwsError as exc:
         return out.error(exc.code, str(exc), EXIT_FAILED)
+    except DriftError as exc:
+        return out.error("DIFF_FAILED", str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
         return out.error("INTERRUPTED", "interrupted; re-run the same command to continue", 130)
 
@@ -306,3 +312,125 @@ async def _delete(args: argparse.Namespace, connection: Connection, out: Output)
     )
     out.result({"result": result.model_dump(mode="json")}, text)
     return EXIT_OK
+
+
+# --- diff and fix ---------------------------------------------------------------------------
+
+EXIT_DRIFT = 2
+SYMBOLS = {
+    RouteState.OK: "✓", RouteState.MISSING: "✗", RouteState.BLACKHOLE: "✗",
+    RouteState.WRONG_TARGET: "✗", RouteState.SHADOWED: "!", RouteState.STALE: "!",
+    RuleState.MISSING: "✗", RuleState.STALE: "!", RuleState.TOO_BROAD: "!",
+}  # fmt: skip
+
+
+def render_diff(diff: PeeringDiff) -> str:
+    verdict = "in sync" if diff.in_sync else f"{len(diff.drift)} drift"
+    if diff.warnings:
+        verdict += f", {len(diff.warnings)} warning(s)"
+    lines = [
+        f"{diff.peering_id}  deployment {diff.deployment_id}  {diff.vpc_id} → "
+        f"{diff.deployment_cidr}  {diff.region}: {verdict}"
+    ]
+    rows = [["", "KIND", "ID", "DESTINATION/PORT", "EXPECTED", "ACTUAL", "STATE"]]
+    for r in diff.routes:
+        rows.append(
+            [SYMBOLS.get(r.state, "✓"), "route", r.route_table_id, r.destination,
+             r.expected or "(none)", r.actual or "(none)", r.state.value]
+        )  # fmt: skip
+    for q in diff.rules:
+        port = "all" if q.port is None else str(q.port)
+        rows.append(
+            [SYMBOLS.get(q.state, "✓"), "inbound", q.security_group_id, f"{q.cidr} {port}",
+             q.expected, q.actual, q.state.value]
+        )  # fmt: skip
+    if len(rows) > 1:
+        lines.append(_table(rows))
+    for row in diff.drift + list(diff.warnings):
+        lines.append(f"  - {row.reason}")
+    for note in diff.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+def _diff_json(
+    diffs: Sequence[PeeringDiff], failed: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "inSync": all(d.in_sync for d in diffs) and not failed,
+        "peerings": [
+            d.model_dump(mode="json") | {"inSync": d.in_sync, "drift": len(d.drift)} for d in diffs
+        ],
+        "failedRegions": dict(failed or {}),
+    }
+
+
+async def _diff(args: argparse.Namespace, connection: Connection, out: Output) -> int:
+    async with connect(connection) as (platform, ec2):
+        if args.all:
+            diffs, failed = await diff_all(platform, ec2)
+            shown = [d for d in diffs if d.routes or d.rules or d.notes]
+        else:
+            diffs, failed = [await diff_one(platform, ec2, args.deployment, args.peering)], {}
+            shown = diffs
+    text = "\n\n".join(render_diff(d) for d in shown) or "no peerings"
+    for region, error in failed.items():
+        text += f"\n! {region} could not be read: {error}"
+    out.result(_diff_json(shown, failed), text)
+    if failed:
+        return EXIT_FAILED
+    return EXIT_OK if all(d.in_sync for d in diffs) else EXIT_DRIFT
+
+
+async def _fix(args: argparse.Namespace, connection: Connection, out: Output) -> int:
+    async with connect(connection) as (platform, ec2):
+        diff = await diff_one(platform, ec2, args.deployment, args.peering)
+        plan = plan_fix([diff])
+        chosen = plan.allowed(replace=args.replace, revoke=args.revoke)
+        held = plan.held_back(replace=args.replace, revoke=args.revoke)
+        plan_lines = [f"{i}. {a.reason}\n   {a.aws_cli()}" for i, a in enumerate(chosen, 1)]
+        held_lines = [f"- needs --{a.needs}: {a.reason}\n   {a.aws_cli()}" for a in held]
+        plan_json = {
+            "actions": [a.model_dump(mode="json") | {"awsCli": a.aws_cli()} for a in chosen],
+            "heldBack": [a.model_dump(mode="json") | {"awsCli": a.aws_cli()} for a in held],
+        }
+        if args.dry_run or not chosen:
+            text = render_diff(diff) + "\n\nplan:\n" + ("\n".join(plan_lines) or "(nothing to do)")
+            if held_lines:
+                text += "\nheld back:\n" + "\n".join(held_lines)
+            out.result({"plan": plan_json, "diff": _diff_json([diff])}, text)
+            return EXIT_OK if diff.in_sync else EXIT_DRIFT if not args.dry_run else EXIT_OK
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise InvalidInput(
+                    "CONFIRMATION_REQUIRED",
+                    f"would apply {len(chosen)} change(s); pass --yes (or --dry-run)",
+                )
+            print("\n".join(plan_lines), file=sys.stderr)
+            answer = await asyncio.to_thread(input, f"Apply {len(chosen)} change(s)? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                return out.error("ABORTED", "nothing changed", EXIT_REFUSED)
+        applied = await apply_fix(ec2, chosen)
+        after = await diff_one(platform, ec2, args.deployment, args.peering)
+    failures = [a for a in applied if not a.ok]
+    lines = [
+        f"{'✓' if a.ok else '✗'} {a.action.aws_cli()}" + (f"\n   {a.error}" if a.error else "")
+        for a in applied
+    ]
+    lines.append("")
+    lines.append(render_diff(after))
+    if held_lines:
+        lines.append("held back:\n" + "\n".join(held_lines))
+    out.result(
+        {
+            "applied": [
+                a.action.model_dump(mode="json") | {"ok": a.ok, "error": a.error} for a in applied
+            ],
+            "heldBack": plan_json["heldBack"],
+            "diff": _diff_json([after]),
+        },
+        "\n".join(lines),
+    )
+    if failures:
+        return EXIT_FAILED
+    return EXIT_OK if after.in_sync else EXIT_DRIFT

@@ -216,6 +216,11 @@ class PlatformClient:
 
     # --- resources -----------------------------------------------------------------------
 
+    async def all_resources(self) -> list[Resource]:
+        """Every deployment's resources in one request."""
+        result: list[Resource] = await self._get_cached("/api/v1/resources", _RESOURCES)
+        return result
+
     async def resources(self, deployment_id: str) -> list[Resource]:
         result: list[Resource] = await self._get_cached(
             f"/api/v1/deployments/{deployment_id}/resources", _RESOURCES

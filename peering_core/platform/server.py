@@ -310,6 +310,10 @@ def create_app(
     async def list_peerings(request: Request, _: Auth) -> Response:
         return _json(request, _dump(await service.peerings()))
 
+    @app.get(f"{API}/resources", response_model=list[Resource])
+    async def list_all_resources(request: Request, _: Auth) -> Response:
+        return _json(request, _dump(await service.all_resources()))
+
     @app.get(f"{API}/deployments/{{deployment_id}}/resources", response_model=list[Resource])
     async def list_resources(request: Request, deployment_id: str, _: Auth) -> Response:
         return _json(request, _dump(await service.resources(deployment_id)))

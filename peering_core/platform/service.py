@@ -548,6 +548,10 @@ class PlatformService:
 
     # --- resources -----------------------------------------------------------------------
 
+    async def all_resources(self) -> list[Resource]:
+        """Every deployment's resources in one answer (for drift checks across the fleet)."""
+        return await self.store.resources(None)
+
     async def resources(self, deployment_id: str) -> list[Resource]:
         await self._deployment_row(deployment_id)
         return await self.store.resources(deployment_id)

@@ -297,12 +297,18 @@ class Store:
             ),
         )
 
-    async def resources(self, deployment_id: str) -> list[Resource]:
-        rows = await self._run(
-            self._fetch,
-            "SELECT * FROM resources WHERE deployment_id=? ORDER BY create_at, id",
-            (deployment_id,),
-        )
+    async def resources(self, deployment_id: str | None) -> list[Resource]:
+        """One deployment's resources, or every deployment's with ``None``."""
+        if deployment_id is None:
+            rows = await self._run(
+                self._fetch, "SELECT * FROM resources ORDER BY create_at, id", ()
+            )
+        else:
+            rows = await self._run(
+                self._fetch,
+                "SELECT * FROM resources WHERE deployment_id=? ORDER BY create_at, id",
+                (deployment_id,),
+            )
         return [self._resource(r) for r in rows]
 
     async def remove_resource(self, deployment_id: str, resource_id: str) -> bool:
