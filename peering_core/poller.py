@@ -1,7 +1,9 @@
 """Live status: one snapshot of both sides per tick, at a cost independent of the fleet size.
 
-A tick makes three platform GETs (deployments, VPC info, all peerings — 304s when nothing
-changed) and, per region, one paginated ``DescribeVpcPeeringConnections``. A source that fails
+A tick makes four platform GETs (deployments, VPC info, all peerings, all resources — 304s
+when nothing changed) and, per region, one paginated ``DescribeVpcPeeringConnections`` — plus,
+with drift checks on, five more describes per region (subnets, route tables, security groups,
+their rules, network interfaces) over every requester VPC at once. A source that fails
 keeps its last good data, marked stale with the error and since when, so one bad region never
 blanks the dashboard.
 """
@@ -10,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .aws import AwsError, Ec2Gateway
-from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering
+from .drift import PeeringDiff
+from .estate import diff_region, load_region
+from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, Resource
 from .platform.client import PlatformApiError, PlatformClient
 from .views import DeploymentView, PeeringView, build_views, deployment_views
 
@@ -55,7 +59,9 @@ class Snapshot(BaseModel):
     deployments: tuple[Deployment, ...] = ()
     vpcs: tuple[DeploymentVpc, ...] = ()
     records: tuple[PlatformPeering, ...] = ()
+    resources: tuple[Resource, ...] = ()
     pcxs: dict[str, tuple[AwsPeering, ...]] = Field(default_factory=dict)
+    diffs: dict[str, PeeringDiff] = Field(default_factory=dict)
     views: tuple[PeeringView, ...] = ()
     deployment_views: tuple[DeploymentView, ...] = ()
     sources: dict[str, SourceState] = Field(default_factory=dict)
@@ -87,10 +93,12 @@ class Fleet:
         platform: PlatformClient,
         ec2: Ec2Gateway,
         *,
+        drift: bool = True,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.platform = platform
         self.ec2 = ec2
+        self.drift = drift
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def call_count(self) -> int:
@@ -114,30 +122,42 @@ class Fleet:
         deployments = previous.deployments if previous else ()
         vpcs = previous.vpcs if previous else ()
         records = previous.records if previous else ()
+        resources = previous.resources if previous else ()
         try:
-            got = await asyncio.gather(
+            deployments_, vpcs_, records_, resources_ = await asyncio.gather(
                 self.platform.deployments(),
                 self.platform.deployment_vpcs(),
                 self.platform.all_peerings(),
+                self.platform.all_resources() if self.drift else _nothing(),
             )
-            deployments, vpcs, records = tuple(got[0]), tuple(got[1]), tuple(got[2])
+            deployments, vpcs, records = tuple(deployments_), tuple(vpcs_), tuple(records_)
+            resources = tuple(resources_)
             sources[PLATFORM] = SourceState(name=PLATFORM, fetched_at=now)
         except (PlatformApiError, OSError) as exc:
             failed(PLATFORM, exc)
 
         regions = sorted({d.region for d in deployments})
         pcxs: dict[str, tuple[AwsPeering, ...]] = {}
+        diffs: dict[str, PeeringDiff] = {}
         deployment_vpcs = {v.vpc_id for v in vpcs}
 
         async def read_region(region: str) -> None:
             name = aws_source(region)
             try:
-                found = await self.ec2.describe_peerings(region)
+                if self.drift:
+                    estate = await load_region(self.ec2, region)
+                    found: Sequence[AwsPeering] = estate.peerings
+                else:
+                    found = await self.ec2.describe_peerings(region)
             except (AwsError, OSError) as exc:
                 failed(name, exc)
                 pcxs[region] = previous.pcxs.get(region, ()) if previous else ()
+                if previous:
+                    diffs.update({k: d for k, d in previous.diffs.items() if d.region == region})
                 return
             pcxs[region] = tuple(p for p in found if p.accepter.vpc_id in deployment_vpcs)
+            if self.drift:
+                diffs.update(diff_region(estate, vpcs, resources))
             sources[name] = SourceState(name=name, fetched_at=now)
 
         await asyncio.gather(*(read_region(r) for r in regions))
@@ -152,18 +172,25 @@ class Fleet:
             all_pcxs,
             now=now,
             aws_regions_read=[r for r in regions if sources[aws_source(r)].ok],
+            drift={pcx: d.summary() for pcx, d in diffs.items()},
         )
         return Snapshot(
             taken_at=now,
             deployments=deployments,
             vpcs=vpcs,
             records=records,
+            resources=resources,
             pcxs=pcxs,
+            diffs=diffs,
             views=tuple(views),
             deployment_views=tuple(deployment_views(deployments, vpcs, views)),
             sources=sources,
             calls=self.call_count() - before,
         )
+
+
+async def _nothing() -> list[Resource]:
+    return []
 
 
 class StatusPoller:

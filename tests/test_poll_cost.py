@@ -43,8 +43,8 @@ async def test_a_poll_tick_costs_the_same_for_2_and_for_200_peerings(sandbox, es
     assert rows_200 == 200
     assert calls_200 == calls_2
     assert steady_200 == steady_2
-    # 3 platform GETs + 1 describe per region with deployments (3 regions in the sandbox).
-    assert calls_2 == 3 + 3
+    # 4 platform GETs + 6 describes per region with deployments (3 regions in the sandbox).
+    assert calls_2 == 4 + 3 * 6
 
 
 async def test_an_unchanged_platform_costs_304s(sandbox, estate):
@@ -52,7 +52,19 @@ async def test_an_unchanged_platform_costs_304s(sandbox, estate):
         fleet = Fleet(platform, ec2)
         first = await fleet.snapshot()
         await fleet.snapshot(first)
-        assert platform.not_modified == 3
+        assert platform.not_modified == 4
+
+
+async def test_drift_shows_in_the_health_of_a_running_peering(sandbox):
+    await sandbox.seed(demo=True)
+    async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
+        snapshot = await Fleet(platform, ec2).snapshot()
+    eu = next(v for v in snapshot.views if v.deployment_name == "eu-connected-cars" and v.confirmed)
+    assert (eu.platform_status, eu.aws_status, eu.health.value) == ("running", "active", "warning")
+    assert any("has no route to 10.201.0.0/16" in p for p in eu.problems)
+    assert any("does not allow" in p for p in eu.problems)
+    healthy = next(v for v in snapshot.views if v.deployment_name == "factory-telemetry")
+    assert healthy.health.value == "ok", healthy.problems
 
 
 async def test_the_poller_polls_again_on_refresh_and_reports_each_source(sandbox, estate):
