@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--insecure", action="store_true", help="do not verify the platform's TLS certificate"
     )
+    common.add_argument(
+        "--read-only",
+        action="store_true",
+        help="refuse every command that changes AWS or the platform (also PEERING_READ_ONLY=1)",
+    )
 
     ls = commands.add_parser(
         "ls", parents=[common], help="deployments and their peerings, both sides joined"

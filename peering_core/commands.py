@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .audit import AuditLog
 from .aws import AwsError, Ec2Gateway
 from .config import ConfigError, Connection, load_connection
 from .drift import PeeringDiff, RouteState, RuleState, plan_fix
@@ -64,6 +66,32 @@ class Output:
 
 
 @asynccontextmanager
+async def audited(
+    connection: Connection, ec2: Ec2Gateway, action: str, target: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
+    """Record the action in the audit log however it ends; the caller fills in the outcome."""
+    try:
+        identity = await ec2.caller_identity()
+        actor = {"awsArn": identity.arn, "awsAccount": identity.account_id}
+    except AwsError as exc:
+        actor = {"awsArn": f"unknown ({exc.code})"}
+    actor["platformKey"] = connection.key_id
+    log = AuditLog(actor=actor)
+    outcome: dict[str, Any] = {}
+    try:
+        yield outcome
+    except WorkflowError as exc:
+        verdict = "refused" if exc.exit_code in (EXIT_USAGE, EXIT_REFUSED) else "failed"
+        log.record(action, target, f"{verdict}: {exc.code}", {"message": exc.message})
+        raise
+    except BaseException as exc:
+        log.record(action, target, f"failed: {type(exc).__name__}", {"message": str(exc)})
+        raise
+    else:
+        log.record(action, target, outcome.get("result", "ok"), outcome.get("detail"))
+
+
+@asynccontextmanager
 async def connect(connection: Connection) -> AsyncIterator[tuple[PlatformClient, Ec2Gateway]]:
     async with (
         PlatformClient(
@@ -91,6 +119,13 @@ def run_command(args: argparse.Namespace) -> int:
             "no platform configured: set PEERING_PLATFORM_URL, PEERING_PLATFORM_KEY and "
             "PEERING_PLATFORM_SECRET (or run `peering-tui sandbox` and use its exports)",
             EXIT_USAGE,
+        )
+    mutating = args.command in ("create", "delete") or (args.command == "fix" and not args.dry_run)
+    if mutating and (args.read_only or os.environ.get("PEERING_READ_ONLY") in ("1", "true")):
+        return out.error(
+            "READ_ONLY",
+            f"read-only mode: {args.command} changes AWS and the platform; nothing changed",
+            EXIT_REFUSED,
         )
     runner = {"ls": _ls, "create": _create, "delete": _delete, "diff": _diff, "fix": _fix}[
         args.command
@@ -281,7 +316,10 @@ async def _create(args: argparse.Namespace, connection: Connection, out: Output)
             answer = await asyncio.to_thread(input, f"{summary}\nGo ahead? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 return out.error("ABORTED", "nothing changed", EXIT_REFUSED)
-        result = await create_peering(request, platform, ec2, on_progress=out.progress)
+        target = {"deploymentID": request.deployment_id, "vpcId": request.vpc_id}
+        async with audited(connection, ec2, "create", target) as outcome:
+            result = await create_peering(request, platform, ec2, on_progress=out.progress)
+            outcome["detail"] = result.model_dump(mode="json")
     text = (
         f"{result.peering_id} is running: {result.vpc_id} ({result.requester_cidr}) ↔ "
         f"{result.deployment_id} ({result.deployment_cidr}) in {result.region}\n"
@@ -303,7 +341,10 @@ async def _delete(args: argparse.Namespace, connection: Connection, out: Output)
         keep_routes=args.keep_routes,
     )
     async with connect(connection) as (platform, ec2):
-        result = await delete_peering(request, platform, ec2, on_progress=out.progress)
+        target = {"deploymentID": request.deployment_id, "peeringId": request.peering_id}
+        async with audited(connection, ec2, "delete", target) as outcome:
+            result = await delete_peering(request, platform, ec2, on_progress=out.progress)
+            outcome["detail"] = result.model_dump(mode="json")
     text = f"{result.peering_id} deleted" + (
         "; routes and rules kept"
         if result.kept
@@ -410,7 +451,17 @@ async def _fix(args: argparse.Namespace, connection: Connection, out: Output) ->
             answer = await asyncio.to_thread(input, f"Apply {len(chosen)} change(s)? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 return out.error("ABORTED", "nothing changed", EXIT_REFUSED)
-        applied = await apply_fix(ec2, chosen)
+        target = {"deploymentID": args.deployment, "peeringId": args.peering}
+        async with audited(connection, ec2, "fix", target) as outcome:
+            applied = await apply_fix(ec2, chosen)
+            failed_actions = sum(not a.ok for a in applied)
+            outcome["result"] = (
+                "ok" if not failed_actions else f"failed: {failed_actions} action(s)"
+            )
+            outcome["detail"] = {
+                "actions": [a.action.aws_cli() for a in applied],
+                "errors": [a.error for a in applied if a.error],
+            }
         after = await diff_one(platform, ec2, args.deployment, args.peering)
     failures = [a for a in applied if not a.ok]
     lines = [

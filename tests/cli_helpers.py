@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +39,9 @@ class Cli:
         for name, value in sandbox.environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("PEERING_CONFIG", "/nonexistent/peering-tui.toml")
+        self.audit_log = Path(tempfile.mkdtemp(prefix="peering-audit-")) / "audit.jsonl"
+        monkeypatch.setenv("PEERING_AUDIT_LOG", str(self.audit_log))
+        monkeypatch.delenv("PEERING_READ_ONLY", raising=False)
 
     def __call__(self, *args: str) -> CliResult:
         self.capsys.readouterr()
