@@ -7,7 +7,6 @@ ranges; example tests pin the messages an operator reads when the platform says 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import ipaddress
 import pickle
 import re
@@ -579,25 +578,12 @@ def _form_step():
     yield
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=dataclasses.FrozenInstanceError,
-    reason="BUG: RuleViolation is a frozen dataclass; contextlib's @contextmanager sets "
-    "exc.__traceback__ on the way out, which the frozen __setattr__ refuses, so the operator "
-    "gets FrozenInstanceError instead of the rule's message",
-)
 def test_a_refusal_raised_inside_a_with_block_reaches_the_operator_intact():
     with pytest.raises(RuleViolation) as caught, _form_step():
         rules.check_peering_id("pcx-nope")
     assert caught.value.code == "INVALID_ARGUMENT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=dataclasses.FrozenInstanceError,
-    reason="BUG: RuleViolation is a frozen dataclass; BaseException.__setstate__ (pickle, "
-    "copy) and add_note() assign attributes, which the frozen __setattr__ refuses",
-)
 def test_a_refusal_survives_pickling_and_notes():
     violation = refused(rules.check_region, "mars-1")
     copy = pickle.loads(pickle.dumps(violation))  # noqa: S301

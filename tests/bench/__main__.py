@@ -1,0 +1,102 @@
+"""``python -m tests.bench [--peerings N] [--requests R] [--json PATH] [--quick]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import MAX_PEERINGS, run
+
+QUICK = {"peerings": 50, "requests": 20}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="Time GET /api/v1/peerings on a sandbox platform: full body vs 304.",
+    )
+    parser.add_argument("--peerings", type=int, default=5000, help="records to load (5000)")
+    parser.add_argument("--requests", type=int, default=200, help="timed GETs of each kind (200)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("bench-results/platform.json"),
+        help="where to write the results (bench-results/platform.json)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 50 peerings, 20 requests (overrides --peerings/--requests)",
+    )
+    args = parser.parse_args(argv)
+    if not 0 <= args.peerings <= MAX_PEERINGS:
+        parser.error(f"--peerings must be between 0 and {MAX_PEERINGS}")
+    if args.requests < 1:
+        parser.error("--requests must be at least 1")
+    return args
+
+
+def table(r: dict[str, Any]) -> str:
+    full, cond = r["full"], r["not_modified"]
+    rows = [
+        ("", "full body (200)", "If-None-Match (304)", "full / 304"),
+        (
+            "p50 latency",
+            f"{full['p50_ms']:.2f} ms",
+            f"{cond['p50_ms']:.2f} ms",
+            f"{r['ratio_p50_full_over_304']:.2f}x",
+        ),
+        (
+            "p99 latency",
+            f"{full['p99_ms']:.2f} ms",
+            f"{cond['p99_ms']:.2f} ms",
+            f"{r['ratio_p99_full_over_304']:.2f}x",
+        ),
+        ("mean latency", f"{full['mean_ms']:.2f} ms", f"{cond['mean_ms']:.2f} ms", ""),
+        ("body size", f"{full['body_bytes']:,} B", f"{cond['body_bytes_max']:,} B", ""),
+        ("statuses", _statuses(full), _statuses(cond), ""),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        f"{r['endpoint']}: {r['peerings']:,} peerings over {r['deployments']} deployments, "
+        f"{r['requests_each']} requests each (+{r['warmup_each']} warm-up), interleaved",
+    ]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines += [
+        f"peak RSS: {r['peak_rss_mib_after_start']} MiB after sandbox start, "
+        f"{r['peak_rss_mib_before_requests']} MiB after loading, "
+        f"{r['peak_rss_mib']} MiB at the end (whole process: moto + platform + client)",
+        f"loaded records: {r['records_returned']:,} returned by the API",
+        f"note: {r['records_note']}",
+        f"wall time {r['wall_s']} s; Python {r['python']} on {r['machine']}",
+    ]
+    return "\n".join(lines)
+
+
+def _statuses(part: dict[str, Any]) -> str:
+    return ", ".join(f"{code}x{n}" for code, n in sorted(part["status_counts"].items()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    peerings, requests = (
+        (QUICK["peerings"], QUICK["requests"]) if args.quick else (args.peerings, args.requests)
+    )
+    result = run(peerings, requests, quick=args.quick)
+    print(table(result))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""The benchmark still runs: ``python -m tests.bench --quick`` end to end, no timing asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path):
+    out = tmp_path / "nested" / "platform.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "If-None-Match (304)" in done.stdout
+    assert "p99 latency" in done.stdout
+
+    result = json.loads(out.read_text())
+    assert {
+        "benchmark",
+        "endpoint",
+        "peerings",
+        "requests_each",
+        "records_note",
+        "response_bytes",
+        "full",
+        "not_modified",
+        "ratio_p50_full_over_304",
+        "ratio_p99_full_over_304",
+        "peak_rss_mib",
+    } <= result.keys()
+    assert result["quick"] is True
+    assert (result["peerings"], result["requests_each"]) == (50, 20)
+    assert result["records_returned"] == 50
+    for part in ("full", "not_modified"):
+        assert {"p50_ms", "p99_ms", "mean_ms", "status_counts"} <= result[part].keys()
+        assert 0 < result[part]["p50_ms"] <= result[part]["p99_ms"]
+    assert result["full"]["status_counts"] == {"200": 20}
+    assert result["full"]["body_bytes"] == result["response_bytes"] > 0
+    assert result["not_modified"]["status_counts"] == {"304": 20}
+    assert result["not_modified"]["body_bytes_max"] == 0
+    assert result["peak_rss_mib"] > 0
+
+
+def test_the_benchmark_refuses_nonsense_sizes():
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--requests", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--requests must be at least 1" in done.stderr
