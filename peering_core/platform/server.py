@@ -112,15 +112,27 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
+class NotModified(Exception):
+    """The client's cached representation is current; answered with 304 and no work."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(tag)
+        self.tag = tag
+
+
+def _matches(request: Request, tag: str) -> bool:
+    wanted = request.headers.get("if-none-match", "")
+    candidates = {t.strip().removeprefix("W/") for t in wanted.split(",") if t.strip()}
+    return tag in candidates or "*" in candidates
+
+
 def _json(request: Request, payload: Any, status: int = 200) -> Response:
-    """A JSON response; on GET it carries an ETag and answers a matching If-None-Match with 304."""
+    """A JSON response; a GET carries the ETag of the store generation it was read at."""
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     if request.method != "GET":
         return Response(body, status_code=status, media_type="application/json")
-    tag = _etag(body)
-    wanted = request.headers.get("if-none-match", "")
-    candidates = {t.strip().removeprefix("W/") for t in wanted.split(",") if t.strip()}
-    if tag in candidates or "*" in candidates:
+    tag = getattr(request.state, "etag", None) or _etag(body)
+    if _matches(request, tag):
         return Response(status_code=304, headers={"ETag": tag})
     return Response(body, status_code=status, media_type="application/json", headers={"ETag": tag})
 
@@ -202,6 +214,14 @@ def create_app(
                 f"request budget of {requests_per_minute}/min exceeded",
                 retry_after=wait,
             )
+        if request.method == "GET":
+            # Every write bumps the store's generation, so an unchanged store means an
+            # unchanged answer: a poll that changed nothing costs no query and no JSON.
+            store = service.store
+            tag = f'"{store.boot_id}-{store.generation}"'
+            request.state.etag = tag
+            if _matches(request, tag):
+                raise NotModified(tag)
         return key
 
     Auth = Annotated[str, Depends(authorized)]
@@ -214,6 +234,10 @@ def create_app(
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
+
+    @app.exception_handler(NotModified)
+    async def not_modified(_: Request, exc: NotModified) -> Response:
+        return Response(status_code=304, headers={"ETag": exc.tag})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -91,6 +92,12 @@ class Store:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="platform-store")
         self._db: sqlite3.Connection | None = None
+        # Bumped by every write; with a per-process boot id it makes ETags that cost no query.
+        self.generation = 0
+        self.boot_id = secrets.token_hex(4)
+
+    def _changed(self) -> None:
+        self.generation += 1
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -156,6 +163,7 @@ class Store:
                 d.create_at.isoformat(),
             ),
         )
+        self._changed()
 
     async def deployments(self) -> list[DeploymentRow]:
         rows = await self._run(self._fetch, "SELECT * FROM deployments ORDER BY create_at, id", ())
@@ -173,6 +181,7 @@ class Store:
             "UPDATE deployments SET status=? WHERE id=?",
             (status, deployment_id),
         )
+        self._changed()
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         return list(self._conn().execute(sql, params).fetchall())
@@ -218,6 +227,7 @@ class Store:
                 raise PeeringExistsError(peering.peering_id) from exc
 
         await self._run(insert)
+        self._changed()
 
     async def peerings(
         self, deployment_id: str | None = None, statuses: Sequence[PlatformStatus] | None = None
@@ -261,12 +271,16 @@ class Store:
         def update() -> int:
             return self._conn().execute(sql, params).rowcount
 
-        return await self._run(update) == 1
+        changed = await self._run(update) == 1
+        if changed:
+            self._changed()
+        return changed
 
     async def remove_peering(self, peering_id: str) -> None:
         await self._run(
             self._conn().execute, "DELETE FROM peerings WHERE peering_id=?", (peering_id,)
         )
+        self._changed()
 
     # --- resources -----------------------------------------------------------------------
 
@@ -296,6 +310,7 @@ class Store:
                 resource.create_at.isoformat(),
             ),
         )
+        self._changed()
 
     async def resources(self, deployment_id: str | None) -> list[Resource]:
         """One deployment's resources, or every deployment's with ``None``."""
@@ -322,4 +337,7 @@ class Store:
                 .rowcount
             )
 
-        return await self._run(delete) == 1
+        removed = await self._run(delete) == 1
+        if removed:
+            self._changed()
+        return removed
