@@ -6,8 +6,10 @@ platform server runs for real (uvicorn, SQLite, background acceptance) on a loop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from peering_core.aws import Ec2Gateway
@@ -52,3 +54,32 @@ async def platform_ec2(sandbox: Sandbox) -> AsyncIterator[Ec2Gateway]:
 async def estate(sandbox: Sandbox) -> SeedReport:
     """The sandbox's deployments and customer VPCs, without demo peerings."""
     return await sandbox.seed(demo=False)
+
+
+@pytest.fixture
+async def api(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    """Raw HTTP to the sandbox platform with good credentials, for status/header/body checks."""
+    async with httpx.AsyncClient(
+        base_url=sandbox.platform_url,
+        auth=httpx.BasicAuth(sandbox.key, sandbox.secret.get_secret_value()),
+        timeout=30.0,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def start_sandbox(moto_server: MotoServer) -> Iterator[Callable[..., Sandbox]]:
+    """Start a sandbox with non-default platform settings (it resets moto); stopped at teardown.
+
+    Blocking: call it through ``asyncio.to_thread`` from a test, and not next to ``sandbox``.
+    """
+    started: list[Sandbox] = []
+
+    def start(**settings: Any) -> Sandbox:
+        box = Sandbox.start(moto=moto_server, **settings)
+        started.append(box)
+        return box
+
+    yield start
+    for box in started:
+        box.stop()

@@ -244,7 +244,9 @@ def create_app(
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
-            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+            got = err.get("input")
+            shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}{shown}")
         return _error(400, "INVALID_ARGUMENT", "; ".join(problems) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
