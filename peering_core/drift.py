@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import Literal
+from functools import cached_property
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -28,6 +29,8 @@ from .models import (
     Subnet,
     Vpc,
 )
+
+T = TypeVar("T")
 
 ANYWHERE = "0.0.0.0/0"
 ROUTABLE_STATES = frozenset({"active"})
@@ -124,23 +127,62 @@ class RegionEstate(BaseModel):
     interfaces: tuple[NetworkInterface, ...] = ()
     peerings: tuple[AwsPeering, ...] = ()
 
+    # Indexes built once per estate: a fleet diff looks things up per peering, and linear
+    # scans would make a refresh quadratic in the number of peerings.
+    @cached_property
+    def _tables_by_vpc(self) -> dict[str, list[RouteTable]]:
+        return _group(self.route_tables, lambda t: t.vpc_id)
+
+    @cached_property
+    def _groups_by_vpc(self) -> dict[str, list[SecurityGroup]]:
+        return _group(self.security_groups, lambda g: g.vpc_id)
+
+    @cached_property
+    def _ingress_by_group(self) -> dict[str, list[SecurityGroupRule]]:
+        return _group((r for r in self.rules if not r.is_egress), lambda r: r.group_id)
+
+    @cached_property
+    def _subnets_by_vpc(self) -> dict[str, list[Subnet]]:
+        return _group(self.subnets, lambda s: s.vpc_id)
+
+    @cached_property
+    def _interfaces_by_vpc(self) -> dict[str, list[NetworkInterface]]:
+        return _group(self.interfaces, lambda n: n.vpc_id)
+
+    @cached_property
+    def _peerings_by_id(self) -> dict[str, AwsPeering]:
+        return {p.id: p for p in self.peerings}
+
     def tables_of(self, vpc_id: str) -> list[RouteTable]:
-        return [t for t in self.route_tables if t.vpc_id == vpc_id]
+        return self._tables_by_vpc.get(vpc_id, [])
 
     def groups_of(self, vpc_id: str) -> list[SecurityGroup]:
-        return [g for g in self.security_groups if g.vpc_id == vpc_id]
+        return self._groups_by_vpc.get(vpc_id, [])
+
+    def subnets_of(self, vpc_id: str) -> list[Subnet]:
+        return self._subnets_by_vpc.get(vpc_id, [])
+
+    def interfaces_of(self, vpc_id: str) -> list[NetworkInterface]:
+        return self._interfaces_by_vpc.get(vpc_id, [])
 
     def ingress(self, group_id: str) -> list[SecurityGroupRule]:
-        return [r for r in self.rules if r.group_id == group_id and not r.is_egress]
+        return self._ingress_by_group.get(group_id, [])
 
     def pcx(self, peering_id: str) -> AwsPeering | None:
-        return next((p for p in self.peerings if p.id == peering_id), None)
+        return self._peerings_by_id.get(peering_id)
+
+
+def _group(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
+    grouped: dict[str, list[T]] = {}
+    for item in items:
+        grouped.setdefault(key(item), []).append(item)
+    return grouped
 
 
 def serving_tables(estate: RegionEstate, vpc_id: str) -> list[str]:
     """Route tables that serve a subnet; the main one counts for subnets without their own."""
     tables = estate.tables_of(vpc_id)
-    subnets = [s.id for s in estate.subnets if s.vpc_id == vpc_id]
+    subnets = [s.id for s in estate.subnets_of(vpc_id)]
     explicit = {s for t in tables for s in t.subnet_ids}
     serving = {t.id for t in tables if t.subnet_ids}
     main = next((t for t in tables if t.main), None)

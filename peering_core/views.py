@@ -222,9 +222,12 @@ def deployment_views(
     deployments: Sequence[Deployment], vpcs: Sequence[DeploymentVpc], views: Sequence[PeeringView]
 ) -> list[DeploymentView]:
     by_vpc = {v.deployment_id: v for v in vpcs}
+    by_deployment: dict[str, list[PeeringView]] = {}
+    for view in views:
+        by_deployment.setdefault(view.deployment_id, []).append(view)
     result = []
     for dep in deployments:
-        mine = [v for v in views if v.deployment_id == dep.id]
+        mine = by_deployment.get(dep.id, [])
         result.append(
             DeploymentView(
                 deployment=dep,
