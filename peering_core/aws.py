@@ -199,7 +199,9 @@ class Ec2Gateway:
             AioSession(profile=self.access.profile) if self.access.profile else get_session()
         )
         self._config = AioConfig(
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            # botocore's own "max_attempts" counts retries only; "total_max_attempts" counts
+            # every attempt, which is what this parameter promises.
+            retries={"mode": "adaptive", "total_max_attempts": max_attempts},
             connect_timeout=10,
             read_timeout=30,
             max_pool_connections=20,

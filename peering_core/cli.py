@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -45,10 +46,34 @@ def _non_negative(value: str) -> float:
     return number
 
 
+def _refresh_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    return max(2.0, seconds)  # the floor: faster polls would overlap on a large fleet
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peering-tui",
-        description="Operate VPC peerings between managed MQTT deployments and your AWS VPCs.",
+        description="Operate VPC peerings between managed MQTT deployments and your AWS VPCs. "
+        "Without a command: the dashboard (with nothing configured, on a sandbox it starts).",
+    )
+    parser.add_argument(
+        "--refresh",
+        type=_refresh_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="dashboard poll interval (default 5, at least 2)",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="dashboard without create and delete"
+    )
+    parser.add_argument("--platform-url", help="overrides PEERING_PLATFORM_URL")
+    parser.add_argument("--aws-profile", help="AWS profile of the customer account")
+    parser.add_argument(
+        "--insecure", action="store_true", help="do not verify the platform's TLS certificate"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -197,8 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        # Until the dashboard lands, no arguments runs the sandbox in the foreground.
-        return run_sandbox(empty=False, accept_delay=3.0)
+        # The dashboard; imported by name so peering_core never imports the UI.
+        return int(importlib.import_module("tui.app").run(args))
     if args.command == "platform":
         if args.platform_command != "serve":
             parser.parse_args(["platform", "--help"])

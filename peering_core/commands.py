@@ -439,8 +439,13 @@ async def _fix(args: argparse.Namespace, connection: Connection, out: Output) ->
             text = render_diff(diff) + "\n\nplan:\n" + ("\n".join(plan_lines) or "(nothing to do)")
             if held_lines:
                 text += "\nheld back:\n" + "\n".join(held_lines)
-            out.result({"plan": plan_json, "diff": _diff_json([diff])}, text)
-            return EXIT_OK if diff.in_sync else EXIT_DRIFT if not args.dry_run else EXIT_OK
+            out.result(
+                {"plan": plan_json, "heldBack": plan_json["heldBack"], "applied": [],
+                 "diff": _diff_json([diff])},
+                text,
+            )  # fmt: skip
+            # Like diff: 0 in sync, 2 drift (so a dry run doubles as a check in scripts).
+            return EXIT_OK if diff.in_sync else EXIT_DRIFT
         if not args.yes:
             if not sys.stdin.isatty():
                 raise InvalidInput(
@@ -477,6 +482,7 @@ async def _fix(args: argparse.Namespace, connection: Connection, out: Output) ->
             "applied": [
                 a.action.model_dump(mode="json") | {"ok": a.ok, "error": a.error} for a in applied
             ],
+            "plan": plan_json,
             "heldBack": plan_json["heldBack"],
             "diff": _diff_json([after]),
         },

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -127,6 +127,13 @@ class RegionEstate(BaseModel):
     interfaces: tuple[NetworkInterface, ...] = ()
     peerings: tuple[AwsPeering, ...] = ()
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy without the indexes below: they describe the original's contents."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name in _INDEXES:
+            copy.__dict__.pop(name, None)
+        return copy
+
     # Indexes built once per estate: a fleet diff looks things up per peering, and linear
     # scans would make a refresh quadratic in the number of peerings.
     @cached_property
@@ -172,6 +179,16 @@ class RegionEstate(BaseModel):
         return self._peerings_by_id.get(peering_id)
 
 
+_INDEXES = (
+    "_tables_by_vpc",
+    "_groups_by_vpc",
+    "_ingress_by_group",
+    "_subnets_by_vpc",
+    "_interfaces_by_vpc",
+    "_peerings_by_id",
+)
+
+
 def _group(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
     grouped: dict[str, list[T]] = {}
     for item in items:
@@ -204,7 +221,29 @@ def _label(port: int | None) -> str:
 def _covering(
     rules_: Iterable[SecurityGroupRule], cidr: str, port: int | None
 ) -> list[SecurityGroupRule]:
+    """Rules from exactly ``cidr`` that let ``port`` in."""
     return [r for r in rules_ if r.cidr == cidr and r.covers_port(port)]
+
+
+def _allowing(
+    rules_: Iterable[SecurityGroupRule], cidr: str, port: int | None
+) -> list[SecurityGroupRule]:
+    """Rules that let ``port`` in from all of ``cidr`` (a wider block counts; 0.0.0.0/0 does
+    not: it is reported as too broad, and revoking it must not leave the peering without)."""
+    return [
+        r
+        for r in rules_
+        if r.cidr is not None
+        and r.cidr != ANYWHERE
+        and r.covers_port(port)
+        and _within(cidr, r.cidr)
+    ]
+
+
+def _within(inner: str, outer: str) -> bool:
+    a = ipaddress.ip_network(inner)
+    b = ipaddress.ip_network(outer)
+    return a.version == b.version and a.subnet_of(b)  # type: ignore[arg-type]
 
 
 def diff_peering(
@@ -305,7 +344,10 @@ def diff_peering(
         for route in table.routes:
             if route.target_id != pcx.id:
                 continue
-            if not active and route.destination == deployment_cidr:
+            inside = _within(route.destination, deployment_cidr)
+            if active and inside:
+                continue  # the main route, or a narrower one via the same pcx: both fine
+            if not active and inside:
                 routes.append(
                     RouteDiff(
                         route_table_id=table.id,
@@ -317,7 +359,7 @@ def diff_peering(
                         f"which is {pcx.status}",
                     )
                 )
-            elif route.destination != deployment_cidr:
+            else:
                 routes.append(
                     RouteDiff(
                         route_table_id=table.id,
@@ -364,7 +406,7 @@ def _needed_rules(
             notes.append(f"security group {group} ({why}) no longer exists")
             return
         ingress = estate.ingress(group)
-        found = _covering(ingress, cidr, port)
+        found = _allowing(ingress, cidr, port)
         rows.append(
             RuleDiff(
                 security_group_id=group,
@@ -433,7 +475,7 @@ def _needed_rules(
             )
             continue
         allowed = [
-            r for g in owner.group_ids for r in _covering(estate.ingress(g), cidr, resource.port)
+            r for g in owner.group_ids for r in _allowing(estate.ingress(g), cidr, resource.port)
         ]
         if allowed:
             rows.append(
@@ -604,6 +646,7 @@ class FixPlan(DiffModel):
 def plan_fix(diffs: Iterable[PeeringDiff]) -> FixPlan:
     """Ordered actions that bring every diff in sync: route deletions first, rule revokes last."""
     actions: list[FixAction] = []
+    revokes: dict[tuple[str, str], FixAction] = {}
     seen: set[tuple[object, ...]] = set()
 
     def add(action: FixAction, key: tuple[object, ...]) -> None:
@@ -659,11 +702,22 @@ def plan_fix(diffs: Iterable[PeeringDiff]) -> FixPlan:
                     ("rule", rule.security_group_id, rule.cidr, rule.port),
                 )  # fmt: skip
             elif rule.state in (RuleState.STALE, RuleState.TOO_BROAD) and rule.rule_ids:
-                add(
+                # One revoke per group with every rule id once: two rows may name the same
+                # rule, and revoking it twice fails the second aws CLI command.
+                key = (region, rule.security_group_id)
+                merged = revokes.setdefault(
+                    key,
                     FixAction(kind="revoke_ingress", region=region, reason=rule.reason,
-                              needs="revoke", group_id=rule.security_group_id,
-                              rule_ids=rule.rule_ids),
-                    ("revoke", rule.security_group_id, rule.rule_ids),
+                              needs="revoke", group_id=rule.security_group_id),
                 )  # fmt: skip
+                new_ids = tuple(i for i in rule.rule_ids if i not in merged.rule_ids)
+                if new_ids:
+                    reason = merged.reason
+                    if merged.rule_ids and rule.reason not in reason:
+                        reason = f"{reason}; {rule.reason}"
+                    revokes[key] = merged.model_copy(
+                        update={"rule_ids": merged.rule_ids + new_ids, "reason": reason}
+                    )
+    actions.extend(revokes.values())
     actions.sort(key=lambda a: _ORDER[a.kind])
     return FixPlan(actions=tuple(actions))

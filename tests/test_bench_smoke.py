@@ -17,14 +17,16 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "If-None-Match (304)" in done.stdout
     assert "p99 latency" in done.stdout
 
-    result = json.loads(out.read_text())
+    results = json.loads(out.read_text())
+    assert results["quick"] is True
+    result = results["platform"]
     assert {
         "benchmark",
         "endpoint",
@@ -49,6 +51,16 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     assert result["not_modified"]["status_counts"] == {"304": 20}
     assert result["not_modified"]["body_bytes_max"] == 0
     assert result["peak_rss_mib"] > 0
+
+    refresh = results["refresh"]
+    assert "floor: same raw calls" in done.stdout
+    assert refresh["peerings"] == 10
+    assert refresh["peering_tui"]["rows"] == 10
+    # Ours makes exactly the floor's calls; the hand-made script makes two per peering.
+    assert refresh["peering_tui"]["calls"] == refresh["floor"]["calls"]
+    assert refresh["by_hand_boto3"]["calls"] == 20
+    for approach in ("by_hand_boto3", "aws_cli"):
+        assert refresh[approach]["sample"] > 0
 
 
 def test_the_benchmark_refuses_nonsense_sizes():

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from . import MAX_PEERINGS, run
+from .refresh import refresh_table, run_refresh
 
-QUICK = {"peerings": 50, "requests": 20}
+QUICK = {"peerings": 50, "requests": 20, "deployments": 5, "per_deployment": 2}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -24,8 +25,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json",
         type=Path,
-        default=Path("bench-results/platform.json"),
-        help="where to write the results (bench-results/platform.json)",
+        default=Path("bench-results/bench.json"),
+        help="where to write the results (bench-results/bench.json)",
+    )
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        default=1000,
+        metavar="DEPLOYMENTS",
+        help="deployments in the refresh benchmark, 5 peerings each (1000)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("platform", "refresh"),
+        help="run one benchmark (default: all)",
     )
     parser.add_argument(
         "--quick",
@@ -90,10 +103,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     peerings, requests = (
         (QUICK["peerings"], QUICK["requests"]) if args.quick else (args.peerings, args.requests)
     )
-    result = run(peerings, requests, quick=args.quick)
-    print(table(result))
+    results: dict[str, Any] = {"quick": args.quick}
+    if args.only in (None, "platform"):
+        result = run(peerings, requests, quick=args.quick)
+        print(table(result))
+        print()
+        results["platform"] = result
+    if args.only in (None, "refresh"):
+        fleet = QUICK["deployments"] if args.quick else args.fleet
+        refresh = run_refresh(
+            fleet,
+            QUICK["per_deployment"] if args.quick else 5,
+            runs=1 if args.quick else 3,
+            hand_sample=20 if args.quick else 200,
+            cli_sample=3 if args.quick else 50,
+        )
+        print(refresh_table(refresh))
+        results["refresh"] = refresh
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {args.json}")
     return 0
 
