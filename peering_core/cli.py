@@ -67,13 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="dashboard poll interval (default 5, at least 2)",
     )
+    # The dashboard's own dests: a command's options of the same name would overwrite these
+    # (argparse copies a subcommand's defaults over the top level's values).
     parser.add_argument(
-        "--read-only", action="store_true", help="dashboard without create and delete"
+        "--read-only",
+        action="store_true",
+        dest="dashboard_read_only",
+        help="dashboard without create and delete (also PEERING_READ_ONLY=1)",
     )
-    parser.add_argument("--platform-url", help="overrides PEERING_PLATFORM_URL")
-    parser.add_argument("--aws-profile", help="AWS profile of the customer account")
     parser.add_argument(
-        "--insecure", action="store_true", help="do not verify the platform's TLS certificate"
+        "--platform-url", dest="dashboard_platform_url", help="overrides PEERING_PLATFORM_URL"
+    )
+    parser.add_argument(
+        "--aws-profile", dest="dashboard_aws_profile", help="AWS profile of the customer account"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        dest="dashboard_insecure",
+        help="do not verify the platform's TLS certificate",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -224,6 +236,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         # The dashboard; imported by name so peering_core never imports the UI.
         return int(importlib.import_module("tui.app").run(args))
+    if hasattr(args, "read_only"):
+        # `peering-tui --read-only delete …` must be as read-only as `delete … --read-only`.
+        args.read_only = args.read_only or args.dashboard_read_only
+        args.insecure = args.insecure or args.dashboard_insecure
+        args.platform_url = args.platform_url or args.dashboard_platform_url
+        args.aws_profile = args.aws_profile or args.dashboard_aws_profile
+    elif args.dashboard_read_only or args.dashboard_platform_url or args.dashboard_aws_profile:
+        parser.error(
+            f"--read-only, --platform-url and --aws-profile do not apply to {args.command}"
+        )
     if args.command == "platform":
         if args.platform_command != "serve":
             parser.parse_args(["platform", "--help"])

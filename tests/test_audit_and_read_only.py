@@ -74,3 +74,12 @@ def test_read_only_refuses_every_mutating_command_and_changes_nothing(cli, seede
     assert cli("diff", dep, pcx).code == 0
     assert cli("fix", dep, pcx, "--dry-run").code == 0
     assert cli.state() == before
+
+
+def test_read_only_before_the_command_counts_too(cli, seeded):
+    dep = seeded.deployments["factory-telemetry"].id
+    before = cli.state()
+    result = cli("--read-only", "create", dep, "--vpc-id", seeded.vpcs["prod-data"].vpc_id, "--yes")
+    assert result.code == 3
+    assert "read-only" in result.err
+    assert cli.state() == before

@@ -1,0 +1,530 @@
+"""Looking at the demo fleet: states, keys, filter, help, palette, detail, refusals, read-only.
+
+Nothing here changes either side, so every test runs on one seeded sandbox (``demo_fleet``).
+Tests poll rarely (``refresh=30``) and refresh with ``ctrl+r`` when they need a tick.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Button, Checkbox, Input, Static
+
+from tui import bindings
+from tui.app import PeeringApp
+from tui.render import PollState, console_url
+from tui.screens.create import CreatePeeringScreen
+from tui.screens.delete import DeletePeeringModal
+from tui.screens.detail import PeeringDetailScreen
+from tui.screens.help import HelpScreen, help_table
+
+from .conftest import DemoFleet
+from .helpers import (
+    cell,
+    deployments_table,
+    notifications,
+    peerings_table,
+    wait_for,
+    wait_for_fleet,
+)
+
+
+def app_on(fleet: DemoFleet, **settings: object) -> PeeringApp:
+    return PeeringApp(sandbox=fleet.sandbox, refresh=30.0, **settings)  # type: ignore[arg-type]
+
+
+def static_text(app: PeeringApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+# --- the main screen ----------------------------------------------------------------------
+
+
+async def test_the_seeded_peerings_appear_in_their_states(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        table = peerings_table(app)
+
+        healthy = demo_fleet.pcx("prod-data->factory-telemetry")
+        assert (cell(table, healthy, "platform"), cell(table, healthy, "aws")) == (
+            "running",
+            "active",
+        )
+        assert cell(table, healthy, "mark") == "✓"
+        assert cell(table, healthy, "health") == "✓ ok"
+
+        orphaned = demo_fleet.pcx("apac-edge->apac-sensors")
+        assert (cell(table, orphaned, "platform"), cell(table, orphaned, "aws")) == (
+            "running",
+            "deleted",
+        )
+        assert cell(table, orphaned, "health").startswith("✗ error: platform running but pcx")
+
+        failed = demo_fleet.pcx("office-net->fleet-staging")
+        assert (cell(table, failed, "platform"), cell(table, failed, "aws")) == (
+            "failed",
+            "rejected",
+        )
+        assert "CIDR overlap" in cell(table, failed, "health")
+
+        unconfirmed = demo_fleet.pcx("eu-dr->eu-connected-cars")
+        assert cell(table, unconfirmed, "platform") == "unconfirmed"
+        assert cell(table, unconfirmed, "aws") == "pending-acceptance"
+        assert cell(table, unconfirmed, "expires") == "6d 23h"
+        assert cell(table, unconfirmed, "mark") == "!"
+
+        # Drifted behind the tool's back: running on both sides, but a route is missing.
+        drifted = demo_fleet.pcx("eu-prod->eu-connected-cars")
+        assert cell(table, drifted, "health").startswith("! warning: ")
+
+        deployments = deployments_table(app)
+        health = {
+            cell(deployments, d, "name"): cell(deployments, d, "health") for d in deployments.ids
+        }
+        assert health == {
+            "apac-sensors": "✗ error",
+            "eu-connected-cars": "! warning",
+            "factory-telemetry": "✓ ok",
+            "fleet-staging": "✗ error",
+        }
+
+        first, second = (line.plain for line in app.status_lines())
+        assert "sandbox" in first and "AWS 210987654321 (operator)" in first
+        assert "● live" in second and "every 30s" in second
+
+
+async def test_pause_stops_polling_and_resume_polls_at_once(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        await pilot.press("p")
+        assert app.poller is not None and app.poller.paused
+        assert app.poll_state is PollState.PAUSED
+        assert "paused" in app.status_lines()[1].plain
+
+        before = app.snapshot
+        await pilot.press("p")
+        assert not app.poller.paused and app.poll_state is PollState.LIVE
+        # Resuming polls at once, not after the 30 s interval.
+        await wait_for(pilot, lambda: app.snapshot is not before, timeout=10, what="a new tick")
+
+
+async def test_ctrl_r_polls_now_even_while_paused(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        await pilot.press("p")
+        before = app.snapshot
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.snapshot is not before, timeout=10, what="a new tick")
+        assert app.poll_state is PollState.PAUSED
+
+
+async def test_polling_pauses_while_a_dialog_is_open(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert app.poller is not None and app.poller.paused
+        assert app.poll_state is PollState.DIALOG
+        await pilot.press("escape")
+        assert not app.poller.paused and app.poll_state is PollState.LIVE
+
+
+async def test_the_filter_narrows_both_tables_live_and_esc_clears_it(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        screen = app.main_screen
+        await pilot.press("slash")
+        assert app.focused is screen.filter_input
+        await pilot.press("e", "u")
+        assert screen.filter_text == "eu"
+        # The rest of the typing, at once (each key press waits for the process to idle).
+        screen.filter_input.insert_text_at_cursor("-connected")
+        await pilot.pause()
+        assert peerings_table(app).row_count == 2
+        names = [cell(deployments_table(app), d, "name") for d in deployments_table(app).ids]
+        assert names == ["eu-connected-cars"]
+
+        # Health and status words match too, and every word must match.
+        screen.filter_input.value = "error running"
+        await pilot.pause()
+        assert peerings_table(app).ids == [demo_fleet.pcx("apac-edge->apac-sensors")]
+
+        # A requester VPC id finds its peering.
+        vpc = demo_fleet.report.vpcs["analytics"].vpc_id
+        screen.filter_input.value = vpc
+        await pilot.pause()
+        assert peerings_table(app).ids == [demo_fleet.pcx("analytics->fleet-staging")]
+
+        await pilot.press("escape")
+        assert screen.filter_text == ""
+        assert peerings_table(app).row_count == 6
+        assert deployments_table(app).row_count == 4
+        assert not screen.filter_input.display
+        assert app.focused is peerings_table(app)
+
+
+async def test_a_toggles_between_all_and_the_selected_deployment(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        assert deployments_table(app).move_to(demo_fleet.deployment_id("fleet-staging"))
+        await pilot.press("a")
+        assert sorted(peerings_table(app).ids) == sorted(
+            [
+                demo_fleet.pcx("office-net->fleet-staging"),
+                demo_fleet.pcx("analytics->fleet-staging"),
+            ]
+        )
+        assert "fleet-staging" in str(peerings_table(app).border_title)
+        await pilot.press("a")
+        assert peerings_table(app).row_count == 6
+
+
+async def test_s_cycles_the_sort_and_the_cursor_stays_on_its_peering(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        table = peerings_table(app)
+        healthy = demo_fleet.pcx("prod-data->factory-telemetry")
+        table.move_to(healthy)
+        await pilot.press("s")  # by health: errors first, the one healthy peering last
+        assert table.ids[-1] == healthy
+        assert table.cursor_id == healthy
+        assert "sort: health" in str(table.border_subtitle)
+
+
+async def test_help_lists_every_binding(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(help_table(read_only=False))
+        plain = console.export_text()
+        for _title, section in bindings.SECTIONS:
+            for binding in section:
+                assert binding.description in plain
+        assert "command palette" in plain
+        await pilot.press("escape")
+        assert app.screen is app.main_screen
+
+
+async def test_the_command_palette_goes_to_a_deployment(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        app.screen.query_one(Input).value = "go to deployment apac"
+        commands = app.screen.query_one(CommandList)
+        await wait_for(
+            pilot,
+            lambda: commands.option_count == 1 and commands.highlighted == 0,
+            what="one hit, highlighted",
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.main_screen.all_deployments, what="deployment chosen")
+        assert app.main_screen.selected_deployment_id() == demo_fleet.deployment_id("apac-sensors")
+        assert peerings_table(app).ids == [demo_fleet.pcx("apac-edge->apac-sensors")]
+
+
+async def test_it_fits_an_80x24_ssh_session(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        screen = app.main_screen
+        assert screen.query_one("StatusHeader").region.height == 2
+        deployments, peerings = deployments_table(app), peerings_table(app)
+        # All four deployments and all six peerings show without scrolling down...
+        assert deployments.region.height >= 4 + 3
+        assert peerings.region.height >= 6 + 3
+        assert deployments.max_scroll_x == 0, "the deployments table needs no scrolling right"
+        # ...and the health mark, the pcx, the deployment and both statuses without scrolling
+        # right; the highlighted peering's verdict is spelled out under the table.
+        shown = sum(c.get_render_width(peerings) for c in peerings.ordered_columns[:5])
+        assert shown <= peerings.scrollable_content_region.width
+        line = str(screen.query_one("#peering-line", Static).render())
+        assert peerings.cursor_id is not None and peerings.cursor_id in line
+        assert screen.query_one("Footer").region.y == 23
+
+
+async def test_the_platform_secret_never_reaches_the_screen(demo_fleet: DemoFleet):
+    secret = demo_fleet.sandbox.secret.get_secret_value()
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        assert secret not in app.export_screenshot()
+        await pilot.press("enter", "y")
+        assert isinstance(app.screen, PeeringDetailScreen)
+        assert secret not in app.export_screenshot()
+        assert secret not in app.screen.raw_json()
+
+
+# --- the detail screen --------------------------------------------------------------------
+
+
+async def test_enter_opens_the_peering_with_both_sides_path_history_and_json(
+    demo_fleet: DemoFleet,
+):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        pcx = demo_fleet.pcx("prod-data->factory-telemetry")
+        peerings_table(app).move_to(pcx)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, PeeringDetailScreen) and screen.peering_id == pcx
+
+        assert "running" in static_text(app, "#platform-side")
+        assert "active" in static_text(app, "#aws-side")
+        assert "healthy" in static_text(app, "#problems")
+        path = static_text(app, "#path")
+        vpc = demo_fleet.report.vpcs["prod-data"]
+        assert "10.200.0.0/16" in path and pcx in path and vpc.vpc_id in path
+        assert all(table in path for table in vpc.route_tables)
+        assert "ports 5432, 9092" in path
+        assert "platform running" in static_text(app, "#history")
+
+        raw = screen.query_one("#raw")
+        assert not raw.display
+        await pilot.press("y")
+        assert raw.display and f'"peering_id": "{pcx}"' in screen.raw_json()
+
+        await pilot.press("c")
+        assert app.clipboard == pcx
+        await pilot.press("b")
+        assert app.clipboard == console_url("us-east-1", pcx)
+        assert app.clipboard == (
+            "https://console.aws.amazon.com/vpcconsole/home?region=us-east-1"
+            f"#PeeringConnectionDetails:VpcPeeringConnectionId={pcx}"
+        )
+
+        await pilot.press("escape")
+        assert app.screen is app.main_screen
+
+
+async def test_an_unconfirmed_peering_says_so_on_the_platform_side(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        app.open_detail(demo_fleet.pcx("eu-dr->eu-connected-cars"))
+        await pilot.pause()
+        assert "never confirmed" in static_text(app, "#platform-side")
+        assert "pending-acceptance" in static_text(app, "#aws-side")
+        assert "expires" in static_text(app, "#aws-side")
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+
+async def open_delete(app: PeeringApp, pilot, pcx: str) -> DeletePeeringModal:
+    peerings_table(app).move_to(pcx)
+    await pilot.press("ctrl+d")
+    screen = app.screen
+    assert isinstance(screen, DeletePeeringModal)
+    await wait_for(
+        pilot, lambda: screen.guard is not None or screen.guard_error, what="the guard verdict"
+    )
+    return screen
+
+
+async def test_delete_is_refused_for_a_peering_that_is_not_running(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        pcx = demo_fleet.pcx("office-net->fleet-staging")
+        modal = await open_delete(app, pilot, pcx)
+        guard = static_text(app, "#guard")
+        assert "✗ status" in guard and "platform status is failed" in guard
+        assert "refused by the guard (status)" in guard
+        # Typing cannot help: the field is locked and Delete stays disabled.
+        assert modal.query_one("#confirm", Input).disabled
+        modal.query_one("#confirm", Input).value = pcx
+        await pilot.pause()
+        assert modal.query_one("#delete", Button).disabled
+        await pilot.press("escape")
+        assert app.screen is app.main_screen
+
+
+async def test_delete_is_refused_while_a_resource_sits_inside_the_peer_cidr(
+    demo_fleet: DemoFleet,
+):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        modal = await open_delete(app, pilot, demo_fleet.pcx("prod-data->factory-telemetry"))
+        guard = static_text(app, "#guard")
+        assert "✓ status" in guard
+        assert "✗ resources" in guard and "orders-db" in guard and "events-kafka" in guard
+        assert modal.query_one("#delete", Button).disabled
+
+
+async def test_wrong_confirmation_text_keeps_delete_disabled(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        pcx = demo_fleet.pcx("eu-prod->eu-connected-cars")
+        modal = await open_delete(app, pilot, pcx)
+        assert "the guard allows this delete" in static_text(app, "#guard")
+        confirm, delete = modal.query_one("#confirm", Input), modal.query_one("#delete", Button)
+        assert app.focused is confirm and delete.disabled
+        for wrong in (pcx[:-1], pcx + " ", pcx.upper(), f" {pcx}"):
+            confirm.value = wrong
+            await pilot.pause()
+            assert delete.disabled, wrong
+        confirm.value = pcx
+        await pilot.pause()
+        assert not delete.disabled
+        # Changing one's mind: nothing was deleted.
+        await pilot.press("escape")
+        assert app.screen is app.main_screen
+        assert peerings_table(app).row_count == 6
+
+
+async def test_an_unconfirmed_peering_cannot_be_deleted_from_here(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        modal = await open_delete(app, pilot, demo_fleet.pcx("eu-dr->eu-connected-cars"))
+        assert modal.guard is None
+        assert "never confirmed on the platform" in static_text(app, "#guard")
+        assert modal.query_one("#delete", Button).disabled
+
+
+async def test_the_create_form_shows_why_a_vpc_is_refused_and_validates_as_you_type(
+    demo_fleet: DemoFleet,
+):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        deployments_table(app).move_to(demo_fleet.deployment_id("fleet-staging"))
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, CreatePeeringScreen)
+        await wait_for(pilot, lambda: form.choices is not None, what="the form's choices")
+        assert form.choices is not None
+        assert form.choices.deployment_vpc.cidr == "10.203.0.0/16"
+        info = static_text(app, "#deployment-info")
+        assert "10.203.0.0/16" in info and "100.0.0.0/8, 101.0.0.0/8" in info
+        choices = {c.vpc.name: c for c in form.choices.vpcs}
+        # Only us-east-1 VPCs are offered: peering stays inside one region.
+        assert set(choices) == {"prod-data", "analytics", "office-net", ""}
+        # analytics is fleet-staging's own peer (allowed, resumable); prod-data's CIDR is free.
+        assert choices["analytics"].allowed and choices["analytics"].peered_by
+        assert choices["prod-data"].allowed
+        assert form.query_one("#create", Button).disabled
+        assert "pick the customer VPC" in static_text(app, "#validation")
+
+        form.query_one("#vpcs").highlighted = list(choices).index("prod-data")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "ready" in static_text(app, "#validation")
+        assert not form.query_one("#create", Button).disabled
+
+        ports = form.query_one("#ports", Input)
+        for bad, why in (("54x", "not a port number"), ("70000", "not in 1-65535")):
+            ports.value = bad
+            await pilot.pause()
+            assert why in static_text(app, "#validation")
+            assert form.query_one("#create", Button).disabled
+        ports.value = "5432, 9092"
+        await pilot.pause()
+        assert not form.query_one("#create", Button).disabled
+        await pilot.press("escape")
+        assert app.screen is app.main_screen
+
+
+# --- read-only ----------------------------------------------------------------------------
+
+
+async def test_read_only_hides_and_refuses_every_mutating_key(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet, read_only=True)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_for_fleet(pilot, 6)
+        assert app.status_lines()[0].plain.startswith(" READ-ONLY ")
+        shown = {b.binding.action for b in app.active_bindings.values()}
+        assert not shown & bindings.MUTATING_ACTIONS
+
+        for key in ("n", "ctrl+d"):
+            await pilot.press(key)
+            assert app.screen is app.main_screen, key
+        await wait_for(
+            pilot,
+            lambda: sum("read-only" in n for n in notifications(app)) == 2,
+            what="both keys refused with a reason",
+        )
+
+        # The same from the detail screen, and from the command palette.
+        await pilot.press("enter")
+        assert isinstance(app.screen, PeeringDetailScreen)
+        assert not {b.binding.action for b in app.active_bindings.values()} & {"delete"}
+        await pilot.press("ctrl+d")
+        assert isinstance(app.screen, PeeringDetailScreen)
+        app.action_create_peering()
+        await pilot.pause()
+        assert isinstance(app.screen, PeeringDetailScreen)
+        await wait_for(
+            pilot,
+            lambda: sum("read-only" in n for n in notifications(app)) == 4,
+            what="the detail key and the palette command refused",
+        )
+
+        # Started with --read-only, it cannot be switched off from inside.
+        app.action_toggle_read_only()
+        assert app.read_only
+
+        # And the help screen marks them.
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(help_table(read_only=True))
+        assert console.export_text().count("refused: read-only") == 3
+
+
+async def test_toggling_read_only_on_takes_effect_at_once(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        assert "create" in {b.binding.action for b in app.active_bindings.values()}
+        app.action_toggle_read_only()
+        await pilot.pause()
+        assert "create" not in {b.binding.action for b in app.active_bindings.values()}
+        await pilot.press("n")
+        assert app.screen is app.main_screen
+        app.action_toggle_read_only()
+        await pilot.pause()
+        await pilot.press("n")
+        assert isinstance(app.screen, CreatePeeringScreen)
+
+
+async def test_the_keep_routes_checkbox_is_there_and_off_by_default(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        modal = await open_delete(app, pilot, demo_fleet.pcx("eu-prod->eu-connected-cars"))
+        assert modal.query_one("#keep", Checkbox).value is False
+
+
+async def test_an_unexpected_error_in_a_worker_is_a_notification_not_a_crash(
+    demo_fleet: DemoFleet, monkeypatch
+):
+    async def broken(*args: object) -> None:
+        raise RuntimeError("the unexpected")
+
+    monkeypatch.setattr("tui.screens.create.load_create_choices", broken)
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_for_fleet(pilot, 6)
+        await pilot.press("n")
+        await wait_for(
+            pilot,
+            lambda: any("RuntimeError: the unexpected" in n for n in notifications(app)),
+            what="the error notified",
+        )
+        assert app.is_running and isinstance(app.screen, CreatePeeringScreen)
+        await pilot.press("escape")
+        assert app.screen is app.main_screen

@@ -1,0 +1,48 @@
+"""What the operator sees, pinned: the dashboard, the create form and the delete dialog at
+80x24 (an SSH session) and 120x40, on a fixed in-memory fleet so every id and age is stable.
+
+Regenerate after an intended change with ``pytest tests/tui --snapshot-update`` and look at
+the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import OptionList
+
+from tui.screens.create import CreatePeeringScreen
+from tui.screens.delete import DeletePeeringModal
+
+from .fixed import fixed_app, fixed_create_choices, fixed_refused_guard, fixed_snapshot, pcx_id
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen(snap_compare, size):
+    assert snap_compare(fixed_app(), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_create_form(snap_compare, size):
+    async def open_form(pilot: Pilot) -> None:
+        choices = fixed_create_choices()
+        await pilot.app.push_screen(CreatePeeringScreen(choices.deployment.id, choices))
+        await pilot.pause()
+        # The operator has picked the first VPC (analytics); its defaults are ticked.
+        pilot.app.screen.query_one("#vpcs", OptionList).highlighted = 0
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=open_form)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_delete_modal_refused(snap_compare, size):
+    async def open_modal(pilot: Pilot) -> None:
+        view = fixed_snapshot().view(pcx_id(1))
+        assert view is not None
+        await pilot.app.push_screen(DeletePeeringModal(view, guard=fixed_refused_guard()))
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=open_modal)

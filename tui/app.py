@@ -1,0 +1,397 @@
+"""The Textual app: one keyboard-driven dashboard over both sides of every peering.
+
+Connection: a configured platform (``Connection``), an injected sandbox (tests), a fixed
+in-memory snapshot (snapshot tests), or — with nothing configured — a sandbox started here in a
+worker. Polling runs in an async worker that posts :class:`SnapshotArrived`; it pauses on ``p``
+and while a modal is open (dolphie habit), and ``ctrl+r`` polls now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import App
+from textual.binding import BindingType
+from textual.notifications import SeverityLevel
+from textual.reactive import var
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker
+
+from peering_core.config import ConfigError, Connection, load_connection
+from peering_core.poller import Fleet, Snapshot, StatusPoller
+from peering_core.sandbox import Sandbox
+from peering_core.views import DeploymentView, PeeringView
+from peering_core.workflow import CreateResult
+
+from . import bindings
+from .commands import PeeringCommands
+from .failures import describe_error, report_failed_worker
+from .history import StatusHistory
+from .messages import (
+    PollingFailed,
+    SandboxStage,
+    SessionFailed,
+    SessionOpened,
+    SnapshotArrived,
+)
+from .render import PollState, status_line
+from .screens.create import CreatePeeringScreen
+from .screens.delete import DeletePeeringModal
+from .screens.detail import PeeringDetailScreen
+from .screens.help import HelpScreen
+from .screens.main import MainScreen
+from .session import SANDBOX_ACCEPT_DELAY, Session, start_sandbox
+
+# Faster than this and a large fleet's poll would overlap the next one's budget.
+MIN_REFRESH = 2.0
+DEFAULT_REFRESH = 5.0
+
+
+class PeeringApp(App[None]):
+    """Deployments and peerings, live from the platform and AWS."""
+
+    TITLE = "peering-tui"
+    CSS_PATH = ["app.tcss", "detail.tcss", "dialogs.tcss"]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.APP)
+    COMMANDS = App.COMMANDS | {PeeringCommands}
+    # Narrow terminals (an 80-column SSH session) stack side-by-side panels.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    snapshot: var[Snapshot | None] = var(None, always_update=True)
+    read_only: var[bool] = var(False)
+    poll_state: var[PollState] = var(PollState.STARTING)
+
+    def __init__(
+        self,
+        *,
+        connection: Connection | None = None,
+        sandbox: Sandbox | None = None,
+        snapshot: Snapshot | None = None,
+        refresh: float = DEFAULT_REFRESH,
+        read_only: bool = False,
+        clock: Callable[[], datetime] | None = None,
+        sandbox_accept_delay: float = SANDBOX_ACCEPT_DELAY,
+    ) -> None:
+        super().__init__()
+        self.connection = connection
+        self.injected_sandbox = sandbox
+        self.fixed_snapshot = snapshot
+        self.refresh_interval = max(MIN_REFRESH, refresh)
+        self.started_read_only = read_only
+        self.set_reactive(PeeringApp.read_only, read_only)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.sandbox_accept_delay = sandbox_accept_delay
+        self.session: Session | None = None
+        self.poller: StatusPoller | None = None
+        self.history = StatusHistory()
+        self.user_paused = False
+        self.dialog_open = False
+        self.stage = ""
+        self.failing_sources: set[str] = set()
+        self.main_screen = MainScreen()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notify without markup: messages carry AWS and platform text, brackets included."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.main_screen
+
+    def now(self) -> datetime:
+        """The dashboard's clock (fixed in snapshot tests)."""
+        return self.clock()
+
+    # --- startup ------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.screen_change_signal.subscribe(self, self._screen_changed)
+        if self.fixed_snapshot is not None:
+            self.poll_state = PollState.FIXED
+            self.history.observe(self.fixed_snapshot)
+            self.snapshot = self.fixed_snapshot
+        elif self.injected_sandbox is not None:
+            self.open_session(Session.for_sandbox(self.injected_sandbox))
+        elif self.connection is not None:
+            self.open_session(Session.for_connection(self.connection))
+        else:
+            self.start_own_sandbox()
+
+    @work(exclusive=True, group="session", exit_on_error=False)
+    async def start_own_sandbox(self) -> None:
+        """Nothing configured: start the embedded sandbox, seed it, then poll it."""
+        self.post_message(SandboxStage("starting the sandbox (moto + platform on loopback)…"))
+        try:
+            sandbox = await start_sandbox(self.sandbox_accept_delay)
+        except Exception as exc:  # any failure to start is shown, never a crash
+            self.post_message(SessionFailed(f"sandbox did not start: {describe_error(exc)}"))
+            return
+        session = Session.for_sandbox(sandbox, owns=True)
+        self.session = session  # from here on, quitting stops the sandbox
+        self.post_message(SandboxStage("seeding the sandbox's demo deployments and peerings…"))
+        try:
+            await sandbox.seed()
+        except Exception as exc:  # a half-seeded sandbox is still worth showing
+            self.notify(f"sandbox seeding: {describe_error(exc)}", severity="error")
+        await self._open(session)
+
+    @work(exclusive=True, group="session", exit_on_error=False)
+    async def open_session(self, session: Session) -> None:
+        """Connect to a configured platform (or an injected sandbox) and start polling."""
+        self.session = session
+        await self._open(session)
+
+    async def _open(self, session: Session) -> None:
+        self.post_message(SandboxStage("asking AWS who we are…"))
+        await session.identify()
+        if session.identity_error:
+            self.notify(f"AWS identity: {session.identity_error}", severity="warning")
+        self.post_message(SessionOpened(session))
+
+    def on_sandbox_stage(self, message: SandboxStage) -> None:
+        self.stage = message.stage
+        self.refresh_header()
+
+    def on_session_opened(self, message: SessionOpened) -> None:
+        self.stage = ""
+        self.poll_state = PollState.LIVE
+        self.poller = StatusPoller(
+            Fleet(message.session.platform, message.session.ec2, clock=self.clock),
+            interval=self.refresh_interval,
+        )
+        self._apply_pause()
+        self.poll(self.poller)
+
+    def on_session_failed(self, message: SessionFailed) -> None:
+        self.stage = message.error
+        self.poll_state = PollState.DOWN
+        self.notify(message.error, severity="error", timeout=30)
+
+    # --- polling ------------------------------------------------------------------------
+
+    @work(exclusive=True, group="poll", exit_on_error=False)
+    async def poll(self, poller: StatusPoller) -> None:
+        """Post a snapshot per tick; if the poller itself breaks, say so and start over."""
+        while True:
+            try:
+                async for snapshot in poller:
+                    self.post_message(SnapshotArrived(snapshot))
+            except Exception as exc:  # the poll loop must outlive any one bad tick
+                self.post_message(PollingFailed(describe_error(exc)))
+                poller.failures += 1
+                await asyncio.sleep(poller.next_delay())
+
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        snapshot = message.snapshot
+        self.history.observe(snapshot)
+        self._announce_sources(snapshot)
+        self.snapshot = snapshot
+        self.refresh_header()
+
+    def on_polling_failed(self, message: PollingFailed) -> None:
+        self.notify(f"polling failed: {message.error}", severity="error")
+
+    def _announce_sources(self, snapshot: Snapshot) -> None:
+        """Notify when a source starts failing or recovers (not on every stale tick)."""
+        failing = {s.name: s for s in snapshot.failing}
+        for name in sorted(failing.keys() - self.failing_sources):
+            self.notify(f"{name} is stale: {failing[name].error}", severity="error", timeout=10)
+        for name in sorted(self.failing_sources - failing.keys()):
+            self.notify(f"{name} is back", timeout=4)
+        self.failing_sources = set(failing)
+
+    def _screen_changed(self, screen: Screen[object]) -> None:
+        dialog = isinstance(screen, ModalScreen)
+        if dialog != self.dialog_open:
+            self.dialog_open = dialog
+            self._apply_pause()
+
+    def _apply_pause(self) -> None:
+        if self.poller is None:
+            return
+        if self.user_paused or self.dialog_open:
+            self.poller.pause()
+        elif self.poller.paused:
+            # Resuming also polls at once, so closing a dialog shows fresh data.
+            self.poller.resume()
+        if self.poll_state in (PollState.LIVE, PollState.PAUSED, PollState.DIALOG):
+            self.poll_state = (
+                PollState.PAUSED
+                if self.user_paused
+                else PollState.DIALOG
+                if self.dialog_open
+                else PollState.LIVE
+            )
+        self.refresh_header()
+
+    # --- header -------------------------------------------------------------------------
+
+    def status_lines(self) -> tuple[Text, Text]:
+        """The header's two lines (see :class:`~tui.widgets.status_header.StatusHeader`)."""
+        first = Text()
+        if self.read_only:
+            first.append(" READ-ONLY ", style="bold reverse red")
+            first.append(" ")
+        first.append("peering-tui", style="bold")
+        first.append("  ")
+        if self.session is not None:
+            first.append(self.session.describe())
+        elif self.fixed_snapshot is not None:
+            first.append("fixed snapshot")
+        elif self.connection is not None:
+            first.append(f"platform {self.connection.platform_url}")
+        else:
+            first.append("sandbox (starting…)")
+        second = status_line(
+            self.poll_state, self.snapshot, self.now(), self.refresh_interval, self.stage
+        )
+        return first, second
+
+    def refresh_header(self) -> None:
+        """Re-render every header on the screen stack (state changed between ticks)."""
+        for screen in self.screen_stack:
+            for header in screen.query("StatusHeader"):
+                header.refresh()
+
+    def watch_read_only(self) -> None:
+        self.refresh_bindings()
+        self.refresh_header()
+
+    def watch_poll_state(self) -> None:
+        self.refresh_header()
+
+    # --- actions ------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """``?``: the help screen."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_pause(self) -> None:
+        """``p``: pause or resume polling."""
+        if self.poller is None:
+            self.notify("not polling yet", severity="warning")
+            return
+        self.user_paused = not self.user_paused
+        self._apply_pause()
+        self.notify("polling paused" if self.user_paused else "polling resumed", timeout=2)
+
+    def action_refresh_now(self) -> None:
+        """``ctrl+r``: poll both sides now."""
+        if self.poller is None:
+            self.notify("not polling yet", severity="warning")
+            return
+        self.poller.refresh()
+
+    def action_toggle_theme(self) -> None:
+        """Palette: dark or light."""
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def action_toggle_read_only(self) -> None:
+        """Palette: read-only on or off (not off when started with ``--read-only``)."""
+        if self.read_only and self.started_read_only:
+            self.notify(
+                "started with --read-only; restart without it to make changes",
+                severity="warning",
+            )
+            return
+        self.read_only = not self.read_only
+        self.notify("read-only: on" if self.read_only else "read-only: off", timeout=3)
+
+    def action_create_peering(self) -> None:
+        """Palette: the create form for the dashboard's selected deployment."""
+        self.open_create(self.main_screen.selected_deployment())
+
+    def refuse_read_only(self) -> bool:
+        """True (and a notification) when read-only mode forbids changing anything."""
+        if not self.read_only:
+            return False
+        how = "started with --read-only" if self.started_read_only else "toggle with ctrl+p"
+        self.notify(f"read-only: create and delete are off ({how})", severity="warning")
+        return True
+
+    def go_to_deployment(self, deployment_id: str) -> None:
+        """Back to the dashboard with ``deployment_id`` selected and its peerings shown."""
+        while len(self.screen_stack) > 1 and self.screen is not self.main_screen:
+            self.pop_screen()
+        self.main_screen.go_to_deployment(deployment_id)
+
+    def open_detail(self, peering_id: str) -> None:
+        """Push the detail screen of one peering."""
+        self.push_screen(PeeringDetailScreen(peering_id))
+
+    def open_create(self, deployment: DeploymentView | None) -> None:
+        """Push the create form for ``deployment`` unless read-only or not connected."""
+        if self.refuse_read_only():
+            return
+        if self.session is None:
+            self.notify("not connected yet", severity="warning")
+            return
+        if deployment is None:
+            self.notify("select a deployment first", severity="warning")
+            return
+        self.push_screen(CreatePeeringScreen(deployment.deployment.id), self._created)
+
+    def _created(self, result: CreateResult | None) -> None:
+        if result is not None and self.poller is not None:
+            self.poller.refresh()
+
+    def open_delete(self, view: PeeringView | None) -> None:
+        """Push the guarded delete of ``view`` unless read-only or not connected."""
+        if self.refuse_read_only():
+            return
+        if self.session is None:
+            self.notify("not connected yet", severity="warning")
+            return
+        if view is None:
+            self.notify("select a peering first", severity="warning")
+            return
+        self.push_screen(DeletePeeringModal(view), self._deleted)
+
+    def _deleted(self, deleted: bool | None) -> None:
+        if deleted and self.poller is not None:
+            self.poller.refresh()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failed_worker(self, event)
+
+    async def on_unmount(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """``peering-tui`` with no command: the dashboard (the CLI calls this)."""
+    try:
+        connection = load_connection(
+            platform_url=getattr(args, "dashboard_platform_url", None),
+            aws_profile=getattr(args, "dashboard_aws_profile", None),
+            insecure=getattr(args, "dashboard_insecure", False),
+        )
+    except ConfigError as exc:
+        print(f"peering-tui: {exc}", file=sys.stderr)
+        return 2
+    app = PeeringApp(
+        connection=connection,
+        refresh=getattr(args, "refresh", None) or DEFAULT_REFRESH,
+        # The same switch as the CLI's commands: the flag or PEERING_READ_ONLY=1.
+        read_only=getattr(args, "dashboard_read_only", False)
+        or os.environ.get("PEERING_READ_ONLY") in ("1", "true"),
+    )
+    app.run()
+    return app.return_code or 0

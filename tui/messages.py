@@ -1,0 +1,49 @@
+"""Messages that workers post back to the UI (harlequin habit: all of them in one place)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from peering_core.poller import Snapshot
+
+from .session import Session
+
+
+class SessionOpened(Message):
+    """Both clients are ready and the AWS identity is known (or known to be unknown)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+
+
+class SessionFailed(Message):
+    """The sandbox could not start or seed; the dashboard has nothing to poll."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class SandboxStage(Message):
+    """The embedded sandbox moved on (starting, seeding); shown in the header."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__()
+        self.stage = stage
+
+
+class SnapshotArrived(Message):
+    """One tick of the poller: both sides as of ``snapshot.taken_at``."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class PollingFailed(Message):
+    """The poller itself broke (not one source: those arrive as stale snapshots)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error

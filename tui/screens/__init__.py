@@ -1,0 +1,1 @@
+"""The dashboard's screens: main, peering detail, create form, guarded delete, help."""

@@ -1,0 +1,373 @@
+"""The dashboard: deployments on top, peerings below, both updated in place on every tick."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from peering_core.poller import Snapshot
+from peering_core.views import DeploymentView, PeeringView
+
+from .. import bindings
+from ..render import (
+    HEALTH_STYLE,
+    age,
+    aws_status,
+    countdown,
+    health_mark,
+    health_text,
+    matches,
+    peering_fields,
+    peering_health,
+    platform_status,
+)
+from ..widgets.keyed_table import Cell, KeyedTable
+from ..widgets.status_header import StatusHeader
+
+if TYPE_CHECKING:
+    from ..app import PeeringApp
+
+DEPLOYMENT_COLUMNS = [
+    ("id", "ID"),
+    ("name", "NAME"),
+    ("region", "REGION"),
+    ("status", "STATUS"),
+    ("peerings", "PEERINGS"),
+    ("health", "HEALTH"),
+]
+
+# The health mark and the pcx lead (and stay put when scrolling right), the long problem text
+# comes last, so an 80-column terminal still shows both sides' status.
+PEERING_COLUMNS = [
+    ("mark", " "),
+    ("pcx", "PCX"),
+    ("deployment", "DEPLOYMENT"),
+    ("platform", "PLATFORM"),
+    ("aws", "AWS"),
+    ("account", "ACCOUNT"),
+    ("vpc", "REQUESTER VPC"),
+    ("cidr", "CIDR"),
+    ("age", "AGE"),
+    ("expires", "EXPIRES"),
+    ("health", "HEALTH"),
+]
+
+
+def _by_deployment(v: PeeringView) -> tuple[Any, ...]:
+    return (v.deployment_name, v.region, v.peering_id)
+
+
+def _by_health(v: PeeringView) -> tuple[Any, ...]:
+    return (-v.health.rank, v.deployment_name, v.peering_id)
+
+
+def _by_platform(v: PeeringView) -> tuple[Any, ...]:
+    return (platform_status(v), v.deployment_name, v.peering_id)
+
+
+def _by_aws(v: PeeringView) -> tuple[Any, ...]:
+    return (aws_status(v), v.deployment_name, v.peering_id)
+
+
+def _by_age(v: PeeringView) -> tuple[Any, ...]:
+    # Newest first: the peering just made is the one being watched.
+    stamp = v.created_at.timestamp() if v.created_at else 0.0
+    return (-stamp, v.peering_id)
+
+
+def _by_pcx(v: PeeringView) -> tuple[Any, ...]:
+    return (v.peering_id,)
+
+
+SORTS: list[tuple[str, Callable[[PeeringView], tuple[Any, ...]]]] = [
+    ("deployment", _by_deployment),
+    ("health", _by_health),
+    ("platform", _by_platform),
+    ("aws", _by_aws),
+    ("age", _by_age),
+    ("pcx", _by_pcx),
+]
+
+
+def deployment_cells(d: DeploymentView) -> list[Cell]:
+    """One deployments-table row, in column order."""
+    status = d.deployment.status
+    return [
+        d.deployment.id,
+        d.deployment.name,
+        d.deployment.region,
+        Text(status, style="" if status == "running" else "yellow"),
+        str(d.peering_count),
+        health_text(d.health),
+    ]
+
+
+def peering_cells(v: PeeringView, now: datetime) -> list[Cell]:
+    """One peerings-table row, in column order."""
+    return [
+        health_mark(v.health),
+        v.peering_id,
+        v.deployment_name,
+        platform_status(v),
+        aws_status(v),
+        v.requester_account or "-",
+        v.requester_vpc or "-",
+        v.requester_cidr or "-",
+        age(v.created_at, now),
+        countdown(v.expires_at, now) if not v.confirmed else "",
+        peering_health(v),
+    ]
+
+
+def deployment_fields(d: DeploymentView) -> list[str | None]:
+    """What the filter looks at for a deployment."""
+    return [
+        d.deployment.id,
+        d.deployment.name,
+        d.deployment.region,
+        d.deployment.status,
+        d.vpc.vpc_id if d.vpc else None,
+        d.vpc.cidr if d.vpc else None,
+        d.health.value,
+    ]
+
+
+class MainScreen(Screen[None]):
+    """Deployments and peerings, filter, sort, and the doors to detail, create and delete."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.MAIN)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.all_deployments = True
+        self.filter_text = ""
+        self.sort_index = 0
+
+    @property
+    def peering_app(self) -> PeeringApp:
+        return cast("PeeringApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        with Vertical(id="tables"):
+            yield KeyedTable(DEPLOYMENT_COLUMNS, id_column="id", id="deployments")
+            yield KeyedTable(PEERING_COLUMNS, id_column="pcx", id="peerings", fixed_columns=2)
+            yield Static(id="peering-line")
+        yield Input(placeholder="filter: id, name, region, VPC, status, health", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.deployments_table.border_title = "deployments"
+        self.watch(self.app, "snapshot", self.show_snapshot, init=True)
+        self.peerings_table.focus()
+
+    @property
+    def deployments_table(self) -> KeyedTable:
+        return self.query_one("#deployments", KeyedTable)
+
+    @property
+    def peerings_table(self) -> KeyedTable:
+        return self.query_one("#peerings", KeyedTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    # --- rendering ----------------------------------------------------------------------
+
+    def show_snapshot(self, snapshot: Snapshot | None = None) -> None:
+        """Bring both tables to the app's current snapshot, in place."""
+        snapshot = self.peering_app.snapshot
+        if snapshot is None:
+            self._titles(0, 0)
+            return
+        now = self.peering_app.now()
+        matching = [v for v in snapshot.views if matches(self.filter_text, peering_fields(v))]
+        with_matches = {v.deployment_id for v in matching}
+        deployments = [
+            d
+            for d in snapshot.deployment_views
+            if d.deployment.id in with_matches or matches(self.filter_text, deployment_fields(d))
+        ]
+        self.deployments_table.sync(
+            {d.deployment.id: deployment_cells(d) for d in deployments},
+            order=self._deployment_order(deployments),
+        )
+        selected = self.selected_deployment_id()
+        views = [v for v in matching if self.all_deployments or v.deployment_id == selected]
+        key = SORTS[self.sort_index][1]
+        by_id = {v.peering_id: key(v) for v in views}
+        self.peerings_table.sync(
+            {v.peering_id: peering_cells(v, now) for v in views},
+            order=lambda pcx: by_id.get(pcx, ()),
+        )
+        self._titles(len(deployments), len(views))
+        self.show_peering_line()
+
+    def show_peering_line(self) -> None:
+        """Under the table, the highlighted peering's verdict in full: the HEALTH column is
+        the widest and the first to scroll out of an 80-column terminal."""
+        view = self.selected_peering()
+        line = Text(no_wrap=True, overflow="ellipsis")
+        if view is None:
+            line.append("no peering selected", style="dim")
+        else:
+            line.append_text(health_mark(view.health))
+            line.append(f" {view.peering_id} ", style="bold")
+            line.append(view.summary, style=HEALTH_STYLE[view.health])
+            if len(view.problems) > 1:
+                line.append(f" (+{len(view.problems) - 1} more: ⏎ for detail)", style="dim")
+        self.query_one("#peering-line", Static).update(line)
+
+    @staticmethod
+    def _deployment_order(deployments: list[DeploymentView]) -> Callable[[str], Any]:
+        names = {d.deployment.id: (d.deployment.name, d.deployment.id) for d in deployments}
+        return lambda dep_id: names.get(dep_id, ("", dep_id))
+
+    def _titles(self, deployments: int, peerings: int) -> None:
+        scope = "all deployments"
+        if not self.all_deployments:
+            selected = self.selected_deployment()
+            scope = selected.deployment.name if selected else "no deployment"
+        title = f"peerings · {scope} · {peerings}"
+        subtitle = f"sort: {SORTS[self.sort_index][0]}"
+        if self.filter_text:
+            title += f" · filter “{self.filter_text}”"
+        self.peerings_table.border_title = title
+        self.peerings_table.border_subtitle = subtitle
+        self.deployments_table.border_title = f"deployments · {deployments}"
+
+    # --- selection ----------------------------------------------------------------------
+
+    def selected_deployment_id(self) -> str | None:
+        """The deployment under the deployments table's cursor."""
+        return self.deployments_table.cursor_id
+
+    def selected_deployment(self) -> DeploymentView | None:
+        """The deployment under the cursor, as a view."""
+        snapshot = self.peering_app.snapshot
+        dep_id = self.selected_deployment_id()
+        if snapshot is None or dep_id is None:
+            return None
+        return next((d for d in snapshot.deployment_views if d.deployment.id == dep_id), None)
+
+    def selected_peering(self) -> PeeringView | None:
+        """The peering under the peerings table's cursor."""
+        snapshot = self.peering_app.snapshot
+        pcx = self.peerings_table.cursor_id
+        if snapshot is None or pcx is None:
+            return None
+        return snapshot.view(pcx)
+
+    def go_to_deployment(self, deployment_id: str) -> None:
+        """Select a deployment and show only its peerings."""
+        if not self.deployments_table.move_to(deployment_id):
+            self.clear_filter()
+            self.deployments_table.move_to(deployment_id)
+        self.all_deployments = False
+        self.show_snapshot()
+        self.peerings_table.focus()
+
+    @on(DataTable.RowHighlighted, "#deployments")
+    def _deployment_highlighted(self) -> None:
+        if not self.all_deployments:
+            self.show_snapshot()
+
+    @on(DataTable.RowHighlighted, "#peerings")
+    def _peering_highlighted(self) -> None:
+        self.show_peering_line()
+
+    @on(DataTable.RowSelected, "#peerings")
+    def _peering_selected(self) -> None:
+        self.action_open_detail()
+
+    @on(DataTable.RowSelected, "#deployments")
+    def _deployment_selected(self, event: DataTable.RowSelected) -> None:
+        self.go_to_deployment(str(event.row_key.value))
+
+    # --- filter -------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        # Shown and focused at once (not on the next refresh), so keys typed right after the
+        # slash land in the filter.
+        """``/``: show the filter and type into it."""
+        self.filter_input.display = True
+        self.set_focus(self.filter_input)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.show_snapshot()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        if not self.filter_text:
+            self.filter_input.display = False
+        self.peerings_table.focus()
+
+    def clear_filter(self) -> None:
+        """Empty and hide the filter; both tables show everything again."""
+        self.filter_input.value = ""
+        self.filter_text = ""
+        self.filter_input.display = False
+        self.show_snapshot()
+
+    def action_clear_filter(self) -> None:
+        """``esc``: clear the filter."""
+        had_focus = self.filter_input.has_focus
+        self.clear_filter()
+        if had_focus:
+            self.peerings_table.focus()
+
+    # --- other keys ---------------------------------------------------------------------
+
+    def action_toggle_all(self) -> None:
+        """``a``: peerings of all deployments, or of the selected one."""
+        self.all_deployments = not self.all_deployments
+        self.show_snapshot()
+
+    def action_cycle_sort(self) -> None:
+        """``s``: the next sort order of the peerings."""
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self.show_snapshot()
+        self.notify(f"peerings sorted by {SORTS[self.sort_index][0]}", timeout=2)
+
+    def action_open_detail(self) -> None:
+        """``enter``: the highlighted peering's detail."""
+        view = self.selected_peering()
+        if view is None:
+            self.notify("no peering selected", severity="warning")
+            return
+        self.peering_app.open_detail(view.peering_id)
+
+    def action_create(self) -> None:
+        """``n``: create a peering for the selected deployment."""
+        self.peering_app.open_create(self.selected_deployment())
+
+    def action_delete(self) -> None:
+        """``ctrl+d``: guarded delete of the highlighted peering."""
+        self.peering_app.open_delete(self.selected_peering())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Hidden from the footer in read-only mode; on_key refuses the key with a reason.
+        return not (action in bindings.MUTATING_ACTIONS and self.peering_app.read_only)
+
+    def on_key(self, event: events.Key) -> None:
+        # With the binding hidden the key would do nothing at all; say why instead.
+        if (
+            event.key in bindings.MUTATING_KEYS
+            and self.peering_app.read_only
+            and not isinstance(self.focused, Input)
+        ):
+            event.stop()
+            event.prevent_default()
+            self.peering_app.refuse_read_only()
