@@ -10,7 +10,6 @@ import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from .audit import AuditLog
@@ -20,7 +19,7 @@ from .drift import PeeringDiff, RouteState, RuleState, plan_fix
 from .estate import DriftError, apply_fix, diff_all, diff_one
 from .platform.client import PlatformApiError, PlatformClient
 from .poller import Fleet, Snapshot
-from .views import PeeringView
+from .views import PeeringView, age
 from .workflow import (
     CreateRequest,
     DeleteRequest,
@@ -147,16 +146,6 @@ def run_command(args: argparse.Namespace) -> int:
 # --- ls -------------------------------------------------------------------------------------
 
 
-def _age(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "-"
-    seconds = int((now - when).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
 def _view_json(view: PeeringView) -> dict[str, Any]:
     return {
         "peeringId": view.peering_id,
@@ -241,7 +230,7 @@ def render_ls(
                 v.aws_status or "-",
                 f"{v.requester_account}/{v.requester_vpc}",
                 v.requester_cidr or "-",
-                _age(v.created_at, now),
+                age(v.created_at, now),
                 v.health.value + ("" if not v.problems else f": {v.summary}"),
             ]
             for v in views

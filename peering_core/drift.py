@@ -196,16 +196,20 @@ def _group(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
     return grouped
 
 
-def serving_tables(estate: RegionEstate, vpc_id: str) -> list[str]:
-    """Route tables that serve a subnet; the main one counts for subnets without their own."""
-    tables = estate.tables_of(vpc_id)
-    subnets = [s.id for s in estate.subnets_of(vpc_id)]
+def serving_route_tables(tables: Sequence[RouteTable], subnet_ids: Sequence[str]) -> list[str]:
+    """Route tables that serve at least one subnet: explicit associations, plus the main table
+    when some subnet has no explicit association (or the VPC has no subnet yet)."""
     explicit = {s for t in tables for s in t.subnet_ids}
     serving = {t.id for t in tables if t.subnet_ids}
     main = next((t for t in tables if t.main), None)
-    if main is not None and (any(s not in explicit for s in subnets) or not subnets):
+    if main is not None and (any(s not in explicit for s in subnet_ids) or not subnet_ids):
         serving.add(main.id)
     return sorted(serving)
+
+
+def serving_tables(estate: RegionEstate, vpc_id: str) -> list[str]:
+    """The serving route tables of ``vpc_id`` in ``estate``."""
+    return serving_route_tables(estate.tables_of(vpc_id), [s.id for s in estate.subnets_of(vpc_id)])
 
 
 def _subnet_of(inner: str, outer: str) -> bool:

@@ -69,10 +69,24 @@ class DeploymentView(BaseModel):
 LIVE_AWS_STATES = frozenset({"initiating-request", "pending-acceptance", "provisioning", "active"})
 
 
-def _countdown(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
+def age(when: datetime | None, now: datetime) -> str:
+    """A short age like ``12s``, ``4m``, ``3h``, ``2d``; ``-`` when unknown."""
+    if when is None:
+        return "-"
+    seconds = int((now - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def countdown(until: datetime | None, now: datetime) -> str:
+    """Time left until ``until``: ``6d 23h``, ``5h 10m``, ``42m``, ``expired``; ``-`` when none."""
+    if until is None:
+        return "-"
+    seconds = int((until - now).total_seconds())
     if seconds <= 0:
-        return "now"
+        return "expired"
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
@@ -80,7 +94,7 @@ def _countdown(delta: timedelta) -> str:
         return f"{days}d {hours}h"
     if hours:
         return f"{hours}h {minutes}m"
-    return f"{minutes}m"
+    return f"{max(minutes, 1)}m"
 
 
 def expiry(pcx: AwsPeering, intent: PeeringIntent | None) -> datetime | None:
@@ -103,10 +117,13 @@ def _judge(
     if record is None:
         assert pcx is not None
         if pcx.status == "pending-acceptance":
+            left = countdown(expires, now)
             when = (
-                f"AWS expires the request in {_countdown(expires - now)}"
-                if expires is not None
-                else "AWS expires requests 7 days after they are made"
+                "AWS expires requests 7 days after they are made"
+                if expires is None
+                else "AWS has expired the request"
+                if left == "expired"
+                else f"AWS expires the request in {left}"
             )
             problems.append(f"requested on AWS but never confirmed on the platform; {when}")
             return Health.WARNING, problems

@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 
 from . import rules
 from .aws import AwsError, Ec2Gateway
+from .drift import serving_route_tables
 from .intent import PeeringIntent, rule_description
 from .models import (
     AwsPeering,
@@ -28,7 +29,6 @@ from .models import (
     PlatformPeering,
     PlatformStatus,
     Resource,
-    RouteTable,
     SecurityGroup,
     Vpc,
 )
@@ -169,21 +169,6 @@ class CreateResult(ResultModel):
     aws_status: str
 
 
-def serving_route_tables(tables: Sequence[RouteTable], subnet_ids: Sequence[str]) -> list[str]:
-    """Route tables that serve at least one subnet: explicit associations, plus the main table
-    when some subnet has no explicit association."""
-    explicit = {s for t in tables for s in t.subnet_ids}
-    serving = [t.id for t in tables if t.subnet_ids]
-    main = next((t for t in tables if t.main), None)
-    if (
-        main is not None
-        and main.id not in serving
-        and (any(s not in explicit for s in subnet_ids) or not subnet_ids)
-    ):
-        serving.append(main.id)
-    return sorted(serving)
-
-
 def _check_ports(ports: Sequence[int]) -> tuple[int, ...]:
     for port in ports:
         if not 1 <= port <= 65535:
@@ -196,6 +181,27 @@ def _live_pcx(pcxs: Sequence[AwsPeering], accepter_vpc: str) -> AwsPeering | Non
     live = [p for p in pcxs if p.accepter.vpc_id == accepter_vpc and p.status in LIVE_AWS_STATES]
     live.sort(key=lambda p: (p.status != "active", p.id))
     return live[0] if live else None
+
+
+def check_peer_vpc(
+    vpc: Vpc, deployment_vpc: DeploymentVpc, records: Sequence[PlatformPeering]
+) -> None:
+    """The platform's CIDR rules for ``vpc`` as the peer: reserved ranges, the deployment CIDR,
+    and the deployment's other live peerings (``records``; the VPC's own are skipped, so a
+    re-run is not refused by its own peering). Raises :class:`rules.RuleViolation`."""
+    others = [
+        (p.peering_id, p.cidr)
+        for p in records
+        if p.status is not PlatformStatus.FAILED and p.vpc_id != vpc.id
+    ]
+    for cidr in vpc.cidrs or (vpc.cidr,):
+        rules.check_peer_cidr(
+            cidr,
+            deployment_cidr=deployment_vpc.cidr,
+            reserved=deployment_vpc.reserved_cidrs,
+            other_peerings=others,
+            field="VPC CIDR",
+        )
 
 
 async def plan_create(
@@ -240,21 +246,8 @@ async def plan_create(
             step=Step.VALIDATE,
         )
     vpc = vpcs[0]
-    records = await platform.peerings(deployment.id)
-    others = [
-        (p.peering_id, p.cidr)
-        for p in records
-        if p.status is not PlatformStatus.FAILED and p.vpc_id != vpc.id
-    ]
     try:
-        for cidr in vpc.cidrs or (vpc.cidr,):
-            rules.check_peer_cidr(
-                cidr,
-                deployment_cidr=info.cidr,
-                reserved=info.reserved_cidrs,
-                other_peerings=others,
-                field="VPC CIDR",
-            )
+        check_peer_vpc(vpc, info, await platform.peerings(deployment.id))
     except rules.RuleViolation as exc:
         raise InvalidInput(exc.code, f"VPC {vpc.id}: {exc.message}", step=Step.VALIDATE) from None
 
@@ -448,14 +441,14 @@ async def create_peering(
 
 
 async def _platform_record(
-    platform: PlatformClient, deployment_id: str, peering_id: str
+    platform: PlatformClient, deployment_id: str, peering_id: str, *, step: Step = Step.CONFIRM
 ) -> PlatformPeering | None:
     try:
         return await platform.peering(deployment_id, peering_id)
     except PlatformApiError as exc:
         if exc.status == 404:
             return None
-        raise Failed(exc.code, exc.message, step=Step.CONFIRM) from None
+        raise Failed(exc.code, exc.message, step=step) from None
 
 
 async def _wait_running(
@@ -470,7 +463,7 @@ async def _wait_running(
     try:
         async with asyncio.timeout(wait_timeout):
             while True:
-                record = await _platform_record(platform, deployment_id, peering_id)
+                record = await _platform_record(platform, deployment_id, peering_id, step=Step.WAIT)
                 if record is None:
                     raise Failed(
                         "PEERING_NOT_FOUND",
@@ -585,6 +578,9 @@ async def _ensure_rules(
 
 # --- delete ---------------------------------------------------------------------------------
 
+# AWS states of a pcx whose platform side an earlier delete already finished.
+_DELETED = frozenset({"deleted", "deleting"})
+
 
 class GuardCheck(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -684,46 +680,65 @@ async def delete_peering(
     wait_timeout: float = 300.0,
     poll_interval: float = 0.5,
 ) -> DeleteResult:
-    """Guarded delete on the platform, then the customer-side cleanup."""
-    await _emit(on_progress, Step.GUARD, "started", f"checking {request.peering_id}")
-    guard = await check_delete_guard(
-        platform, request.deployment_id, request.peering_id, request.confirmation
-    )
-    if not guard.ok:
-        raise Refused("DELETE_REFUSED", guard.refusal(), step=Step.GUARD)
-    await _emit(on_progress, Step.GUARD, "done", "running, unused, confirmed")
-    record = guard.record
-    info = await platform.deployment_vpc(request.deployment_id)
-    pcx = await ec2.describe_peering(record.region, record.peering_id)
-    intent = PeeringIntent.from_tags(pcx.tags) if pcx else None
+    """Guarded delete on the platform, then the customer-side cleanup.
 
-    await _emit(on_progress, Step.DELETE, "started", "asking the platform to delete it")
+    Re-running after a stop continues: a peering the platform is already deleting is waited
+    for, and one it has already deleted (its pcx ``deleted`` on AWS) only gets the cleanup.
+    """
+    await _emit(on_progress, Step.GUARD, "started", f"checking {request.peering_id}")
     try:
-        await platform.delete_peering(request.deployment_id, request.peering_id)
-    except PlatformApiError as exc:
-        if exc.status == 409:
-            raise Refused(exc.code, exc.message, step=Step.DELETE) from None
-        raise Failed(exc.code, exc.message, step=Step.DELETE) from None
-    try:
-        async with asyncio.timeout(wait_timeout):
-            while True:
-                current = await _platform_record(
-                    platform, request.deployment_id, request.peering_id
-                )
-                if current is None:
-                    break
-                if current.status is PlatformStatus.FAILED:
-                    raise Failed(
-                        "DELETE_FAILED",
-                        f"the platform could not delete {request.peering_id}: {current.reason}",
-                        step=Step.DELETE,
-                    )
-                await asyncio.sleep(poll_interval)
-    except TimeoutError:
-        raise Failed(
-            "TIMEOUT", f"{request.peering_id} still deleting after {wait_timeout:.0f}s"
-        ) from None
-    await _emit(on_progress, Step.DELETE, "done", "gone from the platform")
+        guard: DeleteGuard | None = await check_delete_guard(
+            platform, request.deployment_id, request.peering_id, request.confirmation
+        )
+    except InvalidInput as exc:
+        if exc.code != "PEERING_NOT_FOUND":
+            raise
+        guard, not_found = None, exc
+    if guard is None:
+        # Not on the platform (any more): an earlier run may have deleted it and stopped
+        # before the cleanup. Only a pcx of this deployment that AWS shows deleted qualifies.
+        info, pcx = await _deleted_pcx(platform, ec2, request)
+        if pcx is None:
+            raise not_found
+        if request.confirmation != request.peering_id:
+            raise Refused(
+                "DELETE_REFUSED",
+                f"confirmation {request.confirmation!r} does not match {request.peering_id}",
+                step=Step.GUARD,
+            )
+        await _emit(on_progress, Step.GUARD, "skipped", "already deleted on the platform")
+        await _emit(on_progress, Step.DELETE, "skipped", f"{pcx.id} is {pcx.status} on AWS")
+        region, vpc_id = info.region, pcx.requester.vpc_id
+    else:
+        # The platform already passed its own guard when it started deleting.
+        resuming = guard.record.status is PlatformStatus.DELETING and all(
+            c.ok for c in guard.checks if c.name == "confirmation"
+        )
+        if not guard.ok and not resuming:
+            raise Refused("DELETE_REFUSED", guard.refusal(), step=Step.GUARD)
+        await _emit(
+            on_progress,
+            Step.GUARD,
+            "done",
+            "confirmed; already deleting" if resuming else "running, unused, confirmed",
+        )
+        record = guard.record
+        info = await platform.deployment_vpc(request.deployment_id)
+        pcx = await ec2.describe_peering(record.region, record.peering_id)
+        region, vpc_id = record.region, record.vpc_id
+        if resuming:
+            await _emit(on_progress, Step.DELETE, "skipped", "the platform is already deleting it")
+        else:
+            await _emit(on_progress, Step.DELETE, "started", "asking the platform to delete it")
+            try:
+                await platform.delete_peering(request.deployment_id, request.peering_id)
+            except PlatformApiError as exc:
+                if exc.status == 409:
+                    raise Refused(exc.code, exc.message, step=Step.DELETE) from None
+                raise Failed(exc.code, exc.message, step=Step.DELETE) from None
+        await _wait_deleted(platform, request, wait_timeout, poll_interval)
+        await _emit(on_progress, Step.DELETE, "done", "gone from the platform")
+    intent = PeeringIntent.from_tags(pcx.tags) if pcx else None
 
     if request.keep_routes:
         await _emit(on_progress, Step.CLEANUP, "skipped", "routes and rules kept as asked")
@@ -735,9 +750,17 @@ async def delete_peering(
             kept=True,
         )
     await _emit(on_progress, Step.CLEANUP, "started", "removing the routes and rules it added")
-    routes_removed, rules_removed = await cleanup_customer_side(
-        ec2, record.region, record.vpc_id, record.peering_id, info.cidr, intent
-    )
+    try:
+        routes_removed, rules_removed = await cleanup_customer_side(
+            ec2, region, vpc_id, request.peering_id, info.cidr, intent
+        )
+    except AwsError as exc:
+        raise Failed(
+            exc.code,
+            f"{request.peering_id} is deleted, but removing its routes and rules stopped: {exc}; "
+            "re-run the same command to finish",
+            step=Step.CLEANUP,
+        ) from None
     await _emit(
         on_progress,
         Step.CLEANUP,
@@ -751,6 +774,49 @@ async def delete_peering(
         rules_removed=rules_removed,
         kept=False,
     )
+
+
+async def _deleted_pcx(
+    platform: PlatformClient, ec2: Ec2Gateway, request: DeleteRequest
+) -> tuple[DeploymentVpc, AwsPeering | None]:
+    """The deployment's VPC info, and the pcx if AWS shows it deleted toward that VPC."""
+    try:
+        info = await platform.deployment_vpc(request.deployment_id)
+    except PlatformApiError as exc:
+        if exc.status == 404:
+            raise InvalidInput(exc.code, exc.message, step=Step.GUARD) from None
+        raise Failed(exc.code, exc.message, step=Step.GUARD) from None
+    pcx = await ec2.describe_peering(info.region, request.peering_id)
+    if pcx is None or pcx.accepter.vpc_id != info.vpc_id or pcx.status not in _DELETED:
+        return info, None
+    return info, pcx
+
+
+async def _wait_deleted(
+    platform: PlatformClient, request: DeleteRequest, wait_timeout: float, interval: float
+) -> None:
+    try:
+        async with asyncio.timeout(wait_timeout):
+            while True:
+                current = await _platform_record(
+                    platform, request.deployment_id, request.peering_id, step=Step.DELETE
+                )
+                if current is None:
+                    return
+                if current.status is PlatformStatus.FAILED:
+                    raise Failed(
+                        "DELETE_FAILED",
+                        f"the platform could not delete {request.peering_id}: {current.reason}",
+                        step=Step.DELETE,
+                    )
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        raise Failed(
+            "TIMEOUT",
+            f"{request.peering_id} still deleting after {wait_timeout:.0f}s; re-run the same "
+            "command to continue",
+            step=Step.DELETE,
+        ) from None
 
 
 async def cleanup_customer_side(

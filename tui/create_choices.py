@@ -14,19 +14,19 @@ from pydantic import BaseModel, ConfigDict
 
 from peering_core import rules
 from peering_core.aws import Ec2Gateway
+from peering_core.drift import serving_route_tables
 from peering_core.models import (
     AwsPeering,
     Deployment,
     DeploymentVpc,
     PlatformPeering,
-    PlatformStatus,
     RouteTable,
     SecurityGroup,
     Vpc,
 )
 from peering_core.platform.client import PlatformClient
 from peering_core.views import LIVE_AWS_STATES
-from peering_core.workflow import serving_route_tables
+from peering_core.workflow import check_peer_vpc
 
 
 class VpcChoice(BaseModel):
@@ -72,22 +72,9 @@ class CreateChoices(BaseModel):
 def vpc_refusal(
     vpc: Vpc, deployment_vpc: DeploymentVpc, records: Sequence[PlatformPeering]
 ) -> str | None:
-    """Why the platform would refuse ``vpc`` as the peer, or ``None`` (same rule as the
-    workflow: reserved ranges, the deployment CIDR, and the deployment's other live peerings)."""
-    others = [
-        (p.peering_id, p.cidr)
-        for p in records
-        if p.status is not PlatformStatus.FAILED and p.vpc_id != vpc.id
-    ]
+    """Why the platform would refuse ``vpc`` as the peer, or ``None`` (the workflow's rule)."""
     try:
-        for cidr in vpc.cidrs or (vpc.cidr,):
-            rules.check_peer_cidr(
-                cidr,
-                deployment_cidr=deployment_vpc.cidr,
-                reserved=deployment_vpc.reserved_cidrs,
-                other_peerings=others,
-                field="VPC CIDR",
-            )
+        check_peer_vpc(vpc, deployment_vpc, records)
     except rules.RuleViolation as exc:
         return exc.message
     return None

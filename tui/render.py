@@ -14,7 +14,7 @@ from rich.text import Text
 
 from peering_core.models import DeploymentVpc
 from peering_core.poller import Snapshot
-from peering_core.views import Health, PeeringView
+from peering_core.views import Health, PeeringView, age
 
 HEALTH_SYMBOL: dict[Health, str] = {Health.OK: "✓", Health.WARNING: "!", Health.ERROR: "✗"}
 HEALTH_STYLE: dict[Health, str] = {
@@ -49,34 +49,6 @@ def health_text(health: Health, detail: str | None = None, width: int | None = N
 def peering_health(view: PeeringView) -> Text:
     """The peerings table's health cell: verdict and the first problem."""
     return health_text(view.health, view.problems[0] if view.problems else None, PROBLEM_WIDTH)
-
-
-def age(when: datetime | None, now: datetime) -> str:
-    """A short age like ``12s``, ``4m``, ``3h``, ``2d``; ``-`` when unknown."""
-    if when is None:
-        return "-"
-    seconds = int((now - when).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
-def countdown(until: datetime | None, now: datetime) -> str:
-    """Time left until ``until``: ``6d 23h``, ``5h 10m``, ``42m``, ``expired``; ``-`` when none."""
-    if until is None:
-        return "-"
-    seconds = int((until - now).total_seconds())
-    if seconds <= 0:
-        return "expired"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{max(minutes, 1)}m"
 
 
 def clock_time(when: datetime | None) -> str:

@@ -9,13 +9,11 @@ import pytest
 
 from peering_core.models import PlatformStatus
 from peering_core.poller import SourceState
-from peering_core.views import Health
+from peering_core.views import Health, age, countdown
 from tui.create_choices import parse_ports, vpc_refusal
 from tui.history import GONE, StatusHistory
 from tui.render import (
     PollState,
-    age,
-    countdown,
     health_text,
     matches,
     path_picture,

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from peering_core.poller import Snapshot
-from peering_core.views import PeeringView
+from peering_core.views import PeeringView, countdown
 
 from .. import bindings
 from ..history import StatusChange
@@ -24,7 +24,6 @@ from ..render import (
     HEALTH_SYMBOL,
     clock_time,
     console_url,
-    countdown,
     path_picture,
 )
 from ..widgets.status_header import StatusHeader

@@ -15,14 +15,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from peering_core.poller import Snapshot
-from peering_core.views import DeploymentView, PeeringView
+from peering_core.views import DeploymentView, PeeringView, age, countdown
 
 from .. import bindings
 from ..render import (
     HEALTH_STYLE,
-    age,
     aws_status,
-    countdown,
     health_mark,
     health_text,
     matches,
