@@ -19,9 +19,7 @@ async def aws_state(ec2: Ec2Gateway, regions: tuple[str, ...] = SANDBOX_REGIONS)
         rules = await ec2.describe_security_group_rules(region, [g.id for g in groups])
         state[region] = {
             "pcxs": sorted((p.id, p.status) for p in pcxs),
-            "routes": sorted(
-                (t.id, r.destination, r.target_id) for t in tables for r in t.routes
-            ),
+            "routes": sorted((t.id, r.destination, r.target_id) for t in tables for r in t.routes),
             "rules": sorted(
                 (r.group_id, r.protocol, r.from_port, r.to_port, r.cidr)
                 for r in rules

@@ -35,8 +35,20 @@ def test_create_then_ls_then_delete_leaves_nothing_behind(cli, seeded):
     vpc = seeded.vpcs["prod-data"]
     group = vpc.security_groups["orders-db"]
 
-    created = cli("create", dep.id, "--vpc-id", vpc.vpc_id, "--security-group", group,
-                  "--port", "5432", "--port", "1883", "--yes", "--json")
+    created = cli(
+        "create",
+        dep.id,
+        "--vpc-id",
+        vpc.vpc_id,
+        "--security-group",
+        group,
+        "--port",
+        "5432",
+        "--port",
+        "1883",
+        "--yes",
+        "--json",
+    )
     assert created.code == 0, created.err
     result = created.json["result"]
     pcx = result["peeringId"]
@@ -49,7 +61,10 @@ def test_create_then_ls_then_delete_leaves_nothing_behind(cli, seeded):
     assert listed.code == 0
     (view,) = listed.json["peerings"]
     assert (view["peeringId"], view["platformStatus"], view["awsStatus"], view["health"]) == (
-        pcx, "running", "active", "ok",
+        pcx,
+        "running",
+        "active",
+        "ok",
     )
     state = cli.state()
     assert len(_routes_via(state, "us-east-1", pcx)) == 2
@@ -99,33 +114,75 @@ def _make_vpc(sandbox: Sandbox, name: str, region: str, cidr: str) -> str:
 
 BAD_CREATES = [
     # (story, args builder, exit code, words the message must contain)
-    ("reserved CIDR", lambda s, r: ["--vpc-id", _make_vpc(s, "cgnat", "us-east-1", "100.64.0.0/16")],
-     2, ["CIDR_RESERVED", "100.64.0.0/16", "100.0.0.0/8"]),
-    ("overlaps the deployment", lambda s, r: ["--vpc-id", _make_vpc(s, "clash", "us-east-1", "10.200.16.0/20")],
-     2, ["CIDR_OVERLAP", "10.200.16.0/20", "10.200.0.0/16"]),
-    ("VPC in another region", lambda s, r: ["--vpc-id", r.vpcs["eu-prod"].vpc_id],
-     2, ["VPC_NOT_FOUND", "us-east-1"]),
-    ("unknown VPC", lambda s, r: ["--vpc-id", "vpc-0123456789abcdef0"],
-     2, ["vpc-0123456789abcdef0"]),
+    (
+        "reserved CIDR",
+        lambda s, r: ["--vpc-id", _make_vpc(s, "cgnat", "us-east-1", "100.64.0.0/16")],
+        2,
+        ["CIDR_RESERVED", "100.64.0.0/16", "100.0.0.0/8"],
+    ),
+    (
+        "overlaps the deployment",
+        lambda s, r: ["--vpc-id", _make_vpc(s, "clash", "us-east-1", "10.200.16.0/20")],
+        2,
+        ["CIDR_OVERLAP", "10.200.16.0/20", "10.200.0.0/16"],
+    ),
+    (
+        "VPC in another region",
+        lambda s, r: ["--vpc-id", r.vpcs["eu-prod"].vpc_id],
+        2,
+        ["VPC_NOT_FOUND", "us-east-1"],
+    ),
+    (
+        "unknown VPC",
+        lambda s, r: ["--vpc-id", "vpc-0123456789abcdef0"],
+        2,
+        ["vpc-0123456789abcdef0"],
+    ),
     ("malformed VPC id", lambda s, r: ["--vpc-id", "vpc-NOPE"], 2, ["--vpc-id", "vpc-NOPE"]),
-    ("malformed route table", lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id, "--route-table", "rtb-x"],
-     2, ["--route-table", "rtb-x"]),
-    ("route table of another VPC", lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id,
-                                                 "--route-table", r.vpcs["analytics"].route_tables[0]],
-     2, ["ROUTE_TABLE_NOT_FOUND"]),
-    ("malformed security group", lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id, "--security-group", "web"],
-     2, ["--security-group", "'web'"]),
-    ("port out of range", lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id, "--port", "70000"],
-     2, ["--port", "70000"]),
-    ("port not a number", lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id, "--port", "mqtt"],
-     2, ["--port", "mqtt"]),
+    (
+        "malformed route table",
+        lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id, "--route-table", "rtb-x"],
+        2,
+        ["--route-table", "rtb-x"],
+    ),
+    (
+        "route table of another VPC",
+        lambda s, r: [
+            "--vpc-id",
+            r.vpcs["prod-data"].vpc_id,
+            "--route-table",
+            r.vpcs["analytics"].route_tables[0],
+        ],
+        2,
+        ["ROUTE_TABLE_NOT_FOUND"],
+    ),
+    (
+        "malformed security group",
+        lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id, "--security-group", "web"],
+        2,
+        ["--security-group", "'web'"],
+    ),
+    (
+        "port out of range",
+        lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id, "--port", "70000"],
+        2,
+        ["--port", "70000"],
+    ),
+    (
+        "port not a number",
+        lambda s, r: ["--vpc-id", r.vpcs["prod-data"].vpc_id, "--port", "mqtt"],
+        2,
+        ["--port", "mqtt"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("story", "make_args", "code", "words"), BAD_CREATES, ids=[b[0] for b in BAD_CREATES]
 )
-def test_bad_create_input_exits_2_and_changes_nothing(cli, sandbox, seeded, story, make_args, code, words):
+def test_bad_create_input_exits_2_and_changes_nothing(
+    cli, sandbox, seeded, story, make_args, code, words
+):
     args = make_args(sandbox, seeded)
     before = cli.state()
     result = cli("create", seeded.deployments["factory-telemetry"].id, *args, "--yes", "--json")
@@ -157,7 +214,9 @@ def test_a_vpc_overlapping_another_peering_of_the_deployment_is_refused(cli, san
     assert cli.state() == before
 
 
-def test_a_route_table_already_routing_the_deployment_cidr_elsewhere_stops_create(cli, sandbox, seeded):
+def test_a_route_table_already_routing_the_deployment_cidr_elsewhere_stops_create(
+    cli, sandbox, seeded
+):
     vpc = seeded.vpcs["prod-data"]
 
     async def hijack() -> None:
@@ -167,8 +226,14 @@ def test_a_route_table_already_routing_the_deployment_cidr_elsewhere_stops_creat
 
     asyncio.run(hijack())
     before = cli.state()
-    result = cli("create", seeded.deployments["factory-telemetry"].id, "--vpc-id", vpc.vpc_id,
-                 "--yes", "--json")
+    result = cli(
+        "create",
+        seeded.deployments["factory-telemetry"].id,
+        "--vpc-id",
+        vpc.vpc_id,
+        "--yes",
+        "--json",
+    )
     assert result.code == 3
     assert result.json["error"]["code"] == "ROUTE_CONFLICT"
     assert vpc.route_tables[0] in result.json["error"]["message"]
@@ -178,7 +243,9 @@ def test_a_route_table_already_routing_the_deployment_cidr_elsewhere_stops_creat
 def test_delete_refusals_exit_3_and_change_nothing(cli, sandbox, seeded):
     dep = seeded.deployments["factory-telemetry"]
     vpc = seeded.vpcs["prod-data"]
-    pcx = cli("create", dep.id, "--vpc-id", vpc.vpc_id, "--yes", "--json").json["result"]["peeringId"]
+    pcx = cli("create", dep.id, "--vpc-id", vpc.vpc_id, "--yes", "--json").json["result"][
+        "peeringId"
+    ]
     before = cli.state()
 
     wrong = cli("delete", dep.id, pcx, "--confirm", pcx[:-1], "--json")
@@ -208,8 +275,14 @@ def test_deleting_a_failed_peering_is_refused(cli, sandbox):
     listed = cli("ls", "--json").json
     failed = next(p for p in listed["peerings"] if p["platformStatus"] == "failed")
     before = cli.state()
-    result = cli("delete", failed["deploymentID"], failed["peeringId"], "--confirm",
-                 failed["peeringId"], "--json")
+    result = cli(
+        "delete",
+        failed["deploymentID"],
+        failed["peeringId"],
+        "--confirm",
+        failed["peeringId"],
+        "--json",
+    )
     assert result.code == 3
     assert "failed" in result.json["error"]["message"]
     assert cli.state() == before
@@ -218,7 +291,9 @@ def test_deleting_a_failed_peering_is_refused(cli, sandbox):
 def test_delete_keep_routes_leaves_routes_and_rules(cli, seeded):
     dep = seeded.deployments["factory-telemetry"]
     vpc = seeded.vpcs["prod-data"]
-    pcx = cli("create", dep.id, "--vpc-id", vpc.vpc_id, "--yes", "--json").json["result"]["peeringId"]
+    pcx = cli("create", dep.id, "--vpc-id", vpc.vpc_id, "--yes", "--json").json["result"][
+        "peeringId"
+    ]
     result = cli("delete", dep.id, pcx, "--confirm", pcx, "--keep-routes", "--json")
     assert result.code == 0
     assert result.json["result"]["kept"] is True

@@ -9,8 +9,13 @@ from peering_core.config import ConfigError, load_connection
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in ("PEERING_PLATFORM_URL", "PEERING_PLATFORM_KEY", "PEERING_PLATFORM_SECRET",
-                 "PEERING_INSECURE", "PEERING_AWS_PROFILE"):
+    for name in (
+        "PEERING_PLATFORM_URL",
+        "PEERING_PLATFORM_KEY",
+        "PEERING_PLATFORM_SECRET",
+        "PEERING_INSECURE",
+        "PEERING_AWS_PROFILE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -25,18 +30,22 @@ def test_nothing_configured_means_sandbox(tmp_path):
 
 
 def test_a_private_file_is_used(tmp_path):
-    cfg = write(tmp_path / "c.toml",
-                'platform_url = "https://p.example"\nplatform_key = "k"\nplatform_secret = "s3cret"\n',
-                0o600)
+    cfg = write(
+        tmp_path / "c.toml",
+        'platform_url = "https://p.example"\nplatform_key = "k"\nplatform_secret = "s3cret"\n',
+        0o600,
+    )
     conn = load_connection(path=cfg)
     assert conn.platform_url == "https://p.example" and conn.verify_tls
     assert "s3cret" not in repr(conn)
 
 
 def test_a_secret_in_a_world_readable_file_is_refused_with_the_fix(tmp_path):
-    cfg = write(tmp_path / "c.toml",
-                'platform_url = "https://p.example"\nplatform_key = "k"\nplatform_secret = "s3cret"\n',
-                0o644)
+    cfg = write(
+        tmp_path / "c.toml",
+        'platform_url = "https://p.example"\nplatform_key = "k"\nplatform_secret = "s3cret"\n',
+        0o644,
+    )
     with pytest.raises(ConfigError) as err:
         load_connection(path=cfg)
     assert f"chmod 600 {cfg}" in str(err.value)

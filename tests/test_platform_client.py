@@ -38,7 +38,9 @@ async def test_a_429_is_waited_out_using_retry_after(moto_server):
     box = await asyncio.to_thread(Sandbox.start, moto=moto_server, requests_per_minute=30)
     transport = RecordingTransport()
     try:
-        async with PlatformClient(box.platform_url, box.key, box.secret, transport=transport) as client:
+        async with PlatformClient(
+            box.platform_url, box.key, box.secret, transport=transport
+        ) as client:
             for _ in range(31):
                 assert await client.deployments() == []
         # The budget ran out; the client waited Retry-After and every call still succeeded.
@@ -52,7 +54,9 @@ async def test_a_429_is_waited_out_using_retry_after(moto_server):
 async def test_a_429_longer_than_the_caller_accepts_is_raised(moto_server):
     box = await asyncio.to_thread(Sandbox.start, moto=moto_server, requests_per_minute=1)
     try:
-        async with PlatformClient(box.platform_url, box.key, box.secret, max_retry_after=0.1) as client:
+        async with PlatformClient(
+            box.platform_url, box.key, box.secret, max_retry_after=0.1
+        ) as client:
             await client.deployments()
             with pytest.raises(PlatformApiError) as err:
                 await client.deployments()
@@ -63,8 +67,14 @@ async def test_a_429_longer_than_the_caller_accepts_is_raised(moto_server):
 
 async def test_an_unreachable_platform_is_retried_then_reported_without_the_secret():
     transport = httpx.AsyncHTTPTransport(retries=0)
-    async with PlatformClient("http://127.0.0.1:9", "key", "canary-secret-value", backoff=0.01,
-                              max_attempts=3, transport=transport) as client:
+    async with PlatformClient(
+        "http://127.0.0.1:9",
+        "key",
+        "canary-secret-value",
+        backoff=0.01,
+        max_attempts=3,
+        transport=transport,
+    ) as client:
         with pytest.raises(PlatformUnavailable) as err:
             await client.deployments()
     assert client.calls["GET /api/v1/deployments"] == 3

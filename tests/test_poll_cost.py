@@ -29,7 +29,9 @@ async def _tick_calls(sandbox) -> tuple[int, int]:
         return first.calls, len(first.views), second.calls
 
 
-async def test_a_poll_tick_costs_the_same_for_2_and_for_200_peerings(sandbox, estate, platform, customer):
+async def test_a_poll_tick_costs_the_same_for_2_and_for_200_peerings(
+    sandbox, estate, platform, customer
+):
     dep = estate.deployments["factory-telemetry"]
     await _peer_many(sandbox, platform, customer, dep, 2, 0)
     calls_2, rows_2, steady_2 = await _tick_calls(sandbox)
@@ -77,6 +79,9 @@ async def test_the_poller_polls_again_on_refresh_and_reports_each_source(sandbox
                 break
             poller.refresh()  # without this the next tick would be an hour away
         assert set(seen[-1].sources) == {
-            "platform", "aws:us-east-1", "aws:eu-west-1", "aws:ap-southeast-1"
+            "platform",
+            "aws:us-east-1",
+            "aws:eu-west-1",
+            "aws:ap-southeast-1",
         }
         assert seen[-1].ok

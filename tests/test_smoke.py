@@ -2,7 +2,9 @@ from peering_core.models import PlatformStatus
 from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, wait_for_platform
 
 
-async def test_a_confirmed_peering_is_accepted_and_routed_back(estate, platform, customer, platform_ec2):
+async def test_a_confirmed_peering_is_accepted_and_routed_back(
+    estate, platform, customer, platform_ec2
+):
     dep = estate.deployments["factory-telemetry"]
     vpc = estate.vpcs["prod-data"]
     info = await platform.deployment_vpc(dep.id)
@@ -13,5 +15,7 @@ async def test_a_confirmed_peering_is_accepted_and_routed_back(estate, platform,
     assert record.status is PlatformStatus.PENDING
     done = await wait_for_platform(platform, dep.id, pcx.id)
     assert done.status is PlatformStatus.RUNNING
-    tables = await platform_ec2.describe_route_tables("us-east-1", route_table_ids=info.route_table_ids)
+    tables = await platform_ec2.describe_route_tables(
+        "us-east-1", route_table_ids=info.route_table_ids
+    )
     assert all(t.route_to(vpc.cidr).target_id == pcx.id for t in tables)

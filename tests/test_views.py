@@ -18,26 +18,48 @@ from peering_core.models import (
 from peering_core.views import Health, build_views, deployment_views
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-DEP = Deployment(id="d1", name="factory", region="us-east-1", status="running", version="5",
-                 create_at=NOW)
-VPC = DeploymentVpc(deployment_id="d1", region="us-east-1", vpc_id="vpc-0000000a", cidr="10.200.0.0/16",
-                    account_id="123456789012", reserved_cidrs=("100.0.0.0/8",))
+DEP = Deployment(
+    id="d1", name="factory", region="us-east-1", status="running", version="5", create_at=NOW
+)
+VPC = DeploymentVpc(
+    deployment_id="d1",
+    region="us-east-1",
+    vpc_id="vpc-0000000a",
+    cidr="10.200.0.0/16",
+    account_id="123456789012",
+    reserved_cidrs=("100.0.0.0/8",),
+)
 
 
-def record(status: PlatformStatus, reason: str | None = None, pcx: str = "pcx-0000000001") -> PlatformPeering:
-    return PlatformPeering(peering_id=pcx, deployment_id="d1", account_id="210987654321",
-                           vpc_id="vpc-0000000b", cidr="172.20.0.0/16", region="us-east-1",
-                           status=status, reason=reason, create_at=NOW, update_at=NOW)
+def record(
+    status: PlatformStatus, reason: str | None = None, pcx: str = "pcx-0000000001"
+) -> PlatformPeering:
+    return PlatformPeering(
+        peering_id=pcx,
+        deployment_id="d1",
+        account_id="210987654321",
+        vpc_id="vpc-0000000b",
+        cidr="172.20.0.0/16",
+        region="us-east-1",
+        status=status,
+        reason=reason,
+        create_at=NOW,
+        update_at=NOW,
+    )
 
 
 def pcx(status: str, pid: str = "pcx-0000000001", tags=None, expiration=None) -> AwsPeering:
     return AwsPeering(
-        id=pid, status=status,
-        requester=PeeringSide(owner_id="210987654321", vpc_id="vpc-0000000b", region="us-east-1",
-                              cidr="172.20.0.0/16"),
-        accepter=PeeringSide(owner_id="123456789012", vpc_id="vpc-0000000a", region="us-east-1",
-                             cidr="10.200.0.0/16"),
-        tags=tags or {}, expiration_time=expiration,
+        id=pid,
+        status=status,
+        requester=PeeringSide(
+            owner_id="210987654321", vpc_id="vpc-0000000b", region="us-east-1", cidr="172.20.0.0/16"
+        ),
+        accepter=PeeringSide(
+            owner_id="123456789012", vpc_id="vpc-0000000a", region="us-east-1", cidr="10.200.0.0/16"
+        ),
+        tags=tags or {},
+        expiration_time=expiration,
     )
 
 
@@ -58,8 +80,12 @@ def test_platform_running_while_the_pcx_was_deleted_on_aws_is_an_error():
 
 
 def test_a_request_never_confirmed_counts_down_to_its_expiry():
-    intent = PeeringIntent(deployment_id="d1", route_tables=(), security_groups=(),
-                           requested_at=NOW - timedelta(days=5, hours=2))
+    intent = PeeringIntent(
+        deployment_id="d1",
+        route_tables=(),
+        security_groups=(),
+        requested_at=NOW - timedelta(days=5, hours=2),
+    )
     view = one([], [pcx("pending-acceptance", tags=intent.to_tags())])
     assert view.health is Health.WARNING and not view.confirmed
     assert "never confirmed" in view.summary
@@ -73,7 +99,9 @@ def test_aws_expiration_time_wins_over_the_intent():
 
 
 def test_a_failed_peering_shows_the_platform_reason():
-    view = one([record(PlatformStatus.FAILED, "CIDR overlap: route table rtb-1")], [pcx("rejected")])
+    view = one(
+        [record(PlatformStatus.FAILED, "CIDR overlap: route table rtb-1")], [pcx("rejected")]
+    )
     assert view.health is Health.ERROR
     assert "CIDR overlap: route table rtb-1" in view.summary
 
@@ -91,7 +119,9 @@ def test_an_unreadable_region_is_unknown_not_missing():
 
 
 def test_pending_and_deleting_are_warnings_in_progress():
-    assert one([record(PlatformStatus.PENDING)], [pcx("pending-acceptance")]).health is Health.WARNING
+    assert (
+        one([record(PlatformStatus.PENDING)], [pcx("pending-acceptance")]).health is Health.WARNING
+    )
     assert one([record(PlatformStatus.DELETING)], [pcx("active")]).health is Health.WARNING
 
 
@@ -112,9 +142,11 @@ def test_drift_turns_a_healthy_peering_into_a_warning(extra):
 
 def test_a_deployment_takes_the_worst_health_of_its_peerings():
     views = build_views(
-        [DEP], [VPC],
+        [DEP],
+        [VPC],
         [record(PlatformStatus.RUNNING), record(PlatformStatus.FAILED, "x", pcx="pcx-0000000002")],
-        [pcx("active"), pcx("rejected", pid="pcx-0000000002")], now=NOW,
+        [pcx("active"), pcx("rejected", pid="pcx-0000000002")],
+        now=NOW,
     )
     (dep,) = deployment_views([DEP], [VPC], views)
     assert dep.peering_count == 2 and dep.health is Health.ERROR
