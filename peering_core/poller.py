@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .aws import AwsError, Ec2Gateway
 from .drift import PeeringDiff
@@ -26,6 +27,10 @@ from .platform.client import PlatformApiError, PlatformClient
 from .views import DeploymentView, PeeringView, build_views, deployment_views
 
 PLATFORM = "platform"
+# What one source can throw at a tick: refusals, transport trouble, and answers that do not
+# parse (a proxy's HTML error page, a truncated body). Each makes that source stale, never
+# the whole snapshot fail.
+SOURCE_ERRORS = (PlatformApiError, AwsError, OSError, httpx.HTTPError, ValidationError, ValueError)
 
 
 def aws_source(region: str) -> str:
@@ -133,7 +138,7 @@ class Fleet:
             deployments, vpcs, records = tuple(deployments_), tuple(vpcs_), tuple(records_)
             resources = tuple(resources_)
             sources[PLATFORM] = SourceState(name=PLATFORM, fetched_at=now)
-        except (PlatformApiError, OSError) as exc:
+        except SOURCE_ERRORS as exc:
             failed(PLATFORM, exc)
 
         regions = sorted({d.region for d in deployments})
@@ -149,7 +154,7 @@ class Fleet:
                     found: Sequence[AwsPeering] = estate.peerings
                 else:
                     found = await self.ec2.describe_peerings(region)
-            except (AwsError, OSError) as exc:
+            except SOURCE_ERRORS as exc:
                 failed(name, exc)
                 pcxs[region] = previous.pcxs.get(region, ()) if previous else ()
                 if previous:
