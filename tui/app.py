@@ -46,6 +46,7 @@ from .render import PollState, status_line
 from .screens.create import CreatePeeringScreen
 from .screens.delete import DeletePeeringModal
 from .screens.detail import PeeringDetailScreen
+from .screens.diff import PeeringDiffScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .session import SANDBOX_ACCEPT_DELAY, Session, start_sandbox
@@ -59,7 +60,7 @@ class PeeringApp(App[None]):
     """Deployments and peerings, live from the platform and AWS."""
 
     TITLE = "peering-tui"
-    CSS_PATH = ["app.tcss", "detail.tcss", "dialogs.tcss"]
+    CSS_PATH = ["app.tcss", "detail.tcss", "diff.tcss", "dialogs.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = list(bindings.APP)
     COMMANDS = App.COMMANDS | {PeeringCommands}
     # Narrow terminals (an 80-column SSH session) stack side-by-side panels.
@@ -322,7 +323,7 @@ class PeeringApp(App[None]):
         if not self.read_only:
             return False
         how = "started with --read-only" if self.started_read_only else "toggle with ctrl+p"
-        self.notify(f"read-only: create and delete are off ({how})", severity="warning")
+        self.notify(f"read-only: create, delete and fix are off ({how})", severity="warning")
         return True
 
     def go_to_deployment(self, deployment_id: str) -> None:
@@ -332,8 +333,34 @@ class PeeringApp(App[None]):
         self.main_screen.go_to_deployment(deployment_id)
 
     def open_detail(self, peering_id: str) -> None:
-        """Push the detail screen of one peering."""
-        self.push_screen(PeeringDetailScreen(peering_id))
+        """The detail screen of one peering (back to it if it is the screen below)."""
+        if not self._back_to(PeeringDetailScreen, peering_id):
+            self.push_screen(PeeringDetailScreen(peering_id))
+
+    def open_diff(self, peering_id: str) -> None:
+        """The diff view of one peering (back to it if it is the screen below)."""
+        if self._back_to(PeeringDiffScreen, peering_id):
+            return
+        view = self.snapshot.view(peering_id) if self.snapshot else None
+        self.push_screen(PeeringDiffScreen(peering_id, view.deployment_id if view else None))
+
+    def _back_to(self, kind: type[Screen[None]], peering_id: str) -> bool:
+        # Detail and diff open each other: going back instead of stacking them keeps `esc`
+        # one step from the dashboard.
+        stack = self.screen_stack
+        below = stack[-2] if len(stack) > 1 else None
+        if isinstance(below, kind) and getattr(below, "peering_id", None) == peering_id:
+            self.pop_screen()
+            return True
+        return False
+
+    def action_diff_selected(self) -> None:
+        """Palette: the diff view of the dashboard's selected peering."""
+        view = self.main_screen.selected_peering()
+        if view is None:
+            self.notify("select a peering first", severity="warning")
+            return
+        self.open_diff(view.peering_id)
 
     def open_create(self, deployment: DeploymentView | None) -> None:
         """Push the create form for ``deployment`` unless read-only or not connected."""

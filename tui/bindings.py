@@ -10,7 +10,8 @@ from __future__ import annotations
 from textual.binding import Binding
 
 # Actions that change something on either side; hidden and refused in read-only mode.
-MUTATING_ACTIONS = frozenset({"create", "delete"})
+MUTATING_ACTIONS = frozenset({"create", "delete", "apply_fix"})
+# The dashboard's and the detail screen's keys for them (the fix plan refuses its own).
 MUTATING_KEYS = frozenset({"n", "ctrl+d"})
 
 APP: list[Binding] = [
@@ -23,11 +24,20 @@ APP: list[Binding] = [
 MAIN: list[Binding] = [
     Binding(
         "enter",
-        "open_detail",
+        "open_diff",
         "open",
         show=False,
-        tooltip="a peering's detail; on a deployment, only its peerings",
+        tooltip="a peering's diff view; on a deployment, only its peerings",
     ),
+    # The table's "⏎ open" says it in the footer: an 80-column one has no room for both.
+    Binding(
+        "x",
+        "open_diff",
+        "diff",
+        show=False,
+        tooltip="route tables and inbound rules, expected vs actual (as ⏎)",
+    ),
+    Binding("d", "open_detail", "detail", tooltip="both sides of the peering, path, raw JSON"),
     Binding(
         "slash",
         "filter",
@@ -47,11 +57,48 @@ MAIN: list[Binding] = [
 ]
 
 DETAIL: list[Binding] = [
-    Binding("escape", "back", "back", tooltip="to the dashboard"),
+    Binding("escape", "back", "back", tooltip="to the screen before"),
+    Binding("x", "open_diff", "diff", tooltip="route tables and inbound rules, expected vs actual"),
     Binding("y", "toggle_json", "raw JSON", tooltip="show or hide both sides as JSON"),
     Binding("c", "copy_id", "copy pcx", tooltip="copy the pcx id to the clipboard"),
     Binding("b", "console_url", "console URL", tooltip="show and copy the AWS console URL"),
     Binding("ctrl+d", "delete", "delete", tooltip="guarded delete of this peering"),
+]
+
+DIFF: list[Binding] = [
+    Binding("escape", "back", "back", tooltip="to the screen before"),
+    Binding("r", "rediff", "re-diff", tooltip="read this peering's routes and rules again now"),
+    Binding("ctrl+r", "rediff", "re-diff", show=False, tooltip="the same as r"),
+    Binding(
+        "f", "fix_plan", "fix plan", tooltip="the ordered fix, each step as an aws ec2 command"
+    ),
+    Binding("d", "open_detail", "detail", tooltip="both sides of the peering, path, raw JSON"),
+]
+
+FIX_PLAN: list[Binding] = [
+    Binding("escape", "close", "close", tooltip="back to the diff (not while applying)"),
+    Binding("c", "copy_commands", "copy", tooltip="copy the plan as aws ec2 commands"),
+    Binding(
+        "r",
+        "toggle_replace",
+        "--replace",
+        tooltip="also replace or delete routes that send the deployment CIDR elsewhere",
+    ),
+    Binding(
+        "v",
+        "toggle_revoke",
+        "--revoke",
+        tooltip="also revoke stale rules and rules open to 0.0.0.0/0",
+    ),
+    Binding(
+        "a", "apply_fix", "apply", tooltip="apply the allowed actions (asks first), then diff again"
+    ),
+]
+
+CONFIRM: list[Binding] = [
+    Binding("y", "confirm", "yes"),
+    Binding("n", "cancel", "no"),
+    Binding("escape", "cancel", "no", show=False),
 ]
 
 CREATE: list[Binding] = [
@@ -64,18 +111,18 @@ DELETE: list[Binding] = [
 ]
 
 HELP: list[Binding] = [
-    Binding("escape", "close", "close"),
-    Binding("question_mark", "close", "close", show=False),
-    Binding("q", "close", "close", show=False),
+    Binding("escape", "close", "close", tooltip="back to where you were"),
+    Binding("question_mark", "close", "close", key_display="?", show=False, tooltip="the same"),
+    Binding("q", "close", "close", show=False, tooltip="the same"),
 ]
 
 # Keys that Textual itself provides, listed on the help screen too.
 BUILT_IN: list[tuple[str, str]] = [
-    ("ctrl+p", "command palette: go to deployment, create, refresh, theme, read-only"),
+    ("ctrl+p", "command palette: go to deployment, diff, create, refresh, theme, read-only"),
     ("ctrl+q", "quit"),
     ("tab / shift+tab", "next / previous table or field"),
     ("↑ ↓ pgup pgdn", "move the cursor; ← → scroll a wide table"),
-    ("space", "tick a route table or security group in the create form"),
+    ("space", "tick a route table, a security group or a fix flag"),
 ]
 
 # What the help screen shows, in order.
@@ -83,6 +130,10 @@ SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Everywhere", APP),
     ("Dashboard", MAIN),
     ("Peering detail", DETAIL),
+    ("Diff view", DIFF),
+    ("Fix plan", FIX_PLAN),
+    ("Confirmation", CONFIRM),
     ("Create form", CREATE),
     ("Delete dialog", DELETE),
+    ("Help", HELP),
 ]

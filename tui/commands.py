@@ -1,4 +1,4 @@
-"""The command palette (ctrl+p): go to a deployment, create, refresh, theme, read-only."""
+"""The command palette (ctrl+p): go to a deployment, diff, create, refresh, theme, read-only."""
 
 from __future__ import annotations
 
@@ -19,10 +19,19 @@ class PeeringCommands(Provider):
         """Name, help text and callback of every command on offer now."""
         app = cast("PeeringApp", self.app)
         found: list[tuple[str, str, Callable[[], object]]] = [
+            (
+                "diff peering",
+                "routes and inbound rules of the selected peering",
+                app.action_diff_selected,
+            ),
             ("create peering", "for the selected deployment", app.action_create_peering),
             ("refresh now", "poll both sides now", app.action_refresh_now),
             ("toggle theme", "dark / light", app.action_toggle_theme),
-            ("toggle read-only", "hide and refuse create and delete", app.action_toggle_read_only),
+            (
+                "toggle read-only",
+                "hide and refuse create, delete and fix",
+                app.action_toggle_read_only,
+            ),
         ]
         snapshot = app.snapshot
         for view in snapshot.deployment_views if snapshot else ():

@@ -1,7 +1,8 @@
 """Errors as notifications, never as a crash.
 
-Workers catch what they expect (``WorkflowError``, ``PlatformApiError``, ``AwsError``) and say
-it in context; anything else ends the worker (``exit_on_error=False``) and lands here.
+Workers catch what they expect (``WorkflowError``, ``PlatformApiError``, ``AwsError``,
+``DriftError``) and say it in context; anything else ends the worker (``exit_on_error=False``)
+and lands here.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from peering_core.aws import AwsError
+from peering_core.estate import DriftError
 from peering_core.platform.client import PlatformApiError
 from peering_core.workflow import WorkflowError
 
 
 def describe_error(exc: BaseException) -> str:
     """An error as one line for a notification."""
-    if isinstance(exc, WorkflowError | PlatformApiError | AwsError):
+    if isinstance(exc, WorkflowError | PlatformApiError | AwsError | DriftError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 

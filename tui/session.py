@@ -31,6 +31,7 @@ class Session:
     platform: PlatformClient
     ec2: Ec2Gateway
     platform_url: str
+    platform_key: str = ""
     sandbox: Sandbox | None = None
     owns_sandbox: bool = False
     identity: CallerIdentity | None = None
@@ -43,6 +44,7 @@ class Session:
             platform=sandbox.client(),
             ec2=sandbox.customer_gateway(),
             platform_url=sandbox.platform_url,
+            platform_key=sandbox.key,
             sandbox=sandbox,
             owns_sandbox=owns,
         )
@@ -59,6 +61,7 @@ class Session:
             ),
             ec2=Ec2Gateway(connection.aws),
             platform_url=connection.platform_url,
+            platform_key=connection.key_id,
         )
 
     async def identify(self) -> None:
@@ -81,6 +84,15 @@ class Session:
             aws = "AWS …"
         prefix = "sandbox · " if self.sandbox is not None else ""
         return f"{prefix}platform {platform} · {aws}"
+
+    def audit_actor(self) -> dict[str, str]:
+        """Who changes things, as the CLI's audit log says it: AWS caller and platform key."""
+        if self.identity is not None:
+            actor = {"awsArn": self.identity.arn, "awsAccount": self.identity.account_id}
+        else:
+            actor = {"awsArn": f"unknown ({self.identity_error or 'not asked yet'})"}
+        actor["platformKey"] = self.platform_key
+        return actor
 
     async def close(self) -> None:
         """Close both clients; stop the sandbox when this session started it."""

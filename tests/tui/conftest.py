@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,11 @@ def demo_fleet(moto_server: MotoServer) -> Iterator[DemoFleet]:
 async def seeded(sandbox: Sandbox) -> SeedReport:
     """A fresh sandbox with the demo story, for a test that changes it."""
     return await sandbox.seed()
+
+
+@pytest.fixture
+def audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the fixes this test applies are audited (never the operator's own log)."""
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("PEERING_AUDIT_LOG", str(path))
+    return path

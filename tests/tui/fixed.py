@@ -1,12 +1,17 @@
 """A fixed, in-memory fleet for snapshot tests: the sandbox's demo story with stable ids and a
-fixed clock, built from the core's own models and view functions (no network, no randomness).
+fixed clock, built from the core's own models, view and drift functions (no network, no
+randomness). The customer's network is fixed too, so every diff comes from the core's own
+``diff_region``: eu-connected-cars misses its main-table route and the telemetry-db rule,
+apac-sensors' pcx is deleted (blackhole routes, a stale rule).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from peering_core.intent import PeeringIntent
+from peering_core.drift import PeeringDiff, RegionEstate
+from peering_core.estate import diff_region
+from peering_core.intent import PeeringIntent, rule_description
 from peering_core.models import (
     AwsPeering,
     Deployment,
@@ -15,8 +20,10 @@ from peering_core.models import (
     PlatformPeering,
     PlatformStatus,
     Resource,
+    Route,
     RouteTable,
     SecurityGroup,
+    SecurityGroupRule,
     Vpc,
 )
 from peering_core.poller import Snapshot, SourceState, aws_source
@@ -104,6 +111,26 @@ def customer_vpc_id(n: int) -> str:
     return f"vpc-{_hex(0xB00 + n)}"
 
 
+def private_table_id(vpc_n: int) -> str:
+    return f"rtb-{_hex(0xC00 + vpc_n)}"
+
+
+def main_table_id(vpc_n: int) -> str:
+    return f"rtb-{_hex(0xD00 + vpc_n)}"
+
+
+def app_group_id(vpc_n: int) -> str:
+    return f"sg-{_hex(0xE00 + vpc_n)}"
+
+
+# eu-prod's database has a security group of its own, like the sandbox's telemetry-db.
+DATABASE_GROUP = f"sg-{_hex(0xE82)}"
+
+
+def _intent_groups(vpc_n: int) -> tuple[str, ...]:
+    return (app_group_id(vpc_n), DATABASE_GROUP) if vpc_n == 2 else (app_group_id(vpc_n),)
+
+
 def _records_and_pcxs() -> tuple[list[PlatformPeering], list[AwsPeering]]:
     records, pcxs = [], []
     for n, name, vpc_n, cidr, status, aws_status, reason in PEERINGS:
@@ -126,8 +153,8 @@ def _records_and_pcxs() -> tuple[list[PlatformPeering], list[AwsPeering]]:
             )
         intent = PeeringIntent(
             deployment_id=dep.id,
-            route_tables=(f"rtb-{_hex(0xC00 + vpc_n)}", f"rtb-{_hex(0xD00 + vpc_n)}"),
-            security_groups=(f"sg-{_hex(0xE00 + vpc_n)}",),
+            route_tables=(private_table_id(vpc_n), main_table_id(vpc_n)),
+            security_groups=_intent_groups(vpc_n),
             ports=(5432, 9092) if n == 1 else (),
             requested_at=created,
         )
@@ -155,18 +182,87 @@ def _records_and_pcxs() -> tuple[list[PlatformPeering], list[AwsPeering]]:
     return records, pcxs
 
 
+def _customer_network(
+    vpc_n: int, pcx: AwsPeering, deployment_cidr: str, rule_ids: list[int]
+) -> tuple[list[RouteTable], list[SecurityGroup], list[SecurityGroupRule]]:
+    """One customer VPC as the create workflow left it, then drifted like the sandbox's story:
+    both tables route the deployment CIDR via the pcx and every intent group allows it in,
+    except eu-prod's main table and database group; peerings that never ran have neither."""
+    n = int(pcx.id[-2:], 16)
+    made = n in (1, 2, 3)  # running on the platform (pcx 3 was deleted on AWS afterwards)
+    tables = []
+    for table_id, main in ((private_table_id(vpc_n), False), (main_table_id(vpc_n), True)):
+        routed = made and not (n == 2 and main)
+        routes = (Route(destination=deployment_cidr, target_kind="pcx", target_id=pcx.id),)
+        tables.append(
+            RouteTable(
+                id=table_id,
+                vpc_id=pcx.requester.vpc_id,
+                main=main,
+                routes=routes if routed else (),
+            )
+        )
+    groups, rules = [], []
+    intent = PeeringIntent.from_tags(pcx.tags)
+    assert intent is not None
+    for group_id in intent.security_groups:
+        groups.append(
+            SecurityGroup(id=group_id, vpc_id=pcx.requester.vpc_id, name=f"group {group_id[-3:]}")
+        )
+        if not made or (n == 2 and group_id == DATABASE_GROUP):
+            continue
+        for port in intent.rule_ports():
+            rule_ids.append(len(rule_ids) + 1)
+            rules.append(
+                SecurityGroupRule(
+                    id=f"sgr-{_hex(0x500 + rule_ids[-1])}",
+                    group_id=group_id,
+                    is_egress=False,
+                    protocol="-1" if port is None else "tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr=deployment_cidr,
+                    description=rule_description(pcx.id),
+                )
+            )
+    return tables, groups, rules
+
+
+def fixed_diffs(pcxs: list[AwsPeering]) -> dict[str, PeeringDiff]:
+    """Every pcx's diff, as the poller's tick carries them, from the core's ``diff_region``."""
+    vpc_of = {n: vpc_n for n, _, vpc_n, *_ in PEERINGS}
+    cidr_of = {name: CIDRS[name] for name in DEPLOYMENTS}
+    diffs: dict[str, PeeringDiff] = {}
+    rule_ids: list[int] = []
+    for region in sorted({d.region for d in DEPLOYMENTS.values()}):
+        in_region = [p for p in pcxs if p.accepter.region == region]
+        tables, groups, rules = [], [], []
+        for pcx in in_region:
+            n = int(pcx.id[-2:], 16)
+            name = next(name for m, name, *_ in PEERINGS if m == n)
+            t, g, r = _customer_network(vpc_of[n], pcx, cidr_of[name], rule_ids)
+            tables += t
+            groups += g
+            rules += r
+        estate = RegionEstate(
+            region=region,
+            route_tables=tuple(tables),
+            security_groups=tuple(groups),
+            rules=tuple(rules),
+            peerings=tuple(in_region),
+        )
+        diffs.update(diff_region(estate, list(DEPLOYMENT_VPCS.values()), ()))
+    return diffs
+
+
 def fixed_snapshot() -> Snapshot:
     """The demo fleet in every interesting state, as of :data:`NOW`."""
     records, pcxs = _records_and_pcxs()
     deployments = list(DEPLOYMENTS.values())
     vpcs = list(DEPLOYMENT_VPCS.values())
     regions = sorted({d.region for d in deployments})
-    drift = {
-        pcx_id(2): (
-            f"rtb-{_hex(0xD02)} (main table, serves subnets without their own) has no route to "
-            "10.201.0.0/16",
-        )
-    }
+    diffs = fixed_diffs(pcxs)
+    drift = {pcx: diff.summary() for pcx, diff in diffs.items()}
     views = build_views(
         deployments, vpcs, records, pcxs, now=NOW, aws_regions_read=regions, drift=drift
     )
@@ -182,6 +278,7 @@ def fixed_snapshot() -> Snapshot:
         vpcs=tuple(vpcs),
         records=tuple(records),
         pcxs=by_region,
+        diffs=diffs,
         views=tuple(views),
         deployment_views=tuple(deployment_views(deployments, vpcs, views)),
         sources=sources,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 
+from rich.console import Console
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from tui.app import PeeringApp
 from tui.screens.main import MainScreen
@@ -39,6 +42,13 @@ def deployments_table(app: PeeringApp) -> KeyedTable:
 def cell(table: KeyedTable, row: str, column: str) -> str:
     """A cell's plain text."""
     return str(table.get_cell(row, column))
+
+
+def plain(widget: Static, width: int = 200) -> str:
+    """What a Static shows, as plain text (tables and all), wrapped at ``width``."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
 
 
 def notifications(app: PeeringApp) -> list[str]:

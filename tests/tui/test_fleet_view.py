@@ -12,12 +12,18 @@ from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Button, Checkbox, Input, Static
 
+from peering_core.audit import read_audit
+from peering_core.aws import AwsError
+from peering_core.estate import DriftError
 from tui import bindings
 from tui.app import PeeringApp
 from tui.render import PollState, console_url
+from tui.screens.confirm import ConfirmationModal
 from tui.screens.create import CreatePeeringScreen
 from tui.screens.delete import DeletePeeringModal
 from tui.screens.detail import PeeringDetailScreen
+from tui.screens.diff import PeeringDiffScreen
+from tui.screens.fix import FixPlanModal
 from tui.screens.help import HelpScreen, help_table
 
 from .conftest import DemoFleet
@@ -26,6 +32,7 @@ from .helpers import (
     deployments_table,
     notifications,
     peerings_table,
+    plain,
     wait_for,
     wait_for_fleet,
 )
@@ -261,7 +268,7 @@ async def test_the_platform_secret_never_reaches_the_screen(demo_fleet: DemoFlee
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_fleet(pilot, 6)
         assert secret not in app.export_screenshot()
-        await pilot.press("enter", "y")
+        await pilot.press("d", "y")
         assert isinstance(app.screen, PeeringDetailScreen)
         assert secret not in app.export_screenshot()
         assert secret not in app.screen.raw_json()
@@ -270,7 +277,7 @@ async def test_the_platform_secret_never_reaches_the_screen(demo_fleet: DemoFlee
 # --- the detail screen --------------------------------------------------------------------
 
 
-async def test_enter_opens_the_peering_with_both_sides_path_history_and_json(
+async def test_d_opens_the_peering_with_both_sides_path_history_and_json(
     demo_fleet: DemoFleet,
 ):
     app = app_on(demo_fleet)
@@ -278,7 +285,7 @@ async def test_enter_opens_the_peering_with_both_sides_path_history_and_json(
         await wait_for_fleet(pilot, 6)
         pcx = demo_fleet.pcx("prod-data->factory-telemetry")
         peerings_table(app).move_to(pcx)
-        await pilot.press("enter")
+        await pilot.press("d")
         screen = app.screen
         assert isinstance(screen, PeeringDetailScreen) and screen.peering_id == pcx
 
@@ -319,6 +326,182 @@ async def test_an_unconfirmed_peering_says_so_on_the_platform_side(demo_fleet: D
         assert "never confirmed" in static_text(app, "#platform-side")
         assert "pending-acceptance" in static_text(app, "#aws-side")
         assert "expires" in static_text(app, "#aws-side")
+
+
+# --- the diff view -----------------------------------------------------------------------
+
+
+async def test_enter_opens_the_diff_view_and_d_and_x_switch_to_the_detail_and_back(
+    demo_fleet: DemoFleet,
+):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        pcx = demo_fleet.pcx("eu-prod->eu-connected-cars")
+        vpc = demo_fleet.report.vpcs["eu-prod"]
+        peerings_table(app).move_to(pcx)
+        await pilot.press("enter")
+        diff = app.screen
+        assert isinstance(diff, PeeringDiffScreen) and diff.peering_id == pcx
+        # Straight from the last poll: no wait, no extra call.
+        assert diff.reading is not None and diff.reading.source == "last poll"
+        rows = diff.routes_table.plain_rows()
+        assert any(row[:2] == ["✗ missing", vpc.main_route_table] for row in rows)
+        assert "✗ 2 drift" in static_text(app, "#diff-title")
+        # The state word stays in sight at 80 columns, and so does the table's id.
+        assert diff.routes_table.fixed_columns == 2
+
+        await pilot.press("d")
+        assert isinstance(app.screen, PeeringDetailScreen) and app.screen.peering_id == pcx
+        await pilot.press("x")
+        assert app.screen is diff, "x went back to the diff view instead of stacking another"
+        await pilot.press("escape")
+        assert app.screen is app.main_screen
+
+        await pilot.press("x")
+        assert isinstance(app.screen, PeeringDiffScreen)
+        await pilot.press("escape", "d", "x")
+        assert isinstance(app.screen, PeeringDiffScreen)
+        assert len(app.screen_stack) == 3  # dashboard, detail, diff
+        await pilot.press("escape", "escape")
+        app.action_diff_selected()  # the palette's "diff peering"
+        await pilot.pause()
+        assert isinstance(app.screen, PeeringDiffScreen) and app.screen.peering_id == pcx
+
+
+async def test_the_diff_view_re_diffs_on_r(demo_fleet: DemoFleet):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        app.open_diff(demo_fleet.pcx("prod-data->factory-telemetry"))
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PeeringDiffScreen)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.rediffs == 1 and not screen.diffing, what="re-diff")
+        assert screen.reading is not None and screen.reading.source == "re-diffed"
+        assert screen.reading.diff.in_sync
+        assert "✓ in sync" in static_text(app, "#diff-title")
+        assert "every route and inbound rule" in static_text(app, "#reasons")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.rediffs == 2, what="ctrl+r re-diffs too")
+
+
+async def test_cancelling_the_confirmation_applies_nothing(demo_fleet: DemoFleet, audit_log):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        app.open_diff(demo_fleet.pcx("eu-prod->eu-connected-cars"))
+        await pilot.pause()
+        await pilot.press("f", "a")
+        assert isinstance(app.screen, ConfirmationModal)
+        assert "aws ec2 create-route" in plain(app.screen.query_one("#confirm-body", Static))
+        await pilot.press("n")
+        plan = app.screen
+        assert isinstance(plan, FixPlanModal) and not plan.running and plan.applied == []
+        await pilot.press("escape", "r")
+        diff = app.screen
+        assert isinstance(diff, PeeringDiffScreen)
+        await wait_for(pilot, lambda: diff.rediffs == 1, what="the re-diff")
+        assert diff.reading is not None and len(diff.reading.diff.drift) == 2
+        assert not audit_log.exists()
+
+
+async def test_a_failing_action_is_shown_audited_and_left_to_retry(
+    demo_fleet: DemoFleet, audit_log, monkeypatch
+):
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for_fleet(pilot, 6)
+        assert app.session is not None
+        ec2 = app.session.ec2
+
+        async def denied(*args: object, **kwargs: object) -> None:
+            raise AwsError("CreateRoute", "UnauthorizedOperation", "not allowed")
+
+        monkeypatch.setattr(ec2, "create_route", denied)
+        monkeypatch.setattr(ec2, "authorize_ingress", denied)
+        app.open_diff(demo_fleet.pcx("eu-prod->eu-connected-cars"))
+        await pilot.pause()
+        await pilot.press("f", "a", "y")
+        plan = app.screen
+        assert isinstance(plan, FixPlanModal)
+        await wait_for(
+            pilot, lambda: plan.rediffed is not None and not plan.running, what="apply and re-diff"
+        )
+        assert [a.ok for a in plan.applied] == [False, False]
+        assert "UnauthorizedOperation" in plain(plan.query_one("#fix-applied", Static))
+        result = plain(plan.query_one("#fix-result", Static))
+        assert "✗ 2 drift" in result and "2 action(s) failed" in result
+        assert not plan.query_one("#apply", Button).disabled, "the operator can try again"
+        (record,) = read_audit(audit_log)
+        assert record["result"] == "failed: 2 action(s)"
+        assert len(record["detail"]["errors"]) == 2
+
+
+async def test_a_diff_that_cannot_be_read_is_a_notification_not_a_crash(
+    demo_fleet: DemoFleet, monkeypatch
+):
+    async def unreadable(*args: object) -> None:
+        raise DriftError("pcx-x is not visible to this AWS account in eu-west-1")
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("the unexpected")
+
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for_fleet(pilot, 6)
+        app.open_diff(demo_fleet.pcx("eu-prod->eu-connected-cars"))
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PeeringDiffScreen)
+        monkeypatch.setattr("tui.screens.diff.diff_one", unreadable)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.error is not None, what="the error kept")
+        assert "re-diff failed: pcx-x is not visible" in static_text(app, "#diff-title")
+        assert screen.reading is not None, "the last diff stays on screen"
+        monkeypatch.setattr("tui.screens.diff.diff_one", broken)
+        await pilot.press("r")
+        await wait_for(
+            pilot,
+            lambda: any("RuntimeError: the unexpected" in n for n in notifications(app)),
+            what="the unexpected error notified",
+        )
+        assert app.is_running and app.screen is screen
+
+
+async def test_read_only_shows_and_copies_the_fix_plan_but_never_applies_it(
+    demo_fleet: DemoFleet, audit_log
+):
+    app = app_on(demo_fleet, read_only=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for_fleet(pilot, 6)
+        pcx = demo_fleet.pcx("eu-prod->eu-connected-cars")
+        peerings_table(app).move_to(pcx)
+        await pilot.press("x", "f")
+        plan = app.screen
+        assert isinstance(plan, FixPlanModal)
+        assert "aws ec2 create-route" in plain(plan.query_one("#fix-actions", Static))
+        assert not plan.query_one("#apply", Button).display
+        assert "apply_fix" not in {b.binding.action for b in app.active_bindings.values()}
+
+        await pilot.press("a")
+        assert app.screen is plan, "no confirmation: read-only refuses before asking"
+        await wait_for(
+            pilot,
+            lambda: any("read-only" in n and "fix" in n for n in notifications(app)),
+            what="apply refused with a reason",
+        )
+        plan.action_apply_fix()  # the button's handler, called anyway
+        assert app.screen is plan and plan.applied == []
+
+        # An operator without write access hands the plan on.
+        await pilot.press("c")
+        script = app.clipboard
+        assert script.startswith(f"# peering-tui fix plan for {pcx}")
+        assert "\naws ec2 create-route --route-table-id" in script
+        assert "\naws ec2 authorize-security-group-ingress --group-id" in script
+        assert not audit_log.exists()
 
 
 # --- refusals -----------------------------------------------------------------------------
@@ -461,7 +644,7 @@ async def test_read_only_hides_and_refuses_every_mutating_key(demo_fleet: DemoFl
         )
 
         # The same from the detail screen, and from the command palette.
-        await pilot.press("enter")
+        await pilot.press("d")
         assert isinstance(app.screen, PeeringDetailScreen)
         assert not {b.binding.action for b in app.active_bindings.values()} & {"delete"}
         await pilot.press("ctrl+d")
@@ -482,7 +665,7 @@ async def test_read_only_hides_and_refuses_every_mutating_key(demo_fleet: DemoFl
         # And the help screen marks them.
         console = Console(width=120, record=True, file=io.StringIO())
         console.print(help_table(read_only=True))
-        assert console.export_text().count("refused: read-only") == 3
+        assert console.export_text().count("refused: read-only") == 4
 
 
 async def test_toggling_read_only_on_takes_effect_at_once(demo_fleet: DemoFleet):

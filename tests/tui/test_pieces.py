@@ -1,16 +1,34 @@
 """The dashboard's pure pieces, without a terminal or a network: marks, ages, the path picture,
-the header line, the history of states, the create form's verdicts and port parsing."""
+the header line, the history of states, the create form's verdicts and port parsing, the diff
+view's rows and the fix plan as text and as a script."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from peering_core.drift import RouteState, RuleState, plan_fix
 from peering_core.models import PlatformStatus
 from peering_core.poller import SourceState
 from peering_core.views import Health, age, countdown
+from tui import bindings
 from tui.create_choices import parse_ports, vpc_refusal
+from tui.drift_text import (
+    after_fix_text,
+    diff_title,
+    plan_counts,
+    plan_script,
+    plan_table,
+    reasons_text,
+    route_cells,
+    rule_cells,
+    state_text,
+    verdict,
+)
 from tui.history import GONE, StatusHistory
 from tui.render import (
     PollState,
@@ -20,6 +38,7 @@ from tui.render import (
     status_line,
 )
 from tui.screens.create import validation_problems
+from tui.screens.help import key_label
 
 from .fixed import (
     DEPLOYMENT_VPCS,
@@ -158,3 +177,122 @@ def test_validation_names_everything_missing():
     assert validation_problems(choices, "vpc-00000000000000b07", ["r"], ["s"], "all") == [
         "peer CIDR 100.64.0.0/16 falls in 100.0.0.0/8, which the platform reserves"
     ]
+
+
+# --- the diff view and the fix plan ---------------------------------------------------------
+
+
+def render_plain(renderable: object, width: int = 200) -> str:
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+WATCH_STATES = {RouteState.SHADOWED, RouteState.STALE, RuleState.STALE, RuleState.TOO_BROAD}
+
+
+def test_every_drift_state_reads_without_colour():
+    for state in (*RouteState, *RuleState):
+        mark = state_text(state).plain.split()[0]
+        assert mark == ("✓" if state.value == "ok" else "!" if state in WATCH_STATES else "✗")
+    assert state_text(RouteState.BLACKHOLE).plain == "✗ blackhole"
+    assert state_text(RuleState.TOO_BROAD).plain == "! too_broad"
+
+
+def test_a_drifted_peerings_rows_say_what_is_expected_and_what_is_there():
+    diff = fixed_snapshot().diffs[pcx_id(2)]
+    routes = [[str(c) for c in route_cells(r, diff.peering_id)] for r in diff.routes]
+    assert routes == [
+        ["✓ ok", "rtb-00000000000000c02", "10.201.0.0/16", "this pcx", "this pcx"],
+        ["✗ missing", "rtb-00000000000000d02", "10.201.0.0/16", "this pcx", "(no route)"],
+    ]
+    rules = [[str(c) for c in rule_cells(r, diff.deployment_cidr)] for r in diff.rules]
+    assert rules[1] == [
+        "✗ missing",
+        "sg-00000000000000e82",
+        "10.201.0.0/16",
+        "all",
+        "allow",
+        "(not allowed)",
+    ]
+    assert verdict(diff).plain == "✗ 2 drift"
+    assert verdict(fixed_snapshot().diffs[pcx_id(1)]).plain == "✓ in sync"
+    reasons = reasons_text(diff).plain.splitlines()
+    assert reasons == [f"✗ {row.reason}" for row in diff.drift]
+
+
+def test_a_deleted_pcx_leaves_blackholes_expected_nowhere():
+    diff = fixed_snapshot().diffs[pcx_id(3)]
+    cells = [[str(c) for c in route_cells(r, diff.peering_id)] for r in diff.routes]
+    assert {tuple(c[3:]) for c in cells} == {("(no route)", "this pcx")}
+    (stale,) = [[str(c) for c in rule_cells(r, diff.deployment_cidr)] for r in diff.rules]
+    assert stale[0] == "! stale" and stale[4] == "(no rule)" and stale[5].startswith("sgr-")
+    title = diff_title(diff, diff.peering_id, "apac-sensors", diff.region, None).plain
+    assert title == f"{diff.peering_id}  apac-sensors (d0000004) · ap-southeast-1"
+
+
+def test_the_plan_lists_held_back_actions_with_the_flag_they_need():
+    diff = fixed_snapshot().diffs[pcx_id(3)]
+    plan = plan_fix([diff])
+    text = render_plain(plan_table(plan, replace=False, revoke=False))
+    assert "· 1. rtb-00000000000000c03 routes" in text and "· 2." in text
+    (held,) = [line for line in text.splitlines() if "held back" in line]
+    assert held.startswith("- ") and "held back, needs --revoke: sg-00000000000000e03" in held
+    assert "aws ec2 revoke-security-group-ingress" in text
+    assert plan_counts(plan, replace=False, revoke=False) == (2, {"replace": 0, "revoke": 1})
+    assert plan_counts(plan, replace=False, revoke=True) == (3, {"replace": 0, "revoke": 0})
+    ticked = render_plain(plan_table(plan, replace=False, revoke=True))
+    assert "held back" not in ticked and "· 3. sg-00000000000000e03" in ticked
+
+
+def test_the_copied_plan_is_a_script_with_held_back_commands_commented_out():
+    diff = fixed_snapshot().diffs[pcx_id(3)]
+    plan = plan_fix([diff])
+    script = plan_script(plan, diff, "apac-sensors", replace=False, revoke=False)
+    commands = [line for line in script.splitlines() if not line.startswith("#")]
+    assert commands == [a.aws_cli() for a in plan.allowed(replace=False, revoke=False)]
+    assert all(c.startswith("aws ec2 delete-route ") for c in commands)
+    assert "# aws ec2 revoke-security-group-ingress" in script
+    with_revoke = plan_script(plan, diff, "apac-sensors", replace=False, revoke=True)
+    assert "\naws ec2 revoke-security-group-ingress" in with_revoke
+
+
+def test_after_a_fix_the_verdict_says_what_is_left_and_which_key_ticks_it():
+    diff = fixed_snapshot().diffs[pcx_id(3)]
+    left = diff.model_copy(update={"routes": ()})
+    plan = plan_fix([left])
+    _, held = plan_counts(plan, replace=False, revoke=False)
+    text = after_fix_text(left, plan, 0, held).plain
+    assert text.startswith("re-diffed: ✗ 1 drift")
+    assert "1 need --revoke (v ticks it)" in text
+    synced = after_fix_text(fixed_snapshot().diffs[pcx_id(1)], plan_fix([]), 0, held).plain
+    assert synced == "re-diffed: ✓ in sync"
+
+
+# --- the README's key map -------------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def key_map() -> str:
+    """The README's key map as it must read: every binding of every screen, in the help
+    screen's order and words (paste this into the README when a binding changes)."""
+    rows = ["| where | key | does |", "|---|---|---|"]
+    for title, section in bindings.SECTIONS:
+        for index, binding in enumerate(section):
+            does = f"**{binding.description}**"
+            if binding.tooltip:
+                does += f" — {binding.tooltip}"
+            if binding.action in bindings.MUTATING_ACTIONS:
+                does += " (refused in read-only mode)"
+            key = key_label(binding.key, binding.key_display)
+            rows.append(f"| {title if index == 0 else ''} | `{key}` | {does} |")
+    for index, (key, does_text) in enumerate(bindings.BUILT_IN):
+        rows.append(f"| {'Textual' if index == 0 else ''} | `{key}` | {does_text} |")
+    return "\n".join(rows)
+
+
+def test_the_readme_key_map_matches_the_help_screen():
+    text = README.read_text()
+    section = text[text.index("## Dashboard") : text.index("## What it does")]
+    assert key_map() in section, "update the README's key map:\n" + key_map()

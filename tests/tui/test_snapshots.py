@@ -1,5 +1,6 @@
-"""What the operator sees, pinned: the dashboard, the create form and the delete dialog at
-80x24 (an SSH session) and 120x40, on a fixed in-memory fleet so every id and age is stable.
+"""What the operator sees, pinned: the dashboard, the create form, the delete dialog, the diff
+view and the fix plan at 80x24 (an SSH session) and 120x40, on a fixed in-memory fleet so every
+id, age and diff is stable.
 
 Regenerate after an intended change with ``pytest tests/tui --snapshot-update`` and look at
 the SVGs before committing them.
@@ -46,3 +47,27 @@ def test_delete_modal_refused(snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(fixed_app(), terminal_size=size, run_before=open_modal)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_diff_view(snap_compare, size):
+    """eu-connected-cars: the main table's route and the database group's rule are missing."""
+
+    async def open_diff(pilot: Pilot) -> None:
+        pilot.app.open_diff(pcx_id(2))
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=open_diff)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_fix_plan(snap_compare, size):
+    """apac-sensors' pcx is gone: two route deletions, and the stale rule's revoke held back."""
+
+    async def open_plan(pilot: Pilot) -> None:
+        pilot.app.open_diff(pcx_id(3))
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=open_plan)

@@ -188,8 +188,12 @@ class PeeringDetailScreen(Screen[None]):
         )
 
     def action_back(self) -> None:
-        """``esc``: back to the dashboard."""
+        """``esc``: back to the screen before."""
         self.app.pop_screen()
+
+    def action_open_diff(self) -> None:
+        """``x``: this peering's diff view."""
+        self.peering_app.open_diff(self.peering_id)
 
     def action_toggle_json(self) -> None:
         """``y``: show or hide the raw JSON."""

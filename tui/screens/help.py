@@ -15,7 +15,8 @@ from textual.widgets import Static
 from .. import bindings
 
 
-def _key(binding_key: str, display: str | None) -> str:
+def key_label(binding_key: str, display: str | None) -> str:
+    """How a key is written for people: ``?`` and ``/``, not their names."""
     if display:
         return display
     return binding_key.replace("question_mark", "?").replace("slash", "/")
@@ -34,7 +35,7 @@ def help_table(read_only: bool) -> Table:
                 does.append(f"  {binding.tooltip}")
             if binding.action in bindings.MUTATING_ACTIONS and read_only:
                 does.append("  (refused: read-only)", style="red")
-            table.add_row(_key(binding.key, binding.key_display), does)
+            table.add_row(key_label(binding.key, binding.key_display), does)
         table.add_row("", "")
     table.add_row(Text("Textual", style="bold underline"), "")
     for key, does_text in bindings.BUILT_IN:

@@ -140,7 +140,7 @@ def deployment_fields(d: DeploymentView) -> list[str | None]:
 
 
 class MainScreen(Screen[None]):
-    """Deployments and peerings, filter, sort, and the doors to detail, create and delete."""
+    """Deployments and peerings, filter, sort, and the doors to diff, detail, create, delete."""
 
     BINDINGS: ClassVar[list[BindingType]] = list(bindings.MAIN)
 
@@ -223,7 +223,7 @@ class MainScreen(Screen[None]):
             line.append(f" {view.peering_id} ", style="bold")
             line.append(view.summary, style=HEALTH_STYLE[view.health])
             if len(view.problems) > 1:
-                line.append(f" (+{len(view.problems) - 1} more: ⏎ for detail)", style="dim")
+                line.append(f" (+{len(view.problems) - 1} more: ⏎ diff, d detail)", style="dim")
         self.query_one("#peering-line", Static).update(line)
 
     @staticmethod
@@ -286,7 +286,7 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#peerings")
     def _peering_selected(self) -> None:
-        self.action_open_detail()
+        self.action_open_diff()
 
     @on(DataTable.RowSelected, "#deployments")
     def _deployment_selected(self, event: DataTable.RowSelected) -> None:
@@ -339,8 +339,16 @@ class MainScreen(Screen[None]):
         self.show_snapshot()
         self.notify(f"peerings sorted by {SORTS[self.sort_index][0]}", timeout=2)
 
+    def action_open_diff(self) -> None:
+        """``enter`` or ``x``: the highlighted peering's diff view."""
+        view = self.selected_peering()
+        if view is None:
+            self.notify("no peering selected", severity="warning")
+            return
+        self.peering_app.open_diff(view.peering_id)
+
     def action_open_detail(self) -> None:
-        """``enter``: the highlighted peering's detail."""
+        """``d``: the highlighted peering's detail."""
         view = self.selected_peering()
         if view is None:
             self.notify("no peering selected", severity="warning")

@@ -1,0 +1,167 @@
+"""Drift from the dashboard: the diff view of a peering, its fix plan, and applying it.
+
+Each test fixes a peering of the seeded story, so each gets a fresh sandbox (``seeded``). The
+applied fixes are audited like the CLI's, into a log of the test's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Button, Checkbox, Static
+
+from peering_core.audit import read_audit
+from peering_core.drift import RouteState, RuleState
+from peering_core.sandbox import Sandbox, SeedReport
+from tui.app import PeeringApp
+from tui.screens.confirm import ConfirmationModal
+from tui.screens.diff import PeeringDiffScreen
+from tui.screens.fix import FixPlanModal
+
+from .helpers import notifications, peerings_table, plain, wait_for, wait_for_fleet
+
+
+def app_on(sandbox: Sandbox) -> PeeringApp:
+    return PeeringApp(sandbox=sandbox, refresh=30.0)
+
+
+async def open_diff(app: PeeringApp, pilot: Pilot[None], pcx: str) -> PeeringDiffScreen:
+    """From the list: the peering highlighted, then ``enter``."""
+    await wait_for_fleet(pilot, 6)
+    assert peerings_table(app).move_to(pcx)
+    await pilot.press("enter")
+    screen = app.screen
+    assert isinstance(screen, PeeringDiffScreen) and screen.peering_id == pcx
+    await wait_for(pilot, lambda: screen.reading is not None, what="the diff")
+    return screen
+
+
+def states(screen: PeeringDiffScreen) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
+    """(table, destination, state) per route row and (group, port, state) per rule row."""
+    assert screen.reading is not None
+    diff = screen.reading.diff
+    return (
+        {(r.route_table_id, r.destination, r.state.value) for r in diff.routes},
+        {(r.security_group_id, str(r.port), r.state.value) for r in diff.rules},
+    )
+
+
+async def apply_plan(pilot: Pilot[None], plan: FixPlanModal) -> None:
+    """``a``, confirm with ``y``, and wait for the apply and its re-diff."""
+    app = pilot.app
+    before = plan.rediffed
+    await pilot.press("a")
+    assert isinstance(app.screen, ConfirmationModal)
+    await pilot.press("y")
+    await wait_for(
+        pilot,
+        lambda: not plan.running and plan.rediffed is not before,
+        timeout=30,
+        what="the fix applied and the peering diffed again",
+    )
+
+
+def text(plan: FixPlanModal, selector: str) -> str:
+    return plain(plan.query_one(selector, Static))
+
+
+async def test_a_drifted_peering_is_brought_back_in_sync_from_its_diff_view(
+    sandbox: Sandbox, seeded: SeedReport, audit_log: Path
+):
+    pcx = seeded.peerings["eu-prod->eu-connected-cars"]
+    vpc = seeded.vpcs["eu-prod"]
+    database = vpc.security_groups["telemetry-db"]
+    app = app_on(sandbox)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        screen = await open_diff(app, pilot, pcx)
+        routes, rules = states(screen)
+        # The main table lost its route and the database's group its rule, behind our back.
+        assert (vpc.main_route_table, "10.201.0.0/16", RouteState.MISSING.value) in routes
+        assert (database, "None", RuleState.MISSING.value) in rules
+        shown = screen.routes_table.plain_rows()
+        assert ["✗ missing", vpc.main_route_table, "10.201.0.0/16", "this pcx", "(no route)"] in (
+            shown
+        )
+        assert any(row[:2] == ["✗ missing", database] for row in screen.rules_table.plain_rows())
+        title = str(screen.query_one("#diff-title", Static).render())
+        assert f"{vpc.vpc_id} → 10.201.0.0/16" in title and "✗ 2 drift" in title
+        assert "has no route to 10.201.0.0/16" in str(screen.query_one("#reasons", Static).render())
+
+        await pilot.press("f")
+        plan = app.screen
+        assert isinstance(plan, FixPlanModal)
+        actions = text(plan, "#fix-actions")
+        assert "aws ec2 create-route" in actions and "authorize-security-group-ingress" in actions
+        assert not plan.query_one("#apply", Button).disabled
+
+        await apply_plan(pilot, plan)
+        assert [a.ok for a in plan.applied] == [True, True]
+        assert [a.action.kind for a in plan.applied] == ["create_route", "authorize_ingress"]
+        assert plan.rediffed is not None and plan.rediffed.diff.in_sync
+        assert "✓ in sync" in text(plan, "#fix-result")
+        applied = text(plan, "#fix-applied")
+        assert applied.count("✓ aws ec2") == 2
+
+        (record,) = read_audit(audit_log)
+        assert record["action"] == "fix" and record["result"] == "ok"
+        assert record["target"] == {
+            "deploymentID": screen.reading.diff.deployment_id,
+            "peeringId": pcx,
+        }  # type: ignore[union-attr]
+        assert record["who"]["awsAccount"] == "210987654321"
+        assert len(record["detail"]["actions"]) == 2
+
+        await pilot.press("escape")
+        assert app.screen is screen
+        assert screen.reading is not None and screen.reading.diff.in_sync
+        assert "✓ in sync" in str(screen.query_one("#diff-title", Static).render())
+        assert all(row[0] == "✓ ok" for row in screen.routes_table.plain_rows())
+        await wait_for(
+            pilot,
+            lambda: any("in sync" in n for n in notifications(app)),
+            what="the operator told",
+        )
+
+
+async def test_a_deleted_pcx_leaves_blackholes_and_a_stale_rule_that_needs_revoke(
+    sandbox: Sandbox, seeded: SeedReport, audit_log: Path
+):
+    pcx = seeded.peerings["apac-edge->apac-sensors"]
+    vpc = seeded.vpcs["apac-edge"]
+    app = app_on(sandbox)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await open_diff(app, pilot, pcx)
+        routes, rules = states(screen)
+        assert {state for *_, state in routes} == {RouteState.BLACKHOLE.value}
+        assert {table for table, *_ in routes} == set(vpc.route_tables) | {vpc.main_route_table}
+        assert {state for *_, state in rules} == {RuleState.STALE.value}
+        assert all(row[0] == "✗ blackhole" for row in screen.routes_table.plain_rows())
+        assert all(row[0] == "! stale" for row in screen.rules_table.plain_rows())
+
+        await pilot.press("f")
+        plan = app.screen
+        assert isinstance(plan, FixPlanModal)
+        # Revoking is never done by default: the stale rule's revoke is held back.
+        assert "held back, needs --revoke" in text(plan, "#fix-actions")
+        assert not plan.query_one("#revoke", Checkbox).value
+
+        await apply_plan(pilot, plan)
+        assert {a.action.kind for a in plan.applied} == {"delete_route"}
+        assert plan.rediffed is not None
+        left = plan.rediffed.diff
+        assert not left.in_sync and not left.routes
+        assert {r.state for r in left.rules} == {RuleState.STALE}
+        assert "held back: 1 need --revoke" in text(plan, "#fix-result")
+
+        await pilot.press("v")
+        assert plan.query_one("#revoke", Checkbox).value
+        await apply_plan(pilot, plan)
+        assert [a.action.kind for a in plan.applied] == ["revoke_ingress"]
+        assert plan.rediffed.diff.in_sync
+        assert [r["result"] for r in read_audit(audit_log)] == ["ok", "ok"]
+
+        await pilot.press("escape")
+        assert app.screen is screen
+        assert screen.reading is not None and screen.reading.diff.in_sync
+        assert screen.routes_table.row_count == 0 and screen.rules_table.row_count == 0
