@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-only",
         action="store_true",
         dest="dashboard_read_only",
-        help="dashboard without create and delete (also PEERING_READ_ONLY=1)",
+        help="dashboard without create, delete and applying fixes (also PEERING_READ_ONLY=1)",
     )
     parser.add_argument(
         "--platform-url", dest="dashboard_platform_url", help="overrides PEERING_PLATFORM_URL"
