@@ -16,7 +16,7 @@ from .audit import AuditLog
 from .aws import AwsError, Ec2Gateway
 from .config import ConfigError, Connection, load_connection
 from .drift import PeeringDiff, RouteState, RuleState, plan_fix
-from .estate import DriftError, apply_fix, diff_all, diff_one
+from .estate import DriftError, UnknownPeering, apply_fix, diff_all, diff_one
 from .platform.client import PlatformApiError, PlatformClient
 from .poller import Fleet, Snapshot
 from .views import PeeringView, age
@@ -137,6 +137,8 @@ def run_command(args: argparse.Namespace) -> int:
         return out.error(exc.code, exc.message, EXIT_FAILED)
     except AwsError as exc:
         return out.error(exc.code, str(exc), EXIT_FAILED)
+    except UnknownPeering as exc:
+        return out.error(exc.code, str(exc), EXIT_USAGE)
     except DriftError as exc:
         return out.error("DIFF_FAILED", str(exc), EXIT_FAILED)
     except KeyboardInterrupt:

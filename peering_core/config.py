@@ -59,10 +59,7 @@ def read_config_file(path: Path) -> FileConfig:
     try:
         config = FileConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {_problems(exc)}") from None
     if config.platform_secret is not None:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
@@ -71,6 +68,20 @@ def read_config_file(path: Path) -> FileConfig:
                 f"run: chmod 600 {path}"
             )
     return config
+
+
+def _problems(exc: ValidationError, prefix: str = "") -> str:
+    """Where and what, never the value: the value may be a secret."""
+    found = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        found.append(f"{prefix}{where.upper() if prefix else where}: {error['msg']}")
+    return "; ".join(found)
+
+
+def _carries_credentials(url: str) -> bool:
+    authority = url.split("//", 1)[-1].split("/", 1)[0]
+    return "@" in authority
 
 
 class Settings(BaseSettings):
@@ -111,7 +122,10 @@ def load_connection(
 ) -> Connection | None:
     """The configured connection, or ``None`` when nothing is configured (sandbox time)."""
     file = read_config_file(path or config_path())
-    env = Settings()
+    try:
+        env = Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"environment: {_problems(exc, prefix='PEERING_')}") from None
     url = platform_url or env.platform_url or file.platform_url
     key = env.platform_key or file.platform_key
     secret = env.platform_secret or file.platform_secret
@@ -132,6 +146,12 @@ def load_connection(
             f"(environment or {config_path()})"
         )
     assert url and key and secret is not None
+    if _carries_credentials(url):
+        # Said without the URL: what sits before the "@" is likely a secret.
+        raise ConfigError(
+            "the platform URL must not carry credentials (user:secret@host); set "
+            "PEERING_PLATFORM_KEY and PEERING_PLATFORM_SECRET instead"
+        )
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"PEERING_PLATFORM_URL {url!r} must start with http:// or https://")
     profile = aws_profile or env.aws_profile or file.aws_profile

@@ -16,10 +16,19 @@ from .aws import AwsError, Ec2Gateway
 from .drift import FixAction, PeeringDiff, RegionEstate, diff_peering
 from .models import AwsPeering, DeploymentVpc, Resource
 from .platform.client import PlatformApiError, PlatformClient
+from .rules import RuleViolation, check_peering_id
 
 
 class DriftError(Exception):
     """A diff or fix could not be made; the message says why."""
+
+
+class UnknownPeering(DriftError):
+    """The deployment or pcx asked for does not exist, or they do not belong together."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 async def load_region(
@@ -96,18 +105,28 @@ async def diff_one(
 ) -> PeeringDiff:
     """The diff of one peering, read with filtered (cheap) calls."""
     try:
+        check_peering_id(peering_id, "PCX")
+    except RuleViolation as exc:
+        raise UnknownPeering(exc.code, exc.message) from None
+    try:
         info = await platform.deployment_vpc(deployment_id)
         vpcs = await platform.deployment_vpcs()
         resources = await platform.resources(deployment_id)
     except PlatformApiError as exc:
+        if exc.status == 404:
+            raise UnknownPeering(exc.code, exc.message) from None
         raise DriftError(exc.message) from None
     pcx = await ec2.describe_peering(info.region, peering_id)
     if pcx is None:
-        raise DriftError(f"{peering_id} is not visible to this AWS account in {info.region}")
+        raise UnknownPeering(
+            "PEERING_NOT_FOUND",
+            f"PCX {peering_id} is not visible to this AWS account in {info.region}",
+        )
     if pcx.accepter.vpc_id != info.vpc_id:
-        raise DriftError(
-            f"{peering_id} peers with {pcx.accepter.vpc_id}, not with deployment "
-            f"{deployment_id} ({info.vpc_id})"
+        raise UnknownPeering(
+            "PEERING_WRONG_DEPLOYMENT",
+            f"PCX {peering_id} peers with {pcx.accepter.vpc_id}, not with deployment "
+            f"{deployment_id} ({info.vpc_id})",
         )
     estate = await load_region(ec2, info.region, [pcx.requester.vpc_id])
     return diff_region(estate, vpcs, resources, peering_ids=[peering_id])[peering_id]

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 
 DEFAULT_RESERVED_CIDRS: tuple[str, ...] = ("100.0.0.0/8", "101.0.0.0/8")
 
-_PCX_RE = re.compile(r"pcx-[0-9a-f]{8,17}")
-_VPC_RE = re.compile(r"vpc-[0-9a-f]{8,17}")
+PCX_RE = re.compile(r"pcx-[0-9a-f]{8,17}")
+VPC_RE = re.compile(r"vpc-[0-9a-f]{8,17}")
 _RTB_RE = re.compile(r"rtb-[0-9a-f]{8,17}")
 _SG_RE = re.compile(r"sg-[0-9a-f]{8,17}")
-_ACCOUNT_RE = re.compile(r"[0-9]{12}")
-_REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]")
+ACCOUNT_RE = re.compile(r"[0-9]{12}")
+REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]")
 
 Network = ipaddress.IPv4Network
 
@@ -46,11 +46,11 @@ def _check_id(value: object, pattern: re.Pattern[str], field: str, shape: str) -
 
 
 def check_peering_id(value: object, field: str = "peeringId") -> str:
-    return _check_id(value, _PCX_RE, field, "peering id (pcx- followed by 8-17 hex digits)")
+    return _check_id(value, PCX_RE, field, "peering id (pcx- followed by 8-17 hex digits)")
 
 
 def check_vpc_id(value: object, field: str = "vpcId") -> str:
-    return _check_id(value, _VPC_RE, field, "VPC id (vpc- followed by 8-17 hex digits)")
+    return _check_id(value, VPC_RE, field, "VPC id (vpc- followed by 8-17 hex digits)")
 
 
 def check_route_table_id(value: object, field: str = "routeTableId") -> str:
@@ -62,11 +62,11 @@ def check_security_group_id(value: object, field: str = "securityGroupId") -> st
 
 
 def check_account_id(value: object, field: str = "accountId") -> str:
-    return _check_id(value, _ACCOUNT_RE, field, "AWS account id (12 digits)")
+    return _check_id(value, ACCOUNT_RE, field, "AWS account id (12 digits)")
 
 
 def check_region(value: object, field: str = "region") -> str:
-    return _check_id(value, _REGION_RE, field, "AWS region name (like us-east-1)")
+    return _check_id(value, REGION_RE, field, "AWS region name (like us-east-1)")
 
 
 def parse_cidr(value: object, field: str = "cidr") -> Network:

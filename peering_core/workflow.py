@@ -6,7 +6,9 @@ looks at what exists, so re-running after any interruption continues where it st
 makes a second pcx, route or rule.
 
 Delete: guard (running, no dependent resource, typed confirmation) → platform delete → wait
-until gone → remove the routes and rules the peering added.
+until gone → remove the routes and rules the peering added. Re-running a stopped delete
+continues too: it waits for a peering the platform is deleting, and only cleans up after one
+the platform has already deleted.
 """
 
 from __future__ import annotations

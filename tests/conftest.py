@@ -83,3 +83,13 @@ def start_sandbox(moto_server: MotoServer) -> Iterator[Callable[..., Sandbox]]:
     yield start
     for box in started:
         box.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what the reliability tests measured (faults injected, runs, outcomes)."""
+    from .reliability import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -194,13 +194,13 @@ def test_a_clean_create_is_in_sync(cli, seeded, peered):
     assert everything.code == 0
     assert [p["peeringId"] for p in everything.json["peerings"]] == [peered.pcx]
 
-    # Asking about it under another deployment, or about a pcx nobody made, is an error.
+    # Asking about it under another deployment, or about a pcx nobody made, is bad input.
     other = seeded.deployments["fleet-staging"].id
     wrong = cli("diff", other, peered.pcx, "--json")
-    assert wrong.code == 1
+    assert wrong.code == 2
     assert "not with deployment" in wrong.json["error"]["message"]
     unknown = cli("diff", peered.deployment, "pcx-0123456789abcdef0", "--json")
-    assert unknown.code == 1
+    assert unknown.code == 2
     assert "not visible" in unknown.json["error"]["message"]
 
 

@@ -10,45 +10,71 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from .. import rules
 from ..models import Deployment, DeploymentVpc, ErrorBody, PlatformPeering, Resource
-from .service import PlatformError, PlatformService
+from .service import RESOURCE_TYPES, PlatformError, PlatformService
 
 API = "/api/v1"
 
 
+def _shape(pattern: re.Pattern[str] | str | None = None, **schema: Any) -> dict[str, Any]:
+    """What the service accepts, for the OpenAPI document only: the service still checks every
+    value itself (``rules.py``), so a refusal keeps its own message naming the value."""
+    if pattern is not None:
+        text = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+        schema["pattern"] = f"^{text}$"
+    return schema
+
+
+# As ``service._require_str`` reads them: something besides whitespace, at most 64 characters.
+_NAME = _shape(r"[\s\S]*\S[\s\S]*", maxLength=64)
+_LABEL = r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+# A host name (to this pattern an IPv4 address is one too); the service also takes IPv6.
+_HOST = _shape(rf"({_LABEL}\.)*{_LABEL}", maxLength=253)
+_CIDR = _shape(r"([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-8])")
+
+
 class CreateDeploymentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    deployment_name: str = Field(alias="deploymentName")
-    region: str
-    cidr: str
-    project_name: str = Field(default="default", alias="projectName")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    deployment_name: str = Field(alias="deploymentName", json_schema_extra=_NAME)
+    region: str = Field(json_schema_extra=_shape(rules.REGION_RE))
+    cidr: str = Field(json_schema_extra=_CIDR)
+    project_name: str = Field(
+        default="default", alias="projectName", json_schema_extra={"minLength": 1}
+    )
 
 
 class ConfirmPeeringRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    peering_id: str = Field(alias="peeringId")
-    account_id: str = Field(alias="accountId")
-    vpc_id: str = Field(alias="vpcId")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    peering_id: str = Field(alias="peeringId", json_schema_extra=_shape(rules.PCX_RE))
+    account_id: str = Field(alias="accountId", json_schema_extra=_shape(rules.ACCOUNT_RE))
+    vpc_id: str = Field(alias="vpcId", json_schema_extra=_shape(rules.VPC_RE))
 
 
 class CreateResourceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    type: str
-    host: str
-    port: int
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(json_schema_extra=_NAME)
+    type: str = Field(json_schema_extra={"enum": list(RESOURCE_TYPES)})
+    host: str = Field(json_schema_extra=_HOST)
+    port: int = Field(json_schema_extra={"minimum": 1, "maximum": 65535})
+
+
+PeeringId = Annotated[str, Path(json_schema_extra=_shape(rules.PCX_RE))]
 
 
 @dataclass
@@ -250,9 +276,20 @@ def create_app(
         return _error(400, "INVALID_ARGUMENT", "; ".join(problems) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-        return _error(exc.status_code, code, str(exc.detail))
+        response = _error(exc.status_code, code, str(exc.detail))
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path; a path has one route
+            # per method here, so gather them all.
+            allowed = {
+                method
+                for route in app.router.routes
+                if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE
+                for method in route.methods or ()
+            }
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -316,7 +353,7 @@ def create_app(
         response_model=PlatformPeering,
     )
     async def get_peering(
-        request: Request, deployment_id: str, peering_id: str, _: Auth
+        request: Request, deployment_id: str, peering_id: PeeringId, _: Auth
     ) -> Response:
         return _json(request, _dump(await service.peering(deployment_id, peering_id)))
 
@@ -327,7 +364,7 @@ def create_app(
         responses={409: {"model": ErrorBody}},
     )
     async def delete_peering(
-        request: Request, deployment_id: str, peering_id: str, _: Auth
+        request: Request, deployment_id: str, peering_id: PeeringId, _: Auth
     ) -> Response:
         record = await service.delete_peering(deployment_id, peering_id)
         return _json(request, _dump(record), status=202)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+
+import botocore.session
 
 from .. import rules
 from ..aws import AwsError, Ec2Gateway
@@ -65,6 +68,17 @@ TRANSIENT_AWS_CODES = frozenset(
     }
 )
 GONE_AWS_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
+
+
+@functools.cache
+def ec2_regions() -> frozenset[str]:
+    """Every region botocore knows EC2 in, across partitions (no network)."""
+    session = botocore.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    )
 
 
 class PlatformError(Exception):
@@ -201,20 +215,31 @@ class PlatformService:
             cidr = str(rules.check_vpc_cidr(body.get("cidr")))
         except rules.RuleViolation as exc:
             raise _from_rule(exc) from None
+        if region not in ec2_regions():
+            raise PlatformError(
+                400, "INVALID_ARGUMENT", f"region {region!r} is not an AWS region with EC2"
+            )
         project = body.get("projectName", "default")
         if not isinstance(project, str) or not project:
             raise PlatformError(400, "INVALID_ARGUMENT", "projectName must be a non-empty string")
         deployment_id = "d" + secrets.token_hex(4)[:7]
         tags = {"Name": f"deployment-{name}", "platform:deployment": deployment_id}
-        vpc_id = await self.ec2.create_vpc(region, cidr, tags)
-        rtb = await self.ec2.create_route_table(
-            region, vpc_id, {"Name": f"deployment-{name}", "platform:deployment": deployment_id}
-        )
-        for i, block in enumerate(_split(cidr)):
-            subnet = await self.ec2.create_subnet(
-                region, vpc_id, block, {"Name": f"deployment-{name}-{i}"}
+        try:
+            vpc_id = await self.ec2.create_vpc(region, cidr, tags)
+            rtb = await self.ec2.create_route_table(
+                region, vpc_id, {"Name": f"deployment-{name}", "platform:deployment": deployment_id}
             )
-            await self.ec2.associate_route_table(region, rtb, subnet)
+            for i, block in enumerate(_split(cidr)):
+                subnet = await self.ec2.create_subnet(
+                    region, vpc_id, block, {"Name": f"deployment-{name}-{i}"}
+                )
+                await self.ec2.associate_route_table(region, rtb, subnet)
+        except AwsError as exc:
+            raise PlatformError(
+                502,
+                "AWS_UNAVAILABLE",
+                f"could not build the deployment's VPC in {region}: {exc.code}: {exc.message}",
+            ) from None
         deployment = Deployment(
             id=deployment_id,
             name=name,

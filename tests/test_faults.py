@@ -1,0 +1,422 @@
+"""Throttling, outages and dropped connections, as production serves them.
+
+The customer-side clients talk to the real moto server and the real platform through
+:class:`FaultProxy` instances that answer a share of the requests themselves: AWS throttling
+(503 ``RequestLimitExceeded``), 500s, connection resets and slow replies; platform 429s with
+``Retry-After``, 503s, resets and slow replies. The dashboard's poller must keep going and say
+which side is stale; create and delete must end done or stopped with a clear message, and a
+re-run must finish the job with exactly one of everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from peering_core.aws import AwsError, Ec2Gateway
+from peering_core.platform.client import PlatformApiError, PlatformClient
+from peering_core.poller import PLATFORM, Fleet, Snapshot, StatusPoller, aws_source
+from peering_core.sandbox import CustomerVpc, Sandbox, build_customer_vpc
+from peering_core.workflow import (
+    CreateRequest,
+    DeleteRequest,
+    Progress,
+    Step,
+    WorkflowError,
+    create_peering,
+    delete_peering,
+)
+
+from .faults import AWS_FAULTS, PLATFORM_FAULTS, FaultProxy
+from .reliability import kinds, report
+
+REGION = "us-east-1"
+DEPLOYMENT_CIDR = "10.200.0.0/16"
+SEED = 31  # fixed: the same faults in the same order for the same requests
+
+
+@dataclass
+class Proxies:
+    """One fault proxy in front of moto (the customer's AWS), one in front of the platform."""
+
+    aws: FaultProxy
+    platform: FaultProxy
+
+    def set_rate(self, rate: float) -> None:
+        self.aws.set_rate(rate)
+        self.platform.set_rate(rate)
+
+    def injected(self) -> Counter[str]:
+        return Counter({f"aws {k}": v for k, v in self.aws.injected.items()}) + Counter(
+            {f"platform {k}": v for k, v in self.platform.injected.items()}
+        )
+
+
+@pytest.fixture
+def proxies(sandbox: Sandbox) -> Iterator[Proxies]:
+    pair = Proxies(
+        aws=FaultProxy(sandbox.moto.url, faults=AWS_FAULTS, seed=SEED, slow_seconds=0.05).start(),
+        platform=FaultProxy(
+            sandbox.platform_url, faults=PLATFORM_FAULTS, seed=SEED + 1, slow_seconds=0.05
+        ).start(),
+    )
+    yield pair
+    pair.aws.stop()
+    pair.platform.stop()
+
+
+def customer_gateway(sandbox: Sandbox, proxies: Proxies, *, max_attempts: int) -> Ec2Gateway:
+    """The customer's EC2, reached through the AWS fault proxy."""
+    access = sandbox.customer_aws.model_copy(update={"endpoint_url": proxies.aws.url})
+    return Ec2Gateway(access, default_region=REGION, max_attempts=max_attempts)
+
+
+def platform_client(
+    sandbox: Sandbox,
+    proxies: Proxies,
+    *,
+    max_attempts: int,
+    backoff: float = 0.25,
+    max_retry_after: float = 30.0,
+) -> PlatformClient:
+    """The platform API, reached through the platform fault proxy."""
+    return PlatformClient(
+        proxies.platform.url,
+        sandbox.key,
+        sandbox.secret,
+        max_attempts=max_attempts,
+        backoff=backoff,
+        max_retry_after=max_retry_after,
+    )
+
+
+@dataclass
+class Estate:
+    """One deployment in one region and the customer's VPCs beside it."""
+
+    deployment_id: str
+    vpcs: dict[str, CustomerVpc] = field(default_factory=dict)
+
+
+async def build_estate(sandbox: Sandbox, vpcs: dict[str, str]) -> Estate:
+    """The deployment and the customer VPCs, built directly (no faults yet)."""
+    async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
+        deployment = await platform.create_deployment("factory-telemetry", REGION, DEPLOYMENT_CIDR)
+        built = await asyncio.gather(
+            *(build_customer_vpc(ec2, name, REGION, cidr) for name, cidr in vpcs.items())
+        )
+    return Estate(deployment.id, dict(zip(vpcs, built, strict=True)))
+
+
+# --- the dashboard's poller ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def peered(sandbox: Sandbox) -> AsyncIterator[tuple[Estate, list[str]]]:
+    """One deployment peered with two customer VPCs, both running."""
+    estate = await build_estate(
+        sandbox, {"prod-data": "172.20.0.0/16", "analytics": "172.21.0.0/16"}
+    )
+    peerings = []
+    async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
+        for vpc in estate.vpcs.values():
+            request = CreateRequest(deployment_id=estate.deployment_id, vpc_id=vpc.vpc_id)
+            result = await create_peering(request, platform, ec2, poll_interval=0.05)
+            peerings.append(result.peering_id)
+    yield estate, peerings
+
+
+def check_sources(snapshot: Snapshot, previous: Snapshot) -> None:
+    """Every source is fresh, or stale with its error, since when, and its last good time."""
+    assert set(snapshot.sources) == {PLATFORM, aws_source(REGION)}
+    for name, source in snapshot.sources.items():
+        before = previous.sources[name]
+        if source.ok:
+            assert source.fetched_at == snapshot.taken_at and source.failing_since is None
+            continue
+        assert source.error, name
+        assert source.fetched_at is not None and source.fetched_at <= snapshot.taken_at
+        assert source.fetched_at == before.fetched_at, "a stale source keeps its last good time"
+        expected_since = before.failing_since if not before.ok else snapshot.taken_at
+        assert source.failing_since == expected_since, name
+
+
+@pytest.mark.slow
+async def test_the_dashboard_keeps_polling_through_faults_and_says_which_side_is_stale(
+    sandbox: Sandbox, proxies: Proxies, peered: tuple[Estate, list[str]]
+) -> None:
+    _estate, peerings = peered
+    ticks, rate = 200, 0.3
+    async with (
+        platform_client(
+            sandbox, proxies, max_attempts=1, backoff=0.01, max_retry_after=0.1
+        ) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=1) as ec2,
+    ):
+        poller = StatusPoller(Fleet(platform, ec2, drift=True), interval=5.0, max_backoff=60.0)
+        polls = aiter(poller)
+        previous = await anext(polls)
+        assert previous.ok, previous.failing
+        assert sorted(v.peering_id for v in previous.views) == sorted(peerings)
+
+        proxies.set_rate(rate)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        stale: Counter[str] = Counter()
+        for _ in range(ticks):
+            poller.refresh()
+            snapshot = await anext(polls)
+            check_sources(snapshot, previous)
+            # Stale or not, both peerings stay on the screen.
+            assert sorted(v.peering_id for v in snapshot.views) == sorted(peerings)
+            if snapshot.ok:
+                assert poller.next_delay() == poller.interval
+            else:
+                assert poller.next_delay() == min(60.0, 5.0 * 2**poller.failures)
+            stale.update(s.name for s in snapshot.failing)
+            stale["any"] += not snapshot.ok
+            previous = snapshot
+        injected = proxies.injected()
+        per_tick = (loop.time() - began) / ticks
+
+        proxies.set_rate(0.0)
+        poller.refresh()
+        started = loop.time()
+        fresh = await anext(polls)
+        recovery = loop.time() - started
+        assert fresh.ok, fresh.failing
+        assert recovery < poller.interval, "fresh again within one poll interval"
+        assert poller.next_delay() == poller.interval
+        assert all(s.failing_since is None for s in fresh.sources.values())
+        assert {v.peering_id: v.health.value for v in fresh.views} == dict.fromkeys(peerings, "ok")
+
+    assert stale["any"] > 0 and stale["any"] < ticks, "the faults made some ticks stale, not all"
+    report(
+        f"poller: {ticks} ticks at {rate:.0%} faults, {kinds(injected)} faults injected; "
+        f"{stale['any']} ticks with a stale source (platform {stale[PLATFORM]}, "
+        f"aws {stale[aws_source(REGION)]}), 0 exceptions; "
+        f"{per_tick:.2f} s per tick under faults; first tick after the faults: fresh, "
+        f"in {recovery:.2f} s"
+    )
+
+
+# --- create and delete --------------------------------------------------------------------
+
+TRANSIENT = (
+    "RequestLimitExceeded",
+    "InternalError",
+    "ConnectionClosedError",
+    "RATE_LIMITED",
+    "UNAVAILABLE",
+    "PLATFORM_UNREACHABLE",
+)
+CUSTOMER_VPCS = {f"app-{i}": f"172.{20 + i}.0.0/16" for i in range(6)}
+PORTS = (1883, 8883)
+ATTEMPTS = 3
+
+
+@dataclass
+class Ledger:
+    """What each run ended with, for the figures."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    stops: list[str] = field(default_factory=list)
+
+
+async def run_once(
+    sandbox: Sandbox, proxies: Proxies, ledger: Ledger, what: str, action: Any
+) -> Any:
+    """One CLI-like run (fresh clients, the real retry paths with three attempts each);
+    ``None`` if it stopped cleanly."""
+    async with (
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+    ):
+        try:
+            result = await action(platform, ec2)
+        except WorkflowError as exc:
+            message = f"{exc.code} during {exc.step}: {exc.message}"
+            assert exc.step, f"{what} stopped without saying where: {message}"
+        except (AwsError, PlatformApiError) as exc:
+            message = str(exc)
+        else:
+            ledger.outcomes[f"{what} done"] += 1
+            return result
+    assert any(code in message for code in TRANSIENT), f"{what}: unclear stop: {message}"
+    ledger.outcomes[f"{what} stopped"] += 1
+    ledger.stops.append(f"{what}: {message}")
+    return None
+
+
+async def until_done(
+    sandbox: Sandbox, proxies: Proxies, ledger: Ledger, what: str, action: Any, rate: float
+) -> Any:
+    """Run under faults; if it stopped, run it again with the faults off: it must finish."""
+    result = await run_once(sandbox, proxies, ledger, what, action)
+    if result is None:
+        proxies.set_rate(0.0)
+        try:
+            result = await run_once(sandbox, proxies, ledger, f"{what} re-run", action)
+        finally:
+            proxies.set_rate(rate)
+        assert result is not None, f"{what}: the re-run without faults did not finish"
+    return result
+
+
+async def read_back(sandbox: Sandbox, estate: Estate) -> dict[str, Any]:
+    """Both sides, read directly (no proxy): pcxs, routes and rules of the customer's VPCs."""
+    vpc_ids = [v.vpc_id for v in estate.vpcs.values()]
+    async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
+        pcxs = await ec2.describe_peerings(REGION, requester_vpc_ids=vpc_ids)
+        tables = await ec2.describe_route_tables(REGION, vpc_ids=vpc_ids)
+        groups = [v.security_groups["app"] for v in estate.vpcs.values()]
+        rules = await ec2.describe_security_group_rules(REGION, groups)
+        records = await platform.peerings(estate.deployment_id)
+    return {
+        "live": {p.id: p for p in pcxs if p.status not in ("deleted", "deleting", "rejected")},
+        "pending": [p.id for p in pcxs if p.status == "pending-acceptance"],
+        "routes": [
+            (t.id, r.target_id)
+            for t in tables
+            for r in t.routes
+            if r.destination == DEPLOYMENT_CIDR
+        ],
+        "rules": [
+            (r.group_id, r.from_port)
+            for r in rules
+            if not r.is_egress and r.cidr == DEPLOYMENT_CIDR
+        ],
+        "records": {r.peering_id: r for r in records},
+    }
+
+
+async def test_creates_and_deletes_under_faults_end_done_or_clearly_stopped_and_lose_nothing(
+    sandbox: Sandbox, proxies: Proxies
+) -> None:
+    rate = 0.3
+    estate = await build_estate(sandbox, CUSTOMER_VPCS)
+    ledger = Ledger()
+    proxies.set_rate(rate)
+
+    created: dict[str, str] = {}
+    for name, vpc in estate.vpcs.items():
+        request = CreateRequest(
+            deployment_id=estate.deployment_id,
+            vpc_id=vpc.vpc_id,
+            security_groups=(vpc.security_groups["app"],),
+            ports=PORTS,
+        )
+
+        async def create(platform: PlatformClient, ec2: Ec2Gateway, r: CreateRequest = request):
+            return await create_peering(r, platform, ec2, poll_interval=0.05)
+
+        result = await until_done(sandbox, proxies, ledger, "create", create, rate)
+        created[name] = result.peering_id
+
+    state = await read_back(sandbox, estate)
+    # Exactly one live pcx per intended peering, each confirmed and running on the platform.
+    assert sorted(state["live"]) == sorted(created.values())
+    assert state["pending"] == [], "no request left unconfirmed"
+    assert sorted(state["records"]) == sorted(created.values()), "no record without its pcx"
+    assert {r.status.value for r in state["records"].values()} == {"running"}
+    for name, vpc in estate.vpcs.items():
+        assert state["live"][created[name]].requester.vpc_id == vpc.vpc_id
+    # One route per route table, one rule per port.
+    expected_routes = sorted(
+        (table, created[name]) for name, vpc in estate.vpcs.items() for table in vpc.route_tables
+    )
+    assert sorted(state["routes"]) == expected_routes
+    expected_rules = sorted(
+        (vpc.security_groups["app"], port) for vpc in estate.vpcs.values() for port in PORTS
+    )
+    assert sorted(state["rules"]) == expected_rules
+
+    for name in estate.vpcs:
+        pcx = created[name]
+        request = DeleteRequest(
+            deployment_id=estate.deployment_id, peering_id=pcx, confirmation=pcx
+        )
+
+        async def delete(platform: PlatformClient, ec2: Ec2Gateway, r: DeleteRequest = request):
+            return await delete_peering(r, platform, ec2, poll_interval=0.05)
+
+        await until_done(sandbox, proxies, ledger, "delete", delete, rate)
+
+    injected = proxies.injected()
+    state = await read_back(sandbox, estate)
+    assert state["live"] == {} and state["pending"] == []
+    assert state["records"] == {}
+    assert state["routes"] == [] and state["rules"] == []
+
+    runs = sum(ledger.outcomes.values())
+    report(
+        f"create/delete: {runs} runs at {rate:.0%} faults, {kinds(injected)} faults injected; "
+        f"outcomes: {dict(sorted(ledger.outcomes.items()))}; after the re-runs: 6 pcx, "
+        f"{len(expected_routes)} routes, {len(expected_rules)} rules, then none left"
+    )
+    for stop in ledger.stops:
+        report(f"  stopped: {stop}")
+
+
+class Interrupted(Exception):
+    """Stands in for the operator's ctrl+c or a dropped SSH session."""
+
+
+async def test_a_delete_stopped_after_the_platform_let_go_finishes_the_cleanup_when_run_again(
+    sandbox: Sandbox, platform: PlatformClient, customer: Ec2Gateway
+) -> None:
+    estate = await build_estate(sandbox, {"prod-data": "172.20.0.0/16"})
+    vpc = estate.vpcs["prod-data"]
+    request = CreateRequest(
+        deployment_id=estate.deployment_id,
+        vpc_id=vpc.vpc_id,
+        security_groups=(vpc.security_groups["app"],),
+        ports=PORTS,
+    )
+    pcx = (await create_peering(request, platform, customer, poll_interval=0.05)).peering_id
+    delete = DeleteRequest(deployment_id=estate.deployment_id, peering_id=pcx, confirmation=pcx)
+
+    def stop_when_gone_from_the_platform(event: Progress) -> None:
+        if event.step is Step.DELETE and event.state == "done":
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        await delete_peering(
+            delete,
+            platform,
+            customer,
+            on_progress=stop_when_gone_from_the_platform,
+            poll_interval=0.05,
+        )
+    left = await read_back(sandbox, estate)
+    assert left["records"] == {} and left["live"] == {}
+    assert len(left["routes"]) == 2 and len(left["rules"]) == 2, "the cleanup had not run"
+
+    mistyped = DeleteRequest(
+        deployment_id=estate.deployment_id, peering_id=pcx, confirmation=pcx[:-1]
+    )
+    with pytest.raises(WorkflowError) as refused:
+        await delete_peering(mistyped, platform, customer)
+    assert refused.value.code == "DELETE_REFUSED" and "does not match" in refused.value.message
+    assert await read_back(sandbox, estate) == left
+
+    events: list[Progress] = []
+    result = await delete_peering(delete, platform, customer, on_progress=events.append)
+    assert len(result.routes_removed) == 2 and len(result.rules_removed) == 2
+    assert {e.step for e in events if e.state == "skipped"} == {Step.GUARD, Step.DELETE}
+    after = await read_back(sandbox, estate)
+    assert after["routes"] == [] and after["rules"] == []
+
+    never = "pcx-0123456789abcdef0"
+    with pytest.raises(WorkflowError) as unknown:
+        await delete_peering(
+            DeleteRequest(deployment_id=estate.deployment_id, peering_id=never, confirmation=never),
+            platform,
+            customer,
+        )
+    assert unknown.value.code == "PEERING_NOT_FOUND" and never in unknown.value.message
