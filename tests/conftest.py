@@ -17,6 +17,12 @@ from peering_core.platform.client import PlatformClient
 from peering_core.sandbox import MotoServer, Sandbox, SeedReport
 
 
+@pytest.fixture(autouse=True)
+def private_audit_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """No test writes the operator's own audit log (tests that read it set their own path)."""
+    monkeypatch.setenv("PEERING_AUDIT_LOG", str(tmp_path_factory.mktemp("audit") / "audit.jsonl"))
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     server = MotoServer().start()

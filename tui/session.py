@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+from peering_core.audit import AuditLog
 from peering_core.aws import AwsError, Ec2Gateway
 from peering_core.config import Connection
 from peering_core.models import CallerIdentity
@@ -93,6 +95,19 @@ class Session:
             actor = {"awsArn": f"unknown ({self.identity_error or 'not asked yet'})"}
         actor["platformKey"] = self.platform_key
         return actor
+
+    async def audit(
+        self, action: str, target: dict[str, str], result: str, detail: dict[str, Any]
+    ) -> str | None:
+        """Append one audit record (off the event loop); the error in words if it failed."""
+        log = AuditLog(actor=self.audit_actor())
+        try:
+            await asyncio.to_thread(
+                log.record, action, target, result, detail | {"via": "dashboard"}
+            )
+        except OSError as exc:
+            return f"audit log {log.path}: {exc}"
+        return None
 
     async def close(self) -> None:
         """Close both clients; stop the sandbox when this session started it."""

@@ -48,9 +48,9 @@ async def seeded(sandbox: Sandbox) -> SeedReport:
     return await sandbox.seed()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the fixes this test applies are audited (never the operator's own log)."""
+    """Where what this test changes is audited (never the operator's own log)."""
     path = tmp_path / "audit.jsonl"
     monkeypatch.setenv("PEERING_AUDIT_LOG", str(path))
     return path

@@ -3,8 +3,11 @@ seeded sandbox (``seeded``) because each one leaves the fleet different."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import Button, Checkbox, Input, OptionList, SelectionList, Static
 
+from peering_core.audit import read_audit
 from peering_core.aws import AwsError, Ec2Gateway
 from peering_core.sandbox import Sandbox, SeedReport
 from tui.app import PeeringApp
@@ -65,7 +68,9 @@ async def open_create(app: PeeringApp, pilot, deployment_id: str) -> CreatePeeri
     return form
 
 
-async def test_create_through_the_form_to_running(sandbox: Sandbox, seeded: SeedReport):
+async def test_create_through_the_form_to_running(
+    sandbox: Sandbox, seeded: SeedReport, audit_log: Path
+):
     dep = seeded.deployments["factory-telemetry"]
     vpc = seeded.vpcs["analytics"]
     app = app_on(sandbox)
@@ -98,6 +103,12 @@ async def test_create_through_the_form_to_running(sandbox: Sandbox, seeded: Seed
         assert f"{pcx} is running" in result
         assert "routes: 2 added" in result
         assert f"{vpc.security_groups['warehouse']}:5439" in result
+
+        (record,) = read_audit(audit_log)
+        assert (record["action"], record["result"]) == ("create", "ok")
+        assert record["target"] == {"deploymentID": dep.id, "vpcId": vpc.vpc_id}
+        assert record["detail"]["peeringId"] == pcx and record["detail"]["via"] == "dashboard"
+        assert record["who"]["platformKey"] == sandbox.key
 
         await pilot.click("#cancel")  # now labelled Close
         assert app.screen is app.main_screen
@@ -150,7 +161,7 @@ async def test_a_create_stopped_half_way_resumes_with_the_same_request(
 
 
 async def test_delete_with_the_exact_pcx_id_removes_it_and_its_routes(
-    sandbox: Sandbox, seeded: SeedReport
+    sandbox: Sandbox, seeded: SeedReport, audit_log: Path
 ):
     pcx = seeded.peerings["eu-prod->eu-connected-cars"]
     app = app_on(sandbox)
@@ -176,6 +187,9 @@ async def test_delete_with_the_exact_pcx_id_removes_it_and_its_routes(
             ["✓", "cleanup"],
         ]
         assert "deleted" in str(modal.query_one("#result", Static).render())
+        (record,) = read_audit(audit_log)
+        assert (record["action"], record["result"]) == ("delete", "ok")
+        assert record["target"]["peeringId"] == pcx
 
         await pilot.press("escape")
         assert app.screen is app.main_screen

@@ -9,7 +9,6 @@ and records.
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -22,7 +21,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Static
 from textual.worker import Worker
 
-from peering_core.audit import AuditLog
 from peering_core.aws import AwsError
 from peering_core.drift import FixAction, FixPlan, plan_fix
 from peering_core.estate import AppliedAction, DriftError, apply_fix, diff_one
@@ -263,7 +261,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
             self.show()
 
         target = {"deploymentID": diff.deployment_id, "peeringId": diff.peering_id}
-        detail: dict[str, Any] = {"via": "dashboard", "region": diff.region}
+        detail: dict[str, Any] = {"region": diff.region}
         try:
             applied = await apply_fix(session.ec2, chosen, on_action=landed)
         except Exception as exc:  # audited however it ends, then shown, never a crash
@@ -298,12 +296,11 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
 
     async def _audit(self, target: dict[str, str], result: str, detail: dict[str, Any]) -> None:
         session = self.peering_app.session
-        actor = session.audit_actor() if session is not None else {}
-        log = AuditLog(actor=actor)
-        try:
-            await asyncio.to_thread(log.record, "fix", target, result, detail)
-        except OSError as exc:
-            self.notify(f"audit log {log.path}: {exc}", severity="error", timeout=15)
+        if session is None:
+            return
+        problem = await session.audit("fix", target, result, detail)
+        if problem is not None:
+            self.notify(problem, severity="error", timeout=15)
 
     async def _rediff(self, deployment_id: str, failed: int) -> None:
         session = self.peering_app.session
