@@ -6,6 +6,7 @@ platform server runs for real (uvicorn, SQLite, background acceptance) on a loop
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 from peering_core.aws import Ec2Gateway
 from peering_core.platform.client import PlatformClient
 from peering_core.sandbox import MotoServer, Sandbox, SeedReport
+
+from .cli_helpers import Cli
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +102,17 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("reliability figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def seeded(sandbox: Sandbox) -> SeedReport:
+    """Deployments and customer VPCs without demo peerings, for the command-line stories."""
+    return asyncio.run(sandbox.seed(demo=False))
+
+
+@pytest.fixture
+def cli(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """The real command line, in-process, with the sandbox's exports in the environment."""
+    return Cli(sandbox, monkeypatch, capsys)

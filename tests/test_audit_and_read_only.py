@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import stat
 
-import pytest
-
 from peering_core.audit import read_audit
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, Sandbox, SeedReport
-
-from .cli_helpers import Cli
-
-
-@pytest.fixture
-def seeded(sandbox: Sandbox) -> SeedReport:
-    return asyncio.run(sandbox.seed(demo=False))
-
-
-@pytest.fixture
-def cli(sandbox, monkeypatch, capsys) -> Cli:
-    return Cli(sandbox, monkeypatch, capsys)
+from peering_core.sandbox import CUSTOMER_ACCOUNT_ID
 
 
 def test_every_mutating_action_is_audited_with_who_what_target_and_result(cli, sandbox, seeded):

@@ -7,19 +7,7 @@ import asyncio
 import pytest
 
 from peering_core.intent import rule_description
-from peering_core.sandbox import Sandbox, SeedReport, build_customer_vpc
-
-from .cli_helpers import Cli
-
-
-@pytest.fixture
-def seeded(sandbox: Sandbox) -> SeedReport:
-    return asyncio.run(sandbox.seed(demo=False))
-
-
-@pytest.fixture
-def cli(sandbox, monkeypatch, capsys) -> Cli:
-    return Cli(sandbox, monkeypatch, capsys)
+from peering_core.sandbox import Sandbox, build_customer_vpc
 
 
 def _routes_via(state, region, pcx):

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -325,6 +325,16 @@ class PeeringApp(App[None]):
         how = "started with --read-only" if self.started_read_only else "toggle with ctrl+p"
         self.notify(f"read-only: create, delete and fix are off ({how})", severity="warning")
         return True
+
+    async def audit(
+        self, action: str, target: dict[str, str], result: str, detail: dict[str, Any]
+    ) -> None:
+        """Record a mutating action like the CLI does; a log that cannot be written is said."""
+        if self.session is None:
+            return
+        problem = await self.session.audit(action, target, result, detail)
+        if problem is not None:
+            self.notify(problem, severity="error", timeout=15)
 
     def go_to_deployment(self, deployment_id: str) -> None:
         """Back to the dashboard with ``deployment_id`` selected and its peerings shown."""

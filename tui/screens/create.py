@@ -3,7 +3,7 @@ then the workflow's steps live, and a Resume when it stopped half-way."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -391,13 +391,17 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
             )
         except WorkflowError as exc:
             verdict = "failed" if isinstance(exc, Failed) else "refused"
-            await self._audit(target, f"{verdict}: {exc.code}", {"message": exc.message})
+            await self.peering_app.audit(
+                "create", target, f"{verdict}: {exc.code}", {"message": exc.message}
+            )
             self._failed(exc.step, exc.message, resumable=isinstance(exc, Failed))
         except (PlatformApiError, AwsError, OSError) as exc:
-            await self._audit(target, f"failed: {type(exc).__name__}", {"message": str(exc)})
+            await self.peering_app.audit(
+                "create", target, f"failed: {type(exc).__name__}", {"message": str(exc)}
+            )
             self._failed("", str(exc), resumable=True)
         else:
-            await self._audit(target, "ok", result.model_dump(mode="json"))
+            await self.peering_app.audit("create", target, "ok", result.model_dump(mode="json"))
             self.result = result
             deployment = self.choices.deployment.name if self.choices else self.deployment_id
             self.query_one("#result", Static).update(result_text(result, deployment))
@@ -408,12 +412,6 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
             self.running = False
             self.query_one("#cancel", Button).disabled = False
             self.query_one("#result").scroll_visible()
-
-    async def _audit(self, target: dict[str, str], result: str, detail: dict[str, Any]) -> None:
-        session = self.peering_app.session
-        problem = await session.audit("create", target, result, detail) if session else None
-        if problem is not None:
-            self.notify(problem, severity="error", timeout=15)
 
     def _failed(self, step: str, message: str, *, resumable: bool) -> None:
         self.query_one("#steps", StepLog).fail(step, message)

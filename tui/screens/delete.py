@@ -3,7 +3,7 @@ workflow's steps live. Nothing here decides; ``check_delete_guard`` and ``delete
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -241,16 +241,20 @@ class DeletePeeringModal(ModalScreen[bool]):
             )
         except WorkflowError as exc:
             verdict = "failed" if isinstance(exc, Failed) else "refused"
-            await self._audit(target, f"{verdict}: {exc.code}", {"message": exc.message})
+            await self.peering_app.audit(
+                "delete", target, f"{verdict}: {exc.code}", {"message": exc.message}
+            )
             steps.fail(exc.step, exc.message)
             title = "delete refused" if isinstance(exc, Refused) else "delete failed"
             self.notify(exc.message, title=title, severity="error")
         except (PlatformApiError, AwsError, OSError) as exc:
-            await self._audit(target, f"failed: {type(exc).__name__}", {"message": str(exc)})
+            await self.peering_app.audit(
+                "delete", target, f"failed: {type(exc).__name__}", {"message": str(exc)}
+            )
             steps.fail("", str(exc))
             self.notify(str(exc), title="delete failed", severity="error")
         else:
-            await self._audit(target, "ok", result.model_dump(mode="json"))
+            await self.peering_app.audit("delete", target, "ok", result.model_dump(mode="json"))
             self.deleted = True
             self.query_one("#result", Static).update(delete_result_text(result))
             self.query_one("#delete").display = False
@@ -263,12 +267,6 @@ class DeletePeeringModal(ModalScreen[bool]):
             self.query_one("#keep").disabled = self.deleted
             self.update_button()
             self.query_one("#cancel").focus()
-
-    async def _audit(self, target: dict[str, str], result: str, detail: dict[str, Any]) -> None:
-        session = self.peering_app.session
-        problem = await session.audit("delete", target, result, detail) if session else None
-        if problem is not None:
-            self.notify(problem, severity="error", timeout=15)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_failed_worker(self, event)

@@ -266,13 +266,14 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
             applied = await apply_fix(session.ec2, chosen, on_action=landed)
         except Exception as exc:  # audited however it ends, then shown, never a crash
             applied = list(self.results.values())
-            await self._audit(
-                target, f"failed: {type(exc).__name__}", detail | {"message": str(exc)}
+            await self.peering_app.audit(
+                "fix", target, f"failed: {type(exc).__name__}", detail | {"message": str(exc)}
             )
             self.notify(f"fix failed: {describe_error(exc)}", severity="error", timeout=15)
         else:
             failed = [a for a in applied if not a.ok]
-            await self._audit(
+            await self.peering_app.audit(
+                "fix",
                 target,
                 "ok" if not failed else f"failed: {len(failed)} action(s)",
                 detail
@@ -293,14 +294,6 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         self.query_one("#close", Button).focus()
         if self.peering_app.poller is not None:
             self.peering_app.poller.refresh()  # so the dashboard's rows catch up too
-
-    async def _audit(self, target: dict[str, str], result: str, detail: dict[str, Any]) -> None:
-        session = self.peering_app.session
-        if session is None:
-            return
-        problem = await session.audit("fix", target, result, detail)
-        if problem is not None:
-            self.notify(problem, severity="error", timeout=15)
 
     async def _rediff(self, deployment_id: str, failed: int) -> None:
         session = self.peering_app.session
