@@ -6,6 +6,7 @@ from textual.message import Message
 
 from peering_core.poller import Snapshot
 
+from .rows import FleetRows
 from .session import Session
 
 
@@ -36,9 +37,10 @@ class SandboxStage(Message):
 class SnapshotArrived(Message):
     """One tick of the poller: both sides as of ``snapshot.taken_at``."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, rows: FleetRows | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
+        self.rows = rows  # built on the poll thread; None: the app builds them
 
 
 class PollingFailed(Message):

@@ -71,13 +71,16 @@ def aws_status(view: PeeringView) -> str:
     return view.aws_status or "not on AWS"
 
 
+def haystack(fields: Iterable[str | None]) -> str:
+    """What the filter searches: the fields, lower-cased, one string."""
+    return " ".join(f.lower() for f in fields if f)
+
+
 def matches(query: str, fields: Iterable[str | None]) -> bool:
     """Whether every word of ``query`` appears (case-insensitively) in one of ``fields``."""
     words = query.lower().split()
-    if not words:
-        return True
-    haystack = " ".join(f.lower() for f in fields if f)
-    return all(word in haystack for word in words)
+    text = haystack(fields)
+    return all(word in text for word in words)
 
 
 def peering_fields(view: PeeringView) -> list[str | None]:

@@ -8,6 +8,7 @@ in anything that is displayed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,8 @@ class Session:
 
     platform: PlatformClient
     ec2: Ec2Gateway
+    # New clients on the same platform and AWS side, for another thread's event loop.
+    clients: Callable[[], tuple[PlatformClient, Ec2Gateway]]
     platform_url: str
     platform_key: str = ""
     sandbox: Sandbox | None = None
@@ -45,6 +48,7 @@ class Session:
         return cls(
             platform=sandbox.client(),
             ec2=sandbox.customer_gateway(),
+            clients=lambda: (sandbox.client(), sandbox.customer_gateway()),
             platform_url=sandbox.platform_url,
             platform_key=sandbox.key,
             sandbox=sandbox,
@@ -54,14 +58,21 @@ class Session:
     @classmethod
     def for_connection(cls, connection: Connection) -> Session:
         """A session on a configured platform and the AWS default chain (or profile)."""
-        return cls(
-            platform=PlatformClient(
+
+        def clients() -> tuple[PlatformClient, Ec2Gateway]:
+            platform = PlatformClient(
                 connection.platform_url,
                 connection.platform_key,
                 connection.platform_secret,
                 verify=connection.verify_tls,
-            ),
-            ec2=Ec2Gateway(connection.aws),
+            )
+            return platform, Ec2Gateway(connection.aws)
+
+        platform, ec2 = clients()
+        return cls(
+            platform=platform,
+            ec2=ec2,
+            clients=clients,
             platform_url=connection.platform_url,
             platform_key=connection.key_id,
         )

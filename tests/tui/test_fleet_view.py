@@ -255,7 +255,7 @@ async def test_it_fits_an_80x24_ssh_session(demo_fleet: DemoFleet):
         assert deployments.max_scroll_x == 0, "the deployments table needs no scrolling right"
         # ...and the health mark, the pcx, the deployment and both statuses without scrolling
         # right; the highlighted peering's verdict is spelled out under the table.
-        shown = sum(c.get_render_width(peerings) for c in peerings.ordered_columns[:5])
+        shown = sum(peerings.column_widths[:5])
         assert shown <= peerings.scrollable_content_region.width
         line = str(screen.query_one("#peering-line", Static).render())
         assert peerings.cursor_id is not None and peerings.cursor_id in line

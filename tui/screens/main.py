@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -12,23 +11,20 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from peering_core.poller import Snapshot
-from peering_core.views import DeploymentView, PeeringView, age, countdown
+from peering_core.views import DeploymentView, PeeringView
 
 from .. import bindings
 from ..render import (
     HEALTH_STYLE,
     aws_status,
     health_mark,
-    health_text,
-    matches,
-    peering_fields,
-    peering_health,
     platform_status,
 )
-from ..widgets.keyed_table import Cell, KeyedTable
+from ..rows import FleetRows
+from ..widgets.keyed_table import KeyedTable
 from ..widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
@@ -96,49 +92,6 @@ SORTS: list[tuple[str, Callable[[PeeringView], tuple[Any, ...]]]] = [
 ]
 
 
-def deployment_cells(d: DeploymentView) -> list[Cell]:
-    """One deployments-table row, in column order."""
-    status = d.deployment.status
-    return [
-        d.deployment.id,
-        d.deployment.name,
-        d.deployment.region,
-        Text(status, style="" if status == "running" else "yellow"),
-        str(d.peering_count),
-        health_text(d.health),
-    ]
-
-
-def peering_cells(v: PeeringView, now: datetime) -> list[Cell]:
-    """One peerings-table row, in column order."""
-    return [
-        health_mark(v.health),
-        v.peering_id,
-        v.deployment_name,
-        platform_status(v),
-        aws_status(v),
-        v.requester_account or "-",
-        v.requester_vpc or "-",
-        v.requester_cidr or "-",
-        age(v.created_at, now),
-        countdown(v.expires_at, now) if not v.confirmed else "",
-        peering_health(v),
-    ]
-
-
-def deployment_fields(d: DeploymentView) -> list[str | None]:
-    """What the filter looks at for a deployment."""
-    return [
-        d.deployment.id,
-        d.deployment.name,
-        d.deployment.region,
-        d.deployment.status,
-        d.vpc.vpc_id if d.vpc else None,
-        d.vpc.cidr if d.vpc else None,
-        d.health.value,
-    ]
-
-
 class MainScreen(Screen[None]):
     """Deployments and peerings, filter, sort, and the doors to diff, detail, create, delete."""
 
@@ -149,6 +102,11 @@ class MainScreen(Screen[None]):
         self.all_deployments = True
         self.filter_text = ""
         self.sort_index = 0
+        self._peering_line: Text | None = None
+        self._sorted_rows: FleetRows | None = None
+        self._keys: dict[str, tuple[Any, ...]] = {}
+        self._sorted_by: int | None = None
+        self._titles_shown: dict[str | None, tuple[str, str | None]] = {}
 
     @property
     def peering_app(self) -> PeeringApp:
@@ -164,7 +122,7 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.deployments_table.border_title = "deployments"
+        self._retitle(self.deployments_table, "deployments")
         self.watch(self.app, "snapshot", self.show_snapshot, init=True)
         self.peerings_table.focus()
 
@@ -184,32 +142,42 @@ class MainScreen(Screen[None]):
 
     def show_snapshot(self, snapshot: Snapshot | None = None) -> None:
         """Bring both tables to the app's current snapshot, in place."""
-        snapshot = self.peering_app.snapshot
-        if snapshot is None:
+        rows = self.peering_app.rows
+        if rows.snapshot is None:
             self._titles(0, 0)
             return
-        now = self.peering_app.now()
-        matching = [v for v in snapshot.views if matches(self.filter_text, peering_fields(v))]
-        with_matches = {v.deployment_id for v in matching}
-        deployments = [
-            d
-            for d in snapshot.deployment_views
-            if d.deployment.id in with_matches or matches(self.filter_text, deployment_fields(d))
-        ]
+        if rows is not self._sorted_rows:
+            self._sorted_rows, self._sorted_by = rows, None
+        views = rows.views
+        matching = set(rows.matching_peerings(self.filter_text))
+        with_matches = {views[pcx].deployment_id for pcx in matching}
+        dep_matching = set(rows.matching_deployments(self.filter_text))
+        deployments = [d for d in rows.deployments if d in with_matches or d in dep_matching]
+        names = {d: (rows.deployments[d].deployment.name, d) for d in deployments}
         self.deployments_table.sync(
-            {d.deployment.id: deployment_cells(d) for d in deployments},
-            order=self._deployment_order(deployments),
+            {d: rows.deployment_cells(d) for d in deployments},
+            order=names.__getitem__,
         )
         selected = self.selected_deployment_id()
-        views = [v for v in matching if self.all_deployments or v.deployment_id == selected]
-        key = SORTS[self.sort_index][1]
-        by_id = {v.peering_id: key(v) for v in views}
+        shown = [
+            pcx
+            for pcx in views
+            if pcx in matching and (self.all_deployments or views[pcx].deployment_id == selected)
+        ]
         self.peerings_table.sync(
-            {v.peering_id: peering_cells(v, now) for v in views},
-            order=lambda pcx: by_id.get(pcx, ()),
+            {pcx: rows.peering_cells(pcx) for pcx in shown},
+            order=self._sort_keys(rows).__getitem__,
         )
-        self._titles(len(deployments), len(views))
+        self._titles(len(deployments), len(shown))
         self.show_peering_line()
+
+    def _sort_keys(self, rows: FleetRows) -> dict[str, tuple[Any, ...]]:
+        """Every peering's sort key under the current order (kept until the next tick)."""
+        if self._sorted_by != self.sort_index:
+            key = SORTS[self.sort_index][1]
+            self._keys = {pcx: key(v) for pcx, v in rows.views.items()}
+            self._sorted_by = self.sort_index
+        return self._keys
 
     def show_peering_line(self) -> None:
         """Under the table, the highlighted peering's verdict in full: the HEALTH column is
@@ -224,12 +192,10 @@ class MainScreen(Screen[None]):
             line.append(view.summary, style=HEALTH_STYLE[view.health])
             if len(view.problems) > 1:
                 line.append(f" (+{len(view.problems) - 1} more: ⏎ diff, d detail)", style="dim")
-        self.query_one("#peering-line", Static).update(line)
-
-    @staticmethod
-    def _deployment_order(deployments: list[DeploymentView]) -> Callable[[str], Any]:
-        names = {d.deployment.id: (d.deployment.name, d.deployment.id) for d in deployments}
-        return lambda dep_id: names.get(dep_id, ("", dep_id))
+        if line != self._peering_line:
+            # One fixed-height line: no layout pass (which, with 5,000 rows, is what costs).
+            self._peering_line = line
+            self.query_one("#peering-line", Static).update(line, layout=False)
 
     def _titles(self, deployments: int, peerings: int) -> None:
         scope = "all deployments"
@@ -240,9 +206,19 @@ class MainScreen(Screen[None]):
         subtitle = f"sort: {SORTS[self.sort_index][0]}"
         if self.filter_text:
             title += f" · filter “{self.filter_text}”"
-        self.peerings_table.border_title = title
-        self.peerings_table.border_subtitle = subtitle
-        self.deployments_table.border_title = f"deployments · {deployments}"
+        self._retitle(self.peerings_table, title, subtitle)
+        self._retitle(self.deployments_table, f"deployments · {deployments}")
+
+    def _retitle(self, table: KeyedTable, title: str, subtitle: str | None = None) -> None:
+        # Setting a border title repaints the whole table, so a tick that changes nothing
+        # sets nothing. Text, not markup: the title carries the operator's filter.
+        shown = (title, subtitle)
+        if self._titles_shown.get(table.id) == shown:
+            return
+        self._titles_shown[table.id] = shown
+        table.border_title = Text(title)
+        if subtitle is not None:
+            table.border_subtitle = Text(subtitle)
 
     # --- selection ----------------------------------------------------------------------
 
@@ -252,19 +228,13 @@ class MainScreen(Screen[None]):
 
     def selected_deployment(self) -> DeploymentView | None:
         """The deployment under the cursor, as a view."""
-        snapshot = self.peering_app.snapshot
         dep_id = self.selected_deployment_id()
-        if snapshot is None or dep_id is None:
-            return None
-        return next((d for d in snapshot.deployment_views if d.deployment.id == dep_id), None)
+        return None if dep_id is None else self.peering_app.rows.deployments.get(dep_id)
 
     def selected_peering(self) -> PeeringView | None:
         """The peering under the peerings table's cursor."""
-        snapshot = self.peering_app.snapshot
         pcx = self.peerings_table.cursor_id
-        if snapshot is None or pcx is None:
-            return None
-        return snapshot.view(pcx)
+        return None if pcx is None else self.peering_app.rows.views.get(pcx)
 
     def go_to_deployment(self, deployment_id: str) -> None:
         """Select a deployment and show only its peerings."""
@@ -275,22 +245,22 @@ class MainScreen(Screen[None]):
         self.show_snapshot()
         self.peerings_table.focus()
 
-    @on(DataTable.RowHighlighted, "#deployments")
+    @on(KeyedTable.RowHighlighted, "#deployments")
     def _deployment_highlighted(self) -> None:
         if not self.all_deployments:
             self.show_snapshot()
 
-    @on(DataTable.RowHighlighted, "#peerings")
+    @on(KeyedTable.RowHighlighted, "#peerings")
     def _peering_highlighted(self) -> None:
         self.show_peering_line()
 
-    @on(DataTable.RowSelected, "#peerings")
+    @on(KeyedTable.RowSelected, "#peerings")
     def _peering_selected(self) -> None:
         self.action_open_diff()
 
-    @on(DataTable.RowSelected, "#deployments")
-    def _deployment_selected(self, event: DataTable.RowSelected) -> None:
-        self.go_to_deployment(str(event.row_key.value))
+    @on(KeyedTable.RowSelected, "#deployments")
+    def _deployment_selected(self, event: KeyedTable.RowSelected) -> None:
+        self.go_to_deployment(event.row_id)
 
     # --- filter -------------------------------------------------------------------------
 

@@ -1,0 +1,177 @@
+"""The dashboard's rows for one snapshot, built once per tick and off the UI thread.
+
+At 5,000 peerings, building every row's cells and filter text is most of what a tick costs.
+:meth:`FleetRows.build` runs on the poll thread (see :class:`~tui.polling.PollThread`) right
+after the snapshot, and reuses the previous tick's row — the very same tuple, which the table
+skips by identity — for every peering whose key (everything the row shows) did not change.
+The UI thread then only filters, sorts and syncs, and a filter keystroke builds no cells.
+A :class:`FleetRows` is never changed after it is built, so the two threads share it safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+
+from peering_core.poller import Snapshot
+from peering_core.views import DeploymentView, PeeringView, age, countdown
+
+from .history import State, states
+from .render import (
+    aws_status,
+    haystack,
+    health_mark,
+    health_text,
+    peering_fields,
+    peering_health,
+    platform_status,
+)
+from .widgets.keyed_table import Cell
+
+# id → (key, cells, filter text)
+Row = tuple[tuple[Any, ...], tuple[Cell, ...], str]
+
+
+def deployment_cells(d: DeploymentView) -> list[Cell]:
+    """One deployments-table row, in column order."""
+    status = d.deployment.status
+    return [
+        d.deployment.id,
+        d.deployment.name,
+        d.deployment.region,
+        Text(status, style="" if status == "running" else "yellow"),
+        str(d.peering_count),
+        health_text(d.health),
+    ]
+
+
+def peering_cells(v: PeeringView, now: datetime) -> list[Cell]:
+    """One peerings-table row, in column order."""
+    return [
+        health_mark(v.health),
+        v.peering_id,
+        v.deployment_name,
+        platform_status(v),
+        aws_status(v),
+        v.requester_account or "-",
+        v.requester_vpc or "-",
+        v.requester_cidr or "-",
+        age(v.created_at, now),
+        countdown(v.expires_at, now) if not v.confirmed else "",
+        peering_health(v),
+    ]
+
+
+def peering_key(v: PeeringView, now: datetime) -> tuple[Any, ...]:
+    """Everything :func:`peering_cells` and :func:`peering_fields` read: equal keys, equal row."""
+    return (
+        v.health,
+        v.problems,
+        v.deployment_id,
+        v.deployment_name,
+        v.region,
+        v.platform_status,
+        v.aws_status,
+        v.requester_account,
+        v.requester_vpc,
+        v.requester_cidr,
+        age(v.created_at, now),
+        countdown(v.expires_at, now) if not v.confirmed else "",
+    )
+
+
+def deployment_fields(d: DeploymentView) -> list[str | None]:
+    """What the filter looks at for a deployment."""
+    return [
+        d.deployment.id,
+        d.deployment.name,
+        d.deployment.region,
+        d.deployment.status,
+        d.vpc.vpc_id if d.vpc else None,
+        d.vpc.cidr if d.vpc else None,
+        d.health.value,
+    ]
+
+
+def deployment_key(d: DeploymentView) -> tuple[Any, ...]:
+    """Everything :func:`deployment_cells` and :func:`deployment_fields` read."""
+    return (
+        d.deployment.name,
+        d.deployment.region,
+        d.deployment.status,
+        d.vpc.vpc_id if d.vpc else None,
+        d.vpc.cidr if d.vpc else None,
+        d.peering_count,
+        d.health,
+    )
+
+
+def _rows(
+    keys: dict[str, tuple[Any, ...]],
+    previous: dict[str, Row],
+    build: Callable[[str], tuple[list[Cell], list[str | None]]],
+) -> dict[str, Row]:
+    """Rows for ``keys`` (id → key): the previous row where the key is unchanged, else built."""
+    rows: dict[str, Row] = {}
+    for row_id, key in keys.items():
+        known = previous.get(row_id)
+        if known is not None and known[0] == key:
+            rows[row_id] = known
+        else:
+            cells, fields = build(row_id)
+            rows[row_id] = (key, tuple(cells), haystack(fields))
+    return rows
+
+
+def _matching(rows: dict[str, Row], ids: Iterable[str], query: str) -> list[str]:
+    words = query.lower().split()
+    if not words:
+        return list(ids)
+    return [i for i in ids if all(word in rows[i][2] for word in words)]
+
+
+@dataclass(frozen=True)
+class FleetRows:
+    """Both tables' rows for one snapshot (all of them: the filter picks on the UI thread)."""
+
+    snapshot: Snapshot | None = None
+    views: dict[str, PeeringView] = field(default_factory=dict)
+    deployments: dict[str, DeploymentView] = field(default_factory=dict)
+    peering_rows: dict[str, Row] = field(default_factory=dict)
+    deployment_rows: dict[str, Row] = field(default_factory=dict)
+    states: dict[str, State] = field(default_factory=dict)  # for the status history
+
+    @classmethod
+    def build(cls, snapshot: Snapshot, now: datetime, previous: FleetRows | None) -> FleetRows:
+        """This snapshot's rows, reusing ``previous``'s wherever nothing shown changed."""
+        views = {v.peering_id: v for v in snapshot.views}
+        deployments = {d.deployment.id: d for d in snapshot.deployment_views}
+        before = previous or cls()
+        peering_rows = _rows(
+            {pcx: peering_key(v, now) for pcx, v in views.items()},
+            before.peering_rows,
+            lambda pcx: (peering_cells(views[pcx], now), peering_fields(views[pcx])),
+        )
+        deployment_rows = _rows(
+            {d: deployment_key(view) for d, view in deployments.items()},
+            before.deployment_rows,
+            lambda d: (deployment_cells(deployments[d]), deployment_fields(deployments[d])),
+        )
+        return cls(snapshot, views, deployments, peering_rows, deployment_rows, states(snapshot))
+
+    def peering_cells(self, pcx: str) -> tuple[Cell, ...]:
+        return self.peering_rows[pcx][1]
+
+    def deployment_cells(self, deployment_id: str) -> tuple[Cell, ...]:
+        return self.deployment_rows[deployment_id][1]
+
+    def matching_peerings(self, query: str) -> list[str]:
+        """Peering ids whose filter text holds every word of ``query`` (case-insensitively)."""
+        return _matching(self.peering_rows, self.views, query)
+
+    def matching_deployments(self, query: str) -> list[str]:
+        return _matching(self.deployment_rows, self.deployments, query)
