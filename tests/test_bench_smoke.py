@@ -62,6 +62,23 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     for approach in ("by_hand_boto3", "aws_cli"):
         assert refresh[approach]["sample"] > 0
 
+    # The dashboard, driven with Pilot in a process of its own against the same kind of fleet.
+    dashboard = results["dashboard"]
+    assert "first screen after the data arrives" in done.stdout
+    assert dashboard["rows"] == dashboard["first_screen"]["rows"] == 10
+    assert dashboard["poll_calls"] == refresh["peering_tui"]["calls"]
+    # A tick that changes nothing updates no cell and adds no row...
+    quiet = dashboard["tick_unchanged"]
+    assert (quiet["cells_updated"], quiet["rows_added"]) == (0, 0)
+    # ...and one that breaks five customer routes changes exactly those five rows (mark, health).
+    busy = dashboard["tick_changed"]
+    assert busy["rows_changed"] == 5
+    assert busy["health_of_changed_rows"] == {"warning": 5}
+    assert (busy["cells_updated"], busy["rows_added"]) == (10, 0)
+    assert dashboard["navigation"]["samples"] > 0 and dashboard["filter"]["samples"] > 0
+    assert dashboard["filter"]["rows_after_clearing"] == 10
+    assert dashboard["peak_rss_mib"] > 0
+
 
 def test_the_benchmark_refuses_nonsense_sizes():
     done = subprocess.run(

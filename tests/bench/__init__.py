@@ -37,7 +37,31 @@ RSS_NOTE = (
 )
 
 
+def rss_now_mib() -> float | None:
+    """This process's resident set size now (Linux only; ``None`` elsewhere)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mib() -> float:
+    """This process's peak resident set size.
+
+    On Linux from ``VmHWM``: ``ru_maxrss`` survives ``exec``, so a child started from a big
+    parent would report the parent's peak as its own.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
     return round(peak * scale / 2**20, 1)

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from . import MAX_PEERINGS, run
+from .dashboard import dashboard_table, run_dashboard
 from .refresh import refresh_table, run_refresh
 
 QUICK = {"peerings": 50, "requests": 20, "deployments": 5, "per_deployment": 2}
+STRESS_DEPLOYMENTS = 2000  # at 5 peerings each: the 10,000-peering stress run
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -37,8 +39,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("platform", "refresh"),
+        choices=("platform", "refresh", "dashboard", "stress"),
         help="run one benchmark (default: all)",
+    )
+    parser.add_argument(
+        "--stress",
+        type=int,
+        default=STRESS_DEPLOYMENTS,
+        metavar="DEPLOYMENTS",
+        help="deployments in the stress run (refresh and dashboard), 5 peerings each (2000)",
     )
     parser.add_argument(
         "--quick",
@@ -119,7 +128,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             cli_sample=3 if args.quick else 50,
         )
         print(refresh_table(refresh))
+        print()
         results["refresh"] = refresh
+    if args.only in (None, "dashboard"):
+        fleet = QUICK["deployments"] if args.quick else args.fleet
+        per = QUICK["per_deployment"] if args.quick else 5
+        dashboard = run_dashboard(fleet, per, change_rows=5 if args.quick else 100)
+        print(dashboard_table(dashboard))
+        print()
+        results["dashboard"] = dashboard
+    if args.only in (None, "stress") and not args.quick:
+        stress_refresh = run_refresh(args.stress, 5, runs=1, hand_sample=0, cli_sample=0)
+        print(refresh_table(stress_refresh))
+        print()
+        stress_dashboard = run_dashboard(args.stress, 5, change_rows=100)
+        print(dashboard_table(stress_dashboard))
+        print()
+        results["stress"] = {"refresh": stress_refresh, "dashboard": stress_dashboard}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {args.json}")

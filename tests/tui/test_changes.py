@@ -3,6 +3,7 @@ seeded sandbox (``seeded``) because each one leaves the fleet different."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.widgets import Button, Checkbox, Input, OptionList, SelectionList, Static
@@ -11,6 +12,7 @@ from peering_core.audit import read_audit
 from peering_core.aws import AwsError, Ec2Gateway
 from peering_core.sandbox import Sandbox, SeedReport
 from tui.app import PeeringApp
+from tui.rows import FleetRows
 from tui.screens.create import CreatePeeringScreen
 from tui.screens.delete import DeletePeeringModal
 from tui.widgets.step_log import StepLog
@@ -220,3 +222,39 @@ async def test_a_platform_that_stops_answering_shows_as_stale_not_a_crash(
             lambda: any("platform is stale" in n for n in notifications(app)),
             what="the stale platform notified",
         )
+
+
+async def test_a_tick_that_changes_nothing_repaints_nothing(sandbox: Sandbox, seeded: SeedReport):
+    # A fixed clock, so the AGE and EXPIRES columns do not move between ticks on their own.
+    now = datetime.now(UTC)
+    app = PeeringApp(sandbox=sandbox, refresh=60.0, clock=lambda: now)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        tables = (peerings_table(app), deployments_table(app))
+        for _ in range(10):  # the sandbox may still be accepting a peering: wait until it is not
+            before_rows = app.rows
+            before = [(t.repaints, t.cells_updated, t.rows_added) for t in tables]
+            await pilot.press("ctrl+r")
+            await wait_for(
+                pilot, lambda seen=before_rows: app.rows is not seen, what="the next tick"
+            )
+            await pilot.pause()
+            same = _row_keys(app.rows) == _row_keys(before_rows)
+            if same:
+                break
+        else:
+            raise AssertionError("the fleet never held still for one tick")
+        assert [(t.repaints, t.cells_updated, t.rows_added) for t in tables] == before
+        # ...and the rows are the very same objects: nothing was rebuilt either.
+        assert all(
+            app.rows.peering_rows[pcx][1] is before_rows.peering_rows[pcx][1]
+            for pcx in app.rows.peering_rows
+        )
+
+
+def _row_keys(rows: FleetRows) -> tuple[dict[str, object], dict[str, object]]:
+    """What every row shows (its key), for both tables."""
+    return (
+        {pcx: row[0] for pcx, row in rows.peering_rows.items()},
+        {dep: row[0] for dep, row in rows.deployment_rows.items()},
+    )

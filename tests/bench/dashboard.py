@@ -1,0 +1,389 @@
+"""Dashboard benchmark: the Textual app at fleet scale, driven with Pilot.
+
+The parent process starts the sandbox (moto + platform on loopback) and seeds the fleet; the
+dashboard runs in a child process of its own — configured through the environment, as an
+operator's would be — so its peak RSS is the dashboard's alone, not moto's. The child polls
+the real servers over HTTP and measures, from the moment a snapshot reaches the app to the
+moment the frame is rendered:
+
+- the first screen (5,000 rows into an empty dashboard);
+- a tick that changes nothing (cells updated, bytes written to the terminal);
+- a tick that changes N rows (the parent deletes N customer routes in moto between ticks,
+  so N peerings turn to drift errors);
+- key navigation (down, page down/up, home/end) and the filter (typing, erasing, esc), one
+  sample per key, p50/p95/max;
+- key navigation while a refresh is in flight (the poll shares the app's event loop).
+
+"Rendered" means what a real terminal run does minus the write itself: messages processed,
+layout and compositor update, and the frame encoded to the escape sequences a terminal would
+receive (``_display`` is overridden to encode instead of skipping, as headless mode does).
+Pilot's ``press`` waits for CPU idle (20 ms sleeps) after every key, so the benchmark posts
+key events itself and waits only for the screen's messages to be processed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, cast
+
+from rich.console import RenderableType
+from textual import events
+from textual.keys import _character_to_key
+from textual.pilot import Pilot
+from textual.screen import Screen
+
+import tui.app
+from peering_core.config import load_connection
+from peering_core.poller import Snapshot
+from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, Sandbox
+from tui.app import PeeringApp
+from tui.messages import SnapshotArrived
+
+from . import peak_rss_mib, percentile, rss_now_mib
+from .refresh import SeededFleet, seed_fleet
+
+# A poll of 10,000 peerings takes ~30 s on a 2-core machine; nothing here should take 10 min.
+WAIT = 600
+SIZE = (160, 48)  # a large SSH terminal: ~38 peering rows visible
+NAVIGATION = ["down"] * 60 + ["pagedown"] * 10 + ["end", "home"] + ["pageup"] * 5 + ["up"] * 20
+FILTER_TEXT = "bench-42"  # narrows 5,000 rows to bench-42, bench-420..429, bench-4200..4299
+
+
+# --- the child: the dashboard ---------------------------------------------------------
+
+
+class BenchApp(PeeringApp):
+    """The real app, plus a clock on snapshot arrival and frames encoded as a terminal's."""
+
+    # Relative CSS paths resolve against the subclass's module; these are the app's own.
+    CSS_PATH = [Path(tui.app.__file__).parent / name for name in PeeringApp.CSS_PATH]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.arrived = asyncio.Event()
+        self.arrived_at = 0.0
+        self.frames = 0
+        self.frame_bytes = 0
+        self.prepared_ms: list[float] = []
+
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        # Textual runs every class's handler down the MRO: this one first, then the app's.
+        self.arrived_at = time.perf_counter()
+        self.arrived.set()
+
+    def _deliver(self, snapshot: Snapshot) -> None:
+        # On the poll thread: the rows are built there, before the snapshot "arrives".
+        t0 = time.perf_counter()
+        super()._deliver(snapshot)
+        self.prepared_ms.append(round((time.perf_counter() - t0) * 1000, 1))
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        # Headless mode renders the update and drops it; a terminal encodes and writes it.
+        if renderable is None or self._batch_count:
+            return
+        encode = getattr(renderable, "render_segments", None)
+        if encode is not None:
+            self.frames += 1
+            self.frame_bytes += len(encode(self.console))
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Until the screen's messages are processed and the frame is rendered and encoded."""
+    for _ in range(3):  # handlers post messages of their own (RowHighlighted, …)
+        await pilot._wait_for_screen()
+    pilot.app.screen._on_timer_update()
+
+
+async def timed_key(pilot: Pilot[None], key: str) -> float:
+    app = pilot.app
+    assert app._driver is not None
+    # One character is typed (its key name from Textual's table); a name is a named key.
+    char = key if len(key) == 1 else None
+    name = _character_to_key(key) if char is not None and not key.isalnum() else key
+    t0 = time.perf_counter()
+    app._driver.send_message(events.Key(name, char))
+    await settle(pilot)
+    return time.perf_counter() - t0
+
+
+async def next_snapshot(app: BenchApp, pilot: Pilot[None]) -> float:
+    """Poll now; seconds from the snapshot reaching the app to its frame rendered."""
+    app.arrived.clear()
+    assert app.poller is not None
+    app.poller.refresh()
+    await asyncio.wait_for(app.arrived.wait(), WAIT)
+    await settle(pilot)
+    return time.perf_counter() - app.arrived_at
+
+
+def summary_ms(samples: Iterable[float]) -> dict[str, Any]:
+    ms = [s * 1000 for s in samples]
+    return {
+        "samples": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "max_ms": round(max(ms), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
+
+
+class Counters:
+    """Table cells updated, rows added and bytes written since the last reading."""
+
+    def __init__(self, app: BenchApp) -> None:
+        self.app = app
+        self.last = self.read()
+
+    def read(self) -> tuple[int, int, int, int]:
+        table = self.app.main_screen.peerings_table
+        return table.cells_updated, table.rows_added, self.app.frames, self.app.frame_bytes
+
+    def delta(self) -> dict[str, int]:
+        now = self.read()
+        cells, rows, frames, size = (a - b for a, b in zip(now, self.last, strict=True))
+        self.last = now
+        return {"cells_updated": cells, "rows_added": rows, "frames": frames, "bytes": size}
+
+
+async def drive(control_in: int, control_out: int, change_rows: int) -> dict[str, Any]:
+    def ask(line: str) -> str:
+        os.write(control_out, (line + "\n").encode())
+        return _read_line(control_in)
+
+    connection = load_connection()
+    assert connection is not None, "the child is configured by the environment"
+    app = BenchApp(connection=connection, refresh=3600)
+    result: dict[str, Any] = {"terminal": f"{SIZE[0]}x{SIZE[1]}"}
+    rss_before = peak_rss_mib()
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.wait_for(app.arrived.wait(), WAIT)
+        await settle(pilot)
+        first = time.perf_counter() - app.arrived_at
+        snapshot = app.snapshot
+        assert snapshot is not None and snapshot.ok, "the first poll must read every source"
+        table = app.main_screen.peerings_table
+        result["rows"] = table.row_count
+        result["first_screen"] = {
+            "ms": round(first * 1000, 1),
+            "rows_built_on_poll_thread_ms": app.prepared_ms[-1],
+            "rows": table.row_count,
+            "frame_bytes": app.frame_bytes,
+        }
+        result["poll_calls"] = snapshot.calls
+        result["rss_mib_after_first_screen"] = rss_now_mib()
+        result["peak_rss_mib_after_first_screen"] = peak_rss_mib()
+        counters = Counters(app)
+
+        quiet = await next_snapshot(app, pilot)
+        result["tick_unchanged"] = {
+            "ms": round(quiet * 1000, 1),
+            "rows_built_on_poll_thread_ms": app.prepared_ms[-1],
+            **counters.delta(),
+        }
+
+        answer = ask(f"change {change_rows}")
+        changed = set(json.loads(answer))
+        busy = await next_snapshot(app, pilot)
+        health: dict[str, int] = {}
+        for v in cast("Any", app.snapshot).views:
+            if v.peering_id in changed:
+                health[v.health.value] = health.get(v.health.value, 0) + 1
+        result["tick_changed"] = {
+            "ms": round(busy * 1000, 1),
+            "rows_built_on_poll_thread_ms": app.prepared_ms[-1],
+            "rows_changed": len(changed),
+            "health_of_changed_rows": health,
+            **counters.delta(),
+        }
+
+        table.focus()
+        await settle(pilot)
+        nav = [await timed_key(pilot, key) for key in NAVIGATION]
+        result["navigation"] = summary_ms(nav) | {"keys": _key_counts(NAVIGATION)}
+
+        typing = [await timed_key(pilot, "/")]
+        typing += [await timed_key(pilot, ch) for ch in FILTER_TEXT]
+        filtered = table.row_count
+        erasing = [await timed_key(pilot, "backspace") for _ in FILTER_TEXT]
+        erasing.append(await timed_key(pilot, "escape"))
+        result["filter"] = summary_ms(typing + erasing) | {
+            "typed": FILTER_TEXT,
+            "rows_matching": filtered,
+            "rows_after_clearing": table.row_count,
+            "typing_p95_ms": round(percentile([s * 1000 for s in typing], 95), 2),
+            "erasing_p95_ms": round(percentile([s * 1000 for s in erasing], 95), 2),
+        }
+
+        # A poll in flight shares the event loop: how slow do keys get meanwhile?
+        app.arrived.clear()
+        assert app.poller is not None
+        app.poller.refresh()
+        during: list[float] = []
+        while not app.arrived.is_set():
+            during.append(await timed_key(pilot, "down" if len(during) % 40 < 20 else "up"))
+        result["navigation_during_poll"] = summary_ms(during)
+        await settle(pilot)
+        result["peak_rss_mib"] = peak_rss_mib()
+    result["peak_rss_mib_before_app"] = rss_before
+    return result
+
+
+def _key_counts(keys: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _read_line(fd: int) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise EOFError("the benchmark's parent went away")
+        data += chunk
+    return data.decode().strip()
+
+
+def child_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.dashboard")
+    parser.add_argument("--control-in", type=int, required=True)
+    parser.add_argument("--control-out", type=int, required=True)
+    parser.add_argument("--change", type=int, default=100)
+    args = parser.parse_args(argv)
+    result = asyncio.run(drive(args.control_in, args.control_out, args.change))
+    os.write(args.control_out, ("result " + json.dumps(result) + "\n").encode())
+    return 0
+
+
+# --- the parent: servers, fleet, changes between ticks --------------------------------
+
+
+def break_routes(fleet: SeededFleet, count: int) -> list[str]:
+    """Delete the customer-side route of ``count`` peerings (spread over the fleet)."""
+    from moto.ec2.models import ec2_backends
+
+    step = max(1, fleet.peerings // max(count, 1))
+    chosen = list(range(0, fleet.peerings, step))[:count]
+    broken = []
+    for i in chosen:
+        region, vpc = fleet.requester_vpcs[i]
+        backend = ec2_backends[CUSTOMER_ACCOUNT_ID][region]
+        main = next(t for t in backend.route_tables.values() if t.vpc_id == vpc)
+        via = [r for r in main.routes if r.vpc_pcx and r.vpc_pcx.id == fleet.pcx_ids[i]]
+        for route in via:
+            backend.delete_route(main.id, route.destination_cidr_block)
+        broken.append(fleet.pcx_ids[i])
+    return broken
+
+
+def run_dashboard(
+    deployments: int, per_deployment: int, *, change_rows: int = 100, timeout: float = 900
+) -> dict[str, Any]:
+    """Seed a fleet, run the dashboard in a child process against it, collect its figures."""
+    began = time.perf_counter()
+    sandbox = Sandbox.start(accept_delay=0, requests_per_minute=0)
+    try:
+        fleet = seed_fleet(sandbox, deployments, per_deployment)
+        result = _run_child(sandbox, fleet, change_rows, timeout)
+    finally:
+        sandbox.stop()
+    return {
+        "benchmark": "dashboard",
+        "deployments": deployments,
+        "peerings": fleet.peerings,
+        "seed_s": fleet.seconds,
+        **result,
+        "wall_s": round(time.perf_counter() - began, 2),
+    }
+
+
+def _run_child(
+    sandbox: Sandbox, fleet: SeededFleet, change_rows: int, timeout: float
+) -> dict[str, Any]:
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    env = os.environ | sandbox.environment() | {"PEERING_CONFIG": os.devnull}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.dashboard", "--control-in", str(to_child_r),
+         "--control-out", str(from_child_w), "--change", str(change_rows)],
+        env=env, pass_fds=(to_child_r, from_child_w),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    os.close(to_child_r)
+    os.close(from_child_w)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the dashboard benchmark took too long")
+            try:
+                line = _read_line(from_child_r)
+            except EOFError:
+                child.wait(timeout=30)
+                stderr = child.stderr.read().decode() if child.stderr else ""
+                raise RuntimeError(f"the dashboard child failed:\n{stderr[-4000:]}") from None
+            verb, _, rest = line.partition(" ")
+            if verb == "change":
+                broken = break_routes(fleet, int(rest))
+                os.write(to_child_w, (json.dumps(broken) + "\n").encode())
+            elif verb == "result":
+                child.wait(timeout=60)
+                return cast("dict[str, Any]", json.loads(rest))
+            else:
+                raise RuntimeError(f"unexpected line from the dashboard child: {line!r}")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(to_child_w)
+        os.close(from_child_r)
+
+
+def dashboard_table(r: dict[str, Any]) -> str:
+    first, quiet, busy = r["first_screen"], r["tick_unchanged"], r["tick_changed"]
+    nav, flt, during = r["navigation"], r["filter"], r["navigation_during_poll"]
+    rows = [
+        ("dashboard, Pilot-driven", "figure", "detail"),
+        ("first screen after the data arrives", f"{first['ms']:.0f} ms",
+         f"{first['rows']:,} rows, frame {first['frame_bytes']:,} B"),
+        ("tick that changes nothing", f"{quiet['ms']:.1f} ms",
+         f"{quiet['cells_updated']} cells updated, {quiet['rows_added']} rows added, "
+         f"{quiet['bytes']:,} B to the terminal"),
+        (f"tick that changes {busy['rows_changed']} rows", f"{busy['ms']:.1f} ms",
+         f"{busy['cells_updated']} cells updated; those rows now "
+         + ", ".join(f"{n} {h}" for h, n in sorted(busy["health_of_changed_rows"].items()))),
+        (f"key navigation p95 ({nav['samples']} keys)", f"{nav['p95_ms']:.1f} ms",
+         f"p50 {nav['p50_ms']:.1f} ms, max {nav['max_ms']:.1f} ms"),
+        (f"filter p95 ({flt['samples']} keys)", f"{flt['p95_ms']:.1f} ms",
+         f"typing p95 {flt['typing_p95_ms']:.1f} ms, erasing p95 {flt['erasing_p95_ms']:.1f} ms; "
+         f"'{flt['typed']}' leaves {flt['rows_matching']} rows"),
+        (f"keys while a poll is in flight ({during['samples']})", f"{during['p95_ms']:.1f} ms",
+         f"p50 {during['p50_ms']:.1f} ms, max {during['max_ms']:.1f} ms"),
+        ("dashboard process peak RSS", f"{r['peak_rss_mib']:.0f} MiB",
+         f"{r['peak_rss_mib_before_app']:.0f} MiB before the app started"),
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        f"dashboard with {r['peerings']:,} peerings ({r['deployments']:,} deployments), "
+        f"terminal {r['terminal']}, {r['poll_calls']} API calls per poll"
+    ]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(f"(wall time {r['wall_s']} s)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(child_main(sys.argv[1:]))
