@@ -9,6 +9,7 @@ everything else talks to it over HTTP exactly as it would to a remote control pl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import shutil
@@ -221,6 +222,10 @@ class Sandbox:
     def stop(self) -> None:
         self.platform.stop()
         if self.owns_moto:
+            # moto keeps its state in the process, not the server: a sandbox that started its
+            # own server takes its AWS resources with it, or the next sandbox would see them.
+            with contextlib.suppress(OSError):
+                self.moto.reset()
             self.moto.stop()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -104,7 +104,8 @@ class MainScreen(Screen[None]):
         self.sort_index = 0
         self._peering_line: Text | None = None
         self._sorted_rows: FleetRows | None = None
-        self._keys: dict[str, tuple[Any, ...]] = {}
+        self._order: list[str] = []
+        self._by_name: list[str] | None = None
         self._sorted_by: int | None = None
         self._titles_shown: dict[str | None, tuple[str, str | None]] = {}
 
@@ -147,37 +148,36 @@ class MainScreen(Screen[None]):
             self._titles(0, 0)
             return
         if rows is not self._sorted_rows:
-            self._sorted_rows, self._sorted_by = rows, None
+            self._sorted_rows, self._sorted_by, self._by_name = rows, None, None
         views = rows.views
         matching = set(rows.matching_peerings(self.filter_text))
         with_matches = {views[pcx].deployment_id for pcx in matching}
         dep_matching = set(rows.matching_deployments(self.filter_text))
-        deployments = [d for d in rows.deployments if d in with_matches or d in dep_matching]
-        names = {d: (rows.deployments[d].deployment.name, d) for d in deployments}
-        self.deployments_table.sync(
-            {d: rows.deployment_cells(d) for d in deployments},
-            order=names.__getitem__,
-        )
+        if self._by_name is None:
+            self._by_name = sorted(
+                rows.deployments, key=lambda d: (rows.deployments[d].deployment.name, d)
+            )
+        deployments = [d for d in self._by_name if d in with_matches or d in dep_matching]
+        self.deployments_table.sync({d: rows.deployment_cells(d) for d in deployments})
         selected = self.selected_deployment_id()
         shown = [
             pcx
-            for pcx in views
+            for pcx in self._sorted(rows)
             if pcx in matching and (self.all_deployments or views[pcx].deployment_id == selected)
         ]
-        self.peerings_table.sync(
-            {pcx: rows.peering_cells(pcx) for pcx in shown},
-            order=self._sort_keys(rows).__getitem__,
-        )
+        self.peerings_table.sync({pcx: rows.peering_cells(pcx) for pcx in shown})
         self._titles(len(deployments), len(shown))
         self.show_peering_line()
 
-    def _sort_keys(self, rows: FleetRows) -> dict[str, tuple[Any, ...]]:
-        """Every peering's sort key under the current order (kept until the next tick)."""
+    def _sorted(self, rows: FleetRows) -> list[str]:
+        """Every peering id in the current sort order, sorted once per tick and order: a
+        filter keystroke then picks from the list in order instead of sorting again."""
         if self._sorted_by != self.sort_index:
             key = SORTS[self.sort_index][1]
-            self._keys = {pcx: key(v) for pcx, v in rows.views.items()}
+            views = rows.views
+            self._order = sorted(views, key=lambda pcx: key(views[pcx]))
             self._sorted_by = self.sort_index
-        return self._keys
+        return self._order
 
     def show_peering_line(self) -> None:
         """Under the table, the highlighted peering's verdict in full: the HEALTH column is

@@ -197,7 +197,9 @@ class KeyedTable(ScrollView, can_focus=True):
         rows: Mapping[str, Sequence[Cell]],
         order: Callable[[str], Any] | None = None,
     ) -> None:
-        """Show exactly ``rows`` (id → cells in column order), sorted by ``order(id)``."""
+        """Show exactly ``rows`` (id → cells in column order), sorted by ``order(id)``; without
+        ``order``, in the mapping's own order (a caller that keeps its ids sorted saves a sort
+        per call)."""
         keep = self.cursor_id
         changed: list[str] = []
         removed = [row_id for row_id in self._rows if row_id not in rows]
@@ -220,7 +222,7 @@ class KeyedTable(ScrollView, can_focus=True):
             self._cell_widths[row_id] = self._widths_of(row_id, cells)
             self._versions[row_id] = self._versions.get(row_id, 0) + 1
         added = len(self._rows) != len(self._order) or bool(removed)
-        new_order = sorted(self._rows, key=order) if order is not None else list(self._rows)
+        new_order = sorted(rows, key=order) if order is not None else list(rows)
         reordered = added or new_order != self._order
         if reordered:
             self._order = new_order
@@ -321,9 +323,10 @@ class KeyedTable(ScrollView, can_focus=True):
             self.post_message(self.RowSelected(self, row_id))
 
     def on_click(self, event: events.Click) -> None:
-        line = event.y - self.gutter.top
-        if line < 1:
-            return  # the header
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return  # the border, the scrollbars or the header
+        line = offset.y
         index = int(self.scroll_y) + line - 1
         if index >= len(self._order):
             return
