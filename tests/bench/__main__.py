@@ -133,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only in (None, "dashboard"):
         fleet = QUICK["deployments"] if args.quick else args.fleet
         per = QUICK["per_deployment"] if args.quick else 5
-        dashboard = run_dashboard(fleet, per, change_rows=5 if args.quick else 100)
+        dashboard = run_dashboard(
+            fleet, per, change_rows=5 if args.quick else 100, rounds=2 if args.quick else 3
+        )
         print(dashboard_table(dashboard))
         print()
         results["dashboard"] = dashboard
@@ -141,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stress_refresh = run_refresh(args.stress, 5, runs=1, hand_sample=0, cli_sample=0)
         print(refresh_table(stress_refresh))
         print()
-        stress_dashboard = run_dashboard(args.stress, 5, change_rows=100)
+        stress_dashboard = run_dashboard(args.stress, 5, change_rows=100, rounds=2)
         print(dashboard_table(stress_dashboard))
         print()
         results["stress"] = {"refresh": stress_refresh, "dashboard": stress_dashboard}

@@ -19,6 +19,7 @@ from peering_core.views import DeploymentView, PeeringView
 from .. import bindings
 from ..render import (
     HEALTH_STYLE,
+    PROBLEM_WIDTH,
     aws_status,
     health_mark,
     platform_status,
@@ -117,7 +118,15 @@ class MainScreen(Screen[None]):
         yield StatusHeader()
         with Vertical(id="tables"):
             yield KeyedTable(DEPLOYMENT_COLUMNS, id_column="id", id="deployments")
-            yield KeyedTable(PEERING_COLUMNS, id_column="pcx", id="peerings", fixed_columns=2)
+            # HEALTH is as wide as the longest verdict from the start: drift appearing on a
+            # tick then repaints its rows, not the whole table.
+            yield KeyedTable(
+                PEERING_COLUMNS,
+                id_column="pcx",
+                id="peerings",
+                fixed_columns=2,
+                min_widths={"health": PROBLEM_WIDTH + 2},
+            )
             yield Static(id="peering-line")
         yield Input(placeholder="filter: id, name, region, VPC, status, health", id="filter")
         yield Footer()

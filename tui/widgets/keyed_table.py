@@ -135,7 +135,10 @@ class KeyedTable(ScrollView, can_focus=True):
         id_column: str,
         id: str | None = None,
         fixed_columns: int = 0,
+        min_widths: Mapping[str, int] | None = None,
     ) -> None:
+        """``min_widths``: columns kept at least this wide (column key → cells), so a cell
+        growing up to it does not widen the table (which means a layout and a full repaint)."""
         super().__init__(id=id)
         self.id_column = id_column
         self.column_keys = [key for key, _ in columns]
@@ -148,7 +151,10 @@ class KeyedTable(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self._versions: dict[str, int] = {}
         self._strips: dict[tuple[str, int, str], Strip] = {}
-        self._widths = [cell_len(label) for label in self.labels]
+        self._floor = [
+            max(cell_len(label), (min_widths or {}).get(key, 0)) for key, label in columns
+        ]
+        self._widths = list(self._floor)
         self._cursor = 0
         self._highlighted: str | None = None
         self.cells_updated = 0
@@ -254,11 +260,11 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def _measure(self) -> bool:
         """Column widths from every shown row's cell widths; True when they changed."""
-        widths = [cell_len(label) for label in self.labels]
+        widths = self._floor
         if self._cell_widths:
             # Transposed: one tuple per column, all rows' widths in it.
             columns = zip(*self._cell_widths.values(), strict=True)
-            widths = [max(label, max(cells)) for label, cells in zip(widths, columns, strict=True)]
+            widths = [max(floor, max(cells)) for floor, cells in zip(widths, columns, strict=True)]
         if widths == self._widths:
             return False
         self._widths = widths
