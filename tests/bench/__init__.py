@@ -37,16 +37,21 @@ RSS_NOTE = (
 )
 
 
-def rss_now_mib() -> float | None:
-    """This process's resident set size now (Linux only; ``None`` elsewhere)."""
+def _status_mib(field: str) -> float | None:
+    """A memory line of ``/proc/self/status`` in MiB (Linux only; ``None`` elsewhere)."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     return None
+
+
+def rss_now_mib() -> float | None:
+    """This process's resident set size now (Linux only; ``None`` elsewhere)."""
+    return _status_mib("VmRSS")
 
 
 def peak_rss_mib() -> float:
@@ -55,16 +60,24 @@ def peak_rss_mib() -> float:
     On Linux from ``VmHWM``: ``ru_maxrss`` survives ``exec``, so a child started from a big
     parent would report the parent's peak as its own.
     """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
+    high_water = _status_mib("VmHWM")
+    if high_water is not None:
+        return high_water
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
     return round(peak * scale / 2**20, 1)
+
+
+def text_table(title: str, rows: list[tuple[str, ...]], footer: str) -> str:
+    """``rows`` (the first is the header) as aligned columns, under ``title``."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [title]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(footer)
+    return "\n".join(lines)
 
 
 def percentile(samples: list[float], pct: float) -> float:

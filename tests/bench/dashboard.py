@@ -48,7 +48,7 @@ from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, Sandbox
 from tui.app import PeeringApp
 from tui.messages import SnapshotArrived
 
-from . import peak_rss_mib, percentile, rss_now_mib
+from . import peak_rss_mib, percentile, rss_now_mib, text_table
 from .refresh import SeededFleet, seed_fleet
 
 # A poll of 10,000 peerings takes ~30 s on a 2-core machine; nothing here should take 10 min.
@@ -393,17 +393,12 @@ def dashboard_table(r: dict[str, Any]) -> str:
         ("dashboard process peak RSS", f"{r['peak_rss_mib']:.0f} MiB",
          f"{r['peak_rss_mib_before_app']:.0f} MiB before the app started"),
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [
+    return text_table(
         f"dashboard with {r['peerings']:,} peerings ({r['deployments']:,} deployments), "
-        f"terminal {r['terminal']}, {r['poll_calls']} API calls per poll"
-    ]
-    for i, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    lines.append(f"(wall time {r['wall_s']} s)")
-    return "\n".join(lines)
+        f"terminal {r['terminal']}, {r['poll_calls']} API calls per poll",
+        rows,
+        f"(wall time {r['wall_s']} s)",
+    )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ from aiobotocore.session import get_session
 from peering_core.poller import Fleet
 from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID, Sandbox
 
+from . import text_table
+
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1", "us-west-2")
 PLATFORM_GETS = ("/api/v1/deployments", "/api/v1/vpcs", "/api/v1/peerings", "/api/v1/resources")
 DESCRIBES = (
@@ -277,14 +279,9 @@ def refresh_table(r: dict[str, Any]) -> str:
     if cli:
         rows.append((f"aws CLI per pcx (sample {cli['sample']})", f"{cli['s']:.1f} s",
                      str(cli["calls"]), f"{r['ratio_aws_cli_over_ours']}x slower"))  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [
+    return text_table(
         f"refresh of {r['peerings']:,} peerings ({r['deployments']:,} deployments, "
-        f"{r['regions']} regions; seeded in {r['seed_s']} s)"
-    ]
-    for i, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    lines.append(f"(rows in the dashboard's table: {ours['rows']:,}; wall time {r['wall_s']} s)")
-    return "\n".join(lines)
+        f"{r['regions']} regions; seeded in {r['seed_s']} s)",
+        rows,
+        f"(rows in the dashboard's table: {ours['rows']:,}; wall time {r['wall_s']} s)",
+    )

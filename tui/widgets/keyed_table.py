@@ -104,8 +104,8 @@ class KeyedTable(ScrollView, can_focus=True):
     }
     """
 
-    class RowHighlighted(Message):
-        """The cursor is on another row (or on none: ``row_id`` is ``None``)."""
+    class RowMessage(Message):
+        """A row of a table, by id."""
 
         def __init__(self, table: KeyedTable, row_id: str | None) -> None:
             super().__init__()
@@ -116,17 +116,16 @@ class KeyedTable(ScrollView, can_focus=True):
         def control(self) -> KeyedTable:
             return self.table
 
-    class RowSelected(Message):
+    class RowHighlighted(RowMessage):
+        """The cursor is on another row (or on none: ``row_id`` is ``None``)."""
+
+    class RowSelected(RowMessage):
         """``enter`` (or a click on the highlighted row) on a row."""
 
-        def __init__(self, table: KeyedTable, row_id: str) -> None:
-            super().__init__()
-            self.table = table
-            self.row_id = row_id
+        row_id: str
 
-        @property
-        def control(self) -> KeyedTable:
-            return self.table
+        def __init__(self, table: KeyedTable, row_id: str) -> None:
+            super().__init__(table, row_id)
 
     def __init__(
         self,
