@@ -76,11 +76,19 @@ def haystack(fields: Iterable[str | None]) -> str:
     return " ".join(f.lower() for f in fields if f)
 
 
+def query_words(query: str) -> list[str]:
+    """The filter's words, lower-cased."""
+    return query.lower().split()
+
+
+def holds_all(words: Iterable[str], text: str) -> bool:
+    """Whether every one of ``words`` appears in ``text`` (a :func:`haystack`)."""
+    return all(word in text for word in words)
+
+
 def matches(query: str, fields: Iterable[str | None]) -> bool:
     """Whether every word of ``query`` appears (case-insensitively) in one of ``fields``."""
-    words = query.lower().split()
-    text = haystack(fields)
-    return all(word in text for word in words)
+    return holds_all(query_words(query), haystack(fields))
 
 
 def peering_fields(view: PeeringView) -> list[str | None]:

@@ -26,9 +26,11 @@ from .render import (
     haystack,
     health_mark,
     health_text,
+    holds_all,
     peering_fields,
     peering_health,
     platform_status,
+    query_words,
 )
 from .widgets.keyed_table import Cell
 
@@ -128,10 +130,10 @@ def _rows(
 
 
 def _matching(rows: dict[str, Row], ids: Iterable[str], query: str) -> list[str]:
-    words = query.lower().split()
+    words = query_words(query)
     if not words:
         return list(ids)
-    return [i for i in ids if all(word in rows[i][2] for word in words)]
+    return [i for i in ids if holds_all(words, rows[i][2])]
 
 
 @dataclass(frozen=True)
