@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack
@@ -21,6 +22,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader, create_loader
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .models import (
@@ -30,6 +32,7 @@ from .models import (
     PeeringSide,
     Route,
     RouteTable,
+    RouteTarget,
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
@@ -78,6 +81,25 @@ class AwsError(Exception):
         return self.code.endswith(".NotFound") or self.code.endswith("NotFound")
 
 
+# botocore keeps service models in each session's loader, and EC2's is about 30 MB of Python
+# objects: every gateway (the poll thread's, the screens', the platform's) would load its own.
+# One loader per data path for the whole process loads it once; its cache only ever grows
+# with the same parsed files, so sharing it across threads is safe.
+_LOADERS: dict[str | None, Loader] = {}
+_LOADERS_LOCK = threading.Lock()
+
+
+def _session(profile: str | None) -> AioSession:
+    session = AioSession(profile=profile) if profile else get_session()
+    data_path = session.get_config_variable("data_path")
+    with _LOADERS_LOCK:
+        loader = _LOADERS.get(data_path)
+        if loader is None:
+            loader = _LOADERS[data_path] = create_loader(data_path)
+    session.register_component("data_loader", loader)
+    return session
+
+
 def _tags(raw: Iterable[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in raw or ()}
 
@@ -119,7 +141,7 @@ def _peering(raw: dict[str, Any]) -> AwsPeering:
     )
 
 
-_TARGET_KEYS: tuple[tuple[str, str], ...] = (
+_TARGET_KEYS: tuple[tuple[str, RouteTarget], ...] = (
     ("VpcPeeringConnectionId", "pcx"),
     ("NatGatewayId", "nat"),
     ("TransitGatewayId", "tgw"),
@@ -132,18 +154,24 @@ def _route(raw: dict[str, Any]) -> Route | None:
     dest = raw.get("DestinationCidrBlock")
     if not dest:
         return None  # IPv6 and prefix-list routes are not peering routes
-    for key, kind in _TARGET_KEYS:
+    for key, target in _TARGET_KEYS:
         if raw.get(key):
             return Route(
                 destination=dest,
-                target_kind=kind,
+                target_kind=target,
                 target_id=raw[key],
                 state=raw.get("State", "active"),
             )
     gateway = raw.get("GatewayId") or ""
-    kind = "local" if gateway == "local" else "igw" if gateway.startswith("igw-") else "other"
-    if gateway.startswith("vgw-"):
-        kind = "vgw"
+    kind: RouteTarget = (
+        "local"
+        if gateway == "local"
+        else "igw"
+        if gateway.startswith("igw-")
+        else "vgw"
+        if gateway.startswith("vgw-")
+        else "other"
+    )
     return Route(
         destination=dest,
         target_kind=kind,
@@ -195,9 +223,7 @@ class Ec2Gateway:
         self.access = access or AwsAccess()
         self.default_region = default_region
         self.calls: Counter[str] = Counter()
-        self._session: AioSession = (
-            AioSession(profile=self.access.profile) if self.access.profile else get_session()
-        )
+        self._session = _session(self.access.profile)
         self._config = AioConfig(
             # botocore's own "max_attempts" counts retries only; "total_max_attempts" counts
             # every attempt, which is what this parameter promises.

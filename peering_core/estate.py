@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .aws import AwsError, Ec2Gateway
 from .drift import FixAction, PeeringDiff, RegionEstate, diff_peering
-from .models import AwsPeering, DeploymentVpc, Resource
+from .models import AwsPeering, DeploymentVpc, Resource, unchanged
 from .platform.client import PlatformApiError, PlatformClient
 from .rules import RuleViolation, check_peering_id
 
@@ -76,8 +76,10 @@ def diff_region(
     resources: Sequence[Resource],
     *,
     peering_ids: Iterable[str] | None = None,
+    previous: Mapping[str, PeeringDiff] | None = None,
 ) -> dict[str, PeeringDiff]:
-    """Diffs for every pcx of the region toward a deployment VPC (or only ``peering_ids``)."""
+    """Diffs for every pcx of the region toward a deployment VPC (or only ``peering_ids``);
+    where a diff equals ``previous``'s, that object is kept."""
     by_vpc = {v.vpc_id: v for v in vpcs}
     wanted = set(peering_ids) if peering_ids is not None else None
     by_deployment: dict[str, list[Resource]] = {}
@@ -89,7 +91,7 @@ def diff_region(
         info = by_vpc.get(pcx.accepter.vpc_id)
         if info is None or (wanted is not None and pcx.id not in wanted):
             continue
-        diffs[pcx.id] = diff_peering(
+        diff = diff_peering(
             pcx,
             deployment_id=info.deployment_id,
             deployment_cidr=info.cidr,
@@ -97,6 +99,7 @@ def diff_region(
             resources=by_deployment.get(info.deployment_id, ()),
             live_cidrs=live,
         )
+        diffs[pcx.id] = unchanged(previous or {}, pcx.id, diff)
     return diffs
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .aws import AwsError, Ec2Gateway
 from .drift import PeeringDiff
 from .estate import diff_region, load_region
-from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, Resource
+from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, Resource, unchanged
 from .platform.client import PlatformApiError, PlatformClient
 from .views import DeploymentView, PeeringView, build_views, deployment_views
 
@@ -148,6 +148,7 @@ class Fleet:
 
         async def read_region(region: str) -> None:
             name = aws_source(region)
+            known = {p.id: p for p in previous.pcxs.get(region, ())} if previous else {}
             try:
                 if self.drift:
                     estate = await load_region(self.ec2, region)
@@ -160,9 +161,12 @@ class Fleet:
                 if previous:
                     diffs.update({k: d for k, d in previous.diffs.items() if d.region == region})
                 return
-            pcxs[region] = tuple(p for p in found if p.accepter.vpc_id in deployment_vpcs)
+            pcxs[region] = tuple(
+                unchanged(known, p.id, p) for p in found if p.accepter.vpc_id in deployment_vpcs
+            )
             if self.drift:
-                diffs.update(diff_region(estate, vpcs, resources))
+                before = previous.diffs if previous else None
+                diffs.update(diff_region(estate, vpcs, resources, previous=before))
             sources[name] = SourceState(name=name, fetched_at=now)
 
         await asyncio.gather(*(read_region(r) for r in regions))
@@ -170,6 +174,7 @@ class Fleet:
             if name.startswith("aws:") and name.removeprefix("aws:") not in regions:
                 del sources[name]
         all_pcxs = [p for region in regions for p in pcxs.get(region, ())]
+        known_views = {v.peering_id: v for v in previous.views} if previous else {}
         views = build_views(
             deployments,
             vpcs,
@@ -179,6 +184,14 @@ class Fleet:
             aws_regions_read=[r for r in regions if sources[aws_source(r)].ok],
             drift={pcx: d.summary() for pcx, d in diffs.items()},
         )
+        views = [unchanged(known_views, v.peering_id, v) for v in views]
+        known_deployments = (
+            {d.deployment.id: d for d in previous.deployment_views} if previous else {}
+        )
+        dep_views = [
+            unchanged(known_deployments, d.deployment.id, d)
+            for d in deployment_views(deployments, vpcs, views)
+        ]
         return Snapshot(
             taken_at=now,
             deployments=deployments,
@@ -188,7 +201,7 @@ class Fleet:
             pcxs=pcxs,
             diffs=diffs,
             views=tuple(views),
-            deployment_views=tuple(deployment_views(deployments, vpcs, views)),
+            deployment_views=tuple(dep_views),
             sources=sources,
             calls=self.call_count() - before,
         )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, TypeAdapter
 
-from ..models import Deployment, DeploymentVpc, PlatformPeering, Resource
+from ..models import Deployment, DeploymentVpc, PlatformPeering, Resource, unchanged
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -69,8 +70,8 @@ class PlatformClient:
         self.max_retry_after = max_retry_after
         self.calls: Counter[str] = Counter()
         self.not_modified = 0
+        # path → (ETag, what its body parsed to): a 304 returns the parsed value as it was.
         self._etags: dict[str, tuple[str, Any]] = {}
-        self._parsed: dict[str, tuple[Any, Any]] = {}
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             auth=httpx.BasicAuth(key, secret_value),
@@ -89,7 +90,15 @@ class PlatformClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, path: str, json: Any = None) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        parse: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """The answer's JSON body, or ``parse(body)``; a GET's result is kept with its ETag."""
         headers: dict[str, str] = {}
         cached = self._etags.get(path) if method == "GET" else None
         if cached is not None:
@@ -117,10 +126,12 @@ class PlatformClient:
                 raise _api_error(response)
             if response.status_code == 204:
                 return None
-            body = response.json()
+            result = response.json()
+            if parse is not None:
+                result = parse(result)
             if method == "GET" and "etag" in response.headers:
-                self._etags[path] = (response.headers["etag"], body)
-            return body
+                self._etags[path] = (response.headers["etag"], result)
+            return result
         if isinstance(last, PlatformApiError):
             raise last
         raise PlatformUnavailable(
@@ -130,15 +141,18 @@ class PlatformClient:
             f"{type(last).__name__}",
         )
 
-    async def _get_cached(self, path: str, adapter: TypeAdapter[Any]) -> Any:
-        """GET ``path`` and parse it once per distinct ETag."""
-        raw = await self._request("GET", path)
-        cached = self._parsed.get(path)
-        if cached is not None and cached[0] is raw:
-            return cached[1]
-        parsed = adapter.validate_python(raw)
-        self._parsed[path] = (raw, parsed)
-        return parsed
+    async def _get_cached(self, path: str, adapter: TypeAdapter[list[Any]]) -> Any:
+        """GET a list at ``path``, parsed once per distinct ETag (the raw body is not kept).
+
+        A changed list keeps the previous answer's objects for the items that did not change.
+        """
+
+        def parse(body: Any) -> list[Any]:
+            cached = self._etags.get(path)
+            before = {item: item for item in cached[1]} if cached is not None else {}
+            return [unchanged(before, item, item) for item in adapter.validate_python(body)]
+
+        return await self._request("GET", path, parse=parse)
 
     # --- deployments ---------------------------------------------------------------------
 
