@@ -1,20 +1,28 @@
-"""A TCP relay between a platform and moto that a test can hold, like a stalled network.
+"""A TCP relay in front of a loopback server that a test can hold, or slow down like a WAN.
 
 With the platform's AWS calls held, whatever it does in the background stops at its next EC2
 call, so a test can catch a peering in ``deleting`` (or any in-between state) for certain.
+With a ``delay``, every chunk is forwarded that long after it arrived, in order, both ways
+(a delay line, like ``tc netem delay``): a request/response pays twice ``delay`` of round trip
+that loopback cannot produce, and nothing else about the traffic changes.
+
+``python -m tests.aws_link UPSTREAM DELAY_MS`` runs one in a process of its own and prints its
+URL (the benchmark's links to moto and the platform, kept off the measured processes' GIL).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 
 
 class AwsLink:
-    """Relays loopback TCP to ``upstream`` (moto's URL) at ``url``; ``hold`` and ``release``."""
+    """Relays loopback TCP to ``upstream`` at ``url``; ``hold``/``release``; ``delay`` seconds."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, delay: float = 0.0) -> None:
         host, _, port = upstream.removeprefix("http://").partition(":")
         self._upstream = (host, int(port))
+        self.delay = delay
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._relays: set[asyncio.Task[None]] = set()
@@ -50,15 +58,47 @@ class AwsLink:
             await asyncio.gather(
                 self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
             )
+        except asyncio.CancelledError:
+            # The link is closing. Ending quietly: Python 3.11's stream callback asks a
+            # cancelled task for its exception and logs the CancelledError it gets.
+            pass
         finally:
             writer.close()
             self._relays.discard(task)
 
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        try:
-            while data := await source.read(65536):
+        loop = asyncio.get_running_loop()
+        # (due time, chunk); an empty chunk is the end of the stream, delayed like the rest.
+        line: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await line.get()
+                if (wait := due - loop.time()) > 0:
+                    await asyncio.sleep(wait)
+                if not data:
+                    return
                 await self._flowing.wait()
                 sink.write(data)
                 await sink.drain()
+
+        delivering = asyncio.create_task(deliver())
+        try:
+            while data := await source.read(65536):
+                line.put_nowait((loop.time() + self.delay, data))
+            line.put_nowait((loop.time() + self.delay, b""))
+            await delivering
         finally:
+            delivering.cancel()
             sink.close()
+
+
+async def _serve(upstream: str, delay_ms: float) -> None:
+    async with AwsLink(upstream, delay=delay_ms / 1000) as link:
+        print(link.url, flush=True)
+        # Until the parent closes our standard input.
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve(sys.argv[1], float(sys.argv[2])))

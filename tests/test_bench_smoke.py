@@ -61,6 +61,12 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     assert refresh["by_hand_boto3"]["calls"] == 20
     for approach in ("by_hand_boto3", "aws_cli"):
         assert refresh[approach]["sample"] > 0
+    # Again through delay lines: every one of the script's sequential requests pays the round
+    # trip (a lower bound the delay line guarantees, whatever the machine's speed).
+    (wan,) = refresh["with_round_trips"]
+    assert wan["rtt_ms"] == 10 and wan["by_hand_sample"] == 5
+    assert wan["by_hand_s"] >= refresh["by_hand_boto3"]["calls"] * 0.010
+    assert "through delay lines" in done.stdout
 
     # The dashboard, driven with Pilot in a process of its own against the same kind of fleet.
     dashboard = results["dashboard"]
@@ -77,6 +83,7 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     assert (busy["cells_updated"], busy["rows_added"]) == (10, 0)
     assert dashboard["navigation"]["samples"] > 0 and dashboard["filter"]["samples"] > 0
     assert dashboard["filter"]["rows_after_clearing"] == 10
+    assert dashboard["diff_view"]["rediffs"] == 1
     assert dashboard["peak_rss_mib"] > 0
 
 

@@ -8,8 +8,8 @@ on the database group. Each test breaks one thing and reads the diff and the fix
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -679,7 +679,9 @@ def apply_like_ec2(world: RegionEstate, actions: Sequence[FixAction]) -> RegionE
             if not set(a.rule_ids) <= ids:
                 raise Refused(f"InvalidPermission.NotFound: {a.aws_cli()}")
             rules = [r for r in rules if r.id not in a.rule_ids]
-    new_tables = tuple(replace(t, routes=tuple(tables[t.id])) for t in world.route_tables)
+    new_tables = tuple(
+        dataclasses.replace(t, routes=tuple(tables[t.id])) for t in world.route_tables
+    )
     return world.model_copy(update={"route_tables": new_tables, "rules": tuple(rules)})
 
 

@@ -9,7 +9,7 @@ import pytest
 from peering_core.poller import Fleet
 from peering_core.sandbox import Sandbox
 
-from .bench.refresh import seed_fleet
+from .bench.fleet import seed_fleet
 
 
 def _refresh_calls(sandbox: Sandbox) -> tuple[int, int]:

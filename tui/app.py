@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -28,7 +28,6 @@ from textual.worker import Worker
 
 from peering_core.config import ConfigError, Connection, load_connection
 from peering_core.poller import Snapshot
-from peering_core.sandbox import Sandbox
 from peering_core.views import DeploymentView, PeeringView
 from peering_core.workflow import CreateResult
 
@@ -53,6 +52,11 @@ from .screens.diff import PeeringDiffScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .session import SANDBOX_ACCEPT_DELAY, Session, start_sandbox
+
+if TYPE_CHECKING:
+    # The platform server behind the sandbox (FastAPI, uvicorn) is imported only when a
+    # sandbox starts: a dashboard on a configured platform does without its ~20 MB.
+    from peering_core.sandbox import Sandbox
 
 # Faster than this and a large fleet's poll would overlap the next one's budget.
 MIN_REFRESH = 2.0

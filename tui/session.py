@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from peering_core.audit import AuditLog
@@ -18,9 +18,11 @@ from peering_core.aws import AwsError, Ec2Gateway
 from peering_core.config import Connection
 from peering_core.models import CallerIdentity
 from peering_core.platform.client import PlatformClient
-from peering_core.sandbox import Sandbox
 
 from .render import arn_principal
+
+if TYPE_CHECKING:
+    from peering_core.sandbox import Sandbox
 
 # The sandbox platform accepts a confirmed peering after this long, so the dashboard has a state
 # change to show (the same default as ``peering-tui sandbox``).
@@ -130,4 +132,6 @@ class Session:
 
 async def start_sandbox(accept_delay: float = SANDBOX_ACCEPT_DELAY) -> Sandbox:
     """Start the embedded sandbox without blocking the event loop (it is not seeded yet)."""
+    from peering_core.sandbox import Sandbox  # only now: see the note in :mod:`tui.app`
+
     return await asyncio.to_thread(Sandbox.start, accept_delay=accept_delay)

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import MAX_PEERINGS, run
 from .dashboard import dashboard_table, run_dashboard
-from .refresh import refresh_table, run_refresh
+from .refresh import RTTS_MS, refresh_table, run_refresh
 
 QUICK = {"peerings": 50, "requests": 20, "deployments": 5, "per_deployment": 2}
 STRESS_DEPLOYMENTS = 2000  # at 5 peerings each: the 10,000-peering stress run
@@ -126,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs=1 if args.quick else 3,
             hand_sample=20 if args.quick else 200,
             cli_sample=3 if args.quick else 50,
+            rtts_ms=(10,) if args.quick else RTTS_MS,
+            rtt_hand_sample=5 if args.quick else 100,
         )
         print(refresh_table(refresh))
         print()
@@ -140,7 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         results["dashboard"] = dashboard
     if args.only in (None, "stress") and not args.quick:
-        stress_refresh = run_refresh(args.stress, 5, runs=1, hand_sample=0, cli_sample=0)
+        stress_refresh = run_refresh(
+            args.stress, 5, runs=1, hand_sample=0, cli_sample=0, rtts_ms=()
+        )
         print(refresh_table(stress_refresh))
         print()
         stress_dashboard = run_dashboard(args.stress, 5, change_rows=100, rounds=2)

@@ -1,18 +1,18 @@
 """Dashboard benchmark: the Textual app at fleet scale, driven with Pilot.
 
-The parent process starts the sandbox (moto + platform on loopback) and seeds the fleet; the
-dashboard runs in a child process of its own — configured through the environment, as an
-operator's would be — so its peak RSS is the dashboard's alone, not moto's. The child polls
-the real servers over HTTP and measures, from the moment a snapshot reaches the app to the
-moment the frame is rendered:
+moto and the platform serve a seeded fleet from a process of their own (:mod:`.fleet`); the
+dashboard runs in another, configured through the environment as an operator's would be, so
+its peak RSS is the dashboard's alone. It polls the real servers over HTTP and measures, from
+the moment a snapshot reaches the app to the moment the frame is rendered:
 
 - the first screen (5,000 rows into an empty dashboard);
 - a tick that changes nothing (cells updated, bytes written to the terminal);
-- a tick that changes N rows (the parent deletes N customer routes in moto between ticks,
-  so N peerings turn to drift errors);
+- a tick that changes N rows (the fleet's process deletes N customer routes in moto between
+  ticks, so N peerings show drift);
 - key navigation (down, page down/up, home/end) and the filter (typing, erasing, esc), one
   sample per key, p50/p95/max;
-- key navigation while a refresh is in flight (the poll shares the app's event loop).
+- the diff view of one peering, opened and re-diffed (the screens' own EC2 clients);
+- key navigation while a refresh is in flight (the poll runs on a thread of its own).
 
 "Rendered" means what a real terminal run does minus the write itself: messages processed,
 layout and compositor update, and the frame encoded to the escape sequences a terminal would
@@ -44,12 +44,12 @@ from textual.screen import Screen
 import tui.app
 from peering_core.config import load_connection
 from peering_core.poller import Snapshot
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, Sandbox
 from tui.app import PeeringApp
 from tui.messages import SnapshotArrived
+from tui.screens.diff import PeeringDiffScreen
 
 from . import peak_rss_mib, percentile, rss_now_mib, text_table
-from .refresh import SeededFleet, seed_fleet
+from .fleet import FleetServer
 
 # A poll of 10,000 peerings takes ~30 s on a 2-core machine; nothing here should take 10 min.
 WAIT = 600
@@ -207,6 +207,7 @@ async def drive(control_in: int, control_out: int, change_rows: int, rounds: int
                     "health_of_changed_rows": health,
                     **counters.delta(),
                 }
+        result["peak_rss_mib_after_ticks"] = peak_rss_mib()
         result["tick_changed"] |= {
             "ms": round(statistics.median(busy_ms) * 1000, 1),
             "ms_max": round(max(busy_ms) * 1000, 1),
@@ -217,6 +218,7 @@ async def drive(control_in: int, control_out: int, change_rows: int, rounds: int
         await settle(pilot)
         nav = [await timed_key(pilot, key) for key in NAVIGATION]
         result["navigation"] = summary_ms(nav) | {"keys": _key_counts(NAVIGATION)}
+        result["peak_rss_mib_after_navigation"] = peak_rss_mib()
 
         typing: list[float] = []
         erasing: list[float] = []
@@ -231,9 +233,29 @@ async def drive(control_in: int, control_out: int, change_rows: int, rounds: int
             "rows_matching": matching,
             "rows_after_clearing": table.row_count,
             "typing_p95_ms": round(percentile([s * 1000 for s in typing], 95), 2),
+            "typing_ms_each": [round(s * 1000, 1) for s in typing],
             "erasing_p95_ms": round(percentile([s * 1000 for s in erasing], 95), 2),
         }
 
+        result["peak_rss_mib_after_filter"] = peak_rss_mib()
+
+        # The operator opens a peering's diff view and re-diffs it: the screens' EC2 clients
+        # (the app's own, not the poll thread's) are opened as in any real session.
+        opened = await timed_key(pilot, "x")
+        diff_screen = app.screen
+        assert isinstance(diff_screen, PeeringDiffScreen), diff_screen
+        t0 = time.perf_counter()
+        await diff_screen.rediff().wait()
+        await settle(pilot)
+        rediffed = time.perf_counter() - t0
+        assert diff_screen.rediffs == 1 and diff_screen.error is None, diff_screen.error
+        result["diff_view"] = {
+            "open_ms": round(opened * 1000, 1),
+            "rediff_ms": round(rediffed * 1000, 1),
+            "rediffs": diff_screen.rediffs,
+        }
+        await timed_key(pilot, "escape")
+        result["peak_rss_mib_after_diff_view"] = peak_rss_mib()
         # A poll in flight shares the event loop: how slow do keys get meanwhile?
         app.arrived.clear()
         assert app.poller is not None
@@ -280,25 +302,6 @@ def child_main(argv: list[str]) -> int:
 # --- the parent: servers, fleet, changes between ticks --------------------------------
 
 
-def break_routes(fleet: SeededFleet, count: int, round_: int = 0) -> list[str]:
-    """Delete the customer-side route of ``count`` peerings (spread over the fleet; each
-    round another set)."""
-    from moto.ec2.models import ec2_backends
-
-    step = max(1, fleet.peerings // max(count, 1))
-    chosen = list(range(round_ % step, fleet.peerings, step))[:count]
-    broken = []
-    for i in chosen:
-        region, vpc = fleet.requester_vpcs[i]
-        backend = ec2_backends[CUSTOMER_ACCOUNT_ID][region]
-        main = next(t for t in backend.route_tables.values() if t.vpc_id == vpc)
-        via = [r for r in main.routes if r.vpc_pcx and r.vpc_pcx.id == fleet.pcx_ids[i]]
-        for route in via:
-            backend.delete_route(main.id, route.destination_cidr_block)
-        broken.append(fleet.pcx_ids[i])
-    return broken
-
-
 def run_dashboard(
     deployments: int,
     per_deployment: int,
@@ -309,28 +312,24 @@ def run_dashboard(
 ) -> dict[str, Any]:
     """Seed a fleet, run the dashboard in a child process against it, collect its figures."""
     began = time.perf_counter()
-    sandbox = Sandbox.start(accept_delay=0, requests_per_minute=0)
-    try:
-        fleet = seed_fleet(sandbox, deployments, per_deployment)
-        result = _run_child(sandbox, fleet, change_rows, rounds, timeout)
-    finally:
-        sandbox.stop()
+    with FleetServer.start(deployments, per_deployment) as server:
+        result = _run_child(server, change_rows, rounds, timeout)
     return {
         "benchmark": "dashboard",
         "deployments": deployments,
-        "peerings": fleet.peerings,
-        "seed_s": fleet.seconds,
+        "peerings": server.fleet.peerings,
+        "seed_s": server.fleet.seconds,
         **result,
         "wall_s": round(time.perf_counter() - began, 2),
     }
 
 
 def _run_child(
-    sandbox: Sandbox, fleet: SeededFleet, change_rows: int, rounds: int, timeout: float
+    server: FleetServer, change_rows: int, rounds: int, timeout: float
 ) -> dict[str, Any]:
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
-    env = os.environ | sandbox.environment() | {"PEERING_CONFIG": os.devnull}
+    env = os.environ | server.environment() | {"PEERING_CONFIG": os.devnull}
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.bench.dashboard", "--control-in", str(to_child_r),
          "--control-out", str(from_child_w), "--change", str(change_rows),
@@ -354,7 +353,7 @@ def _run_child(
             verb, _, rest = line.partition(" ")
             if verb == "change":
                 count, round_ = (int(word) for word in rest.split())
-                broken = break_routes(fleet, count, round_)
+                broken = server.break_routes(count, round_)
                 os.write(to_child_w, (json.dumps(broken) + "\n").encode())
             elif verb == "result":
                 child.wait(timeout=60)
@@ -372,6 +371,7 @@ def _run_child(
 def dashboard_table(r: dict[str, Any]) -> str:
     first, quiet, busy = r["first_screen"], r["tick_unchanged"], r["tick_changed"]
     nav, flt, during = r["navigation"], r["filter"], r["navigation_during_poll"]
+    diff = r["diff_view"]
     rows = [
         ("dashboard, Pilot-driven", "figure", "detail"),
         ("first screen after the data arrives", f"{first['ms']:.0f} ms",
@@ -388,6 +388,8 @@ def dashboard_table(r: dict[str, Any]) -> str:
         (f"filter p95 ({flt['samples']} keys)", f"{flt['p95_ms']:.1f} ms",
          f"typing p95 {flt['typing_p95_ms']:.1f} ms, erasing p95 {flt['erasing_p95_ms']:.1f} ms; "
          + ", ".join(f"'{q}' leaves {n}" for q, n in flt["rows_matching"].items())),
+        ("diff view: open / re-diff one peering", f"{diff['open_ms']:.0f} ms",
+         f"re-diff {diff['rediff_ms']:.0f} ms (filtered describes of its VPC)"),
         (f"keys while a poll is in flight ({during['samples']})", f"{during['p95_ms']:.1f} ms",
          f"p50 {during['p50_ms']:.1f} ms, max {during['max_ms']:.1f} ms"),
         ("dashboard process peak RSS", f"{r['peak_rss_mib']:.0f} MiB",

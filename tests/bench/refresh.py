@@ -1,27 +1,27 @@
 """Refresh benchmark: one poll of a whole fleet (platform + AWS statuses + drift summary).
 
-Side by side in one run, on the same moto server and platform:
+Side by side in one run, on the same moto server and platform (a process of their own, see
+:mod:`tests.bench.fleet`):
 - peering-tui: ``Fleet.snapshot()`` — batched, paginated, parsed into views with drift;
 - the floor: the same raw API calls with aiobotocore/httpx, in parallel, no processing;
 - by hand: what an operator scripts — sequential boto3, one ``DescribeVpcPeeringConnections``
   per pcx and one ``DescribeRouteTables`` per requester VPC (timed on a sample, scaled up);
 - the aws CLI: one ``aws ec2 describe-vpc-peering-connections`` process per pcx (sample of 50).
 
-The fleet is written straight into moto's backends (seconds instead of the half hour that
-30,000 API calls would take); every read the benchmark times goes over HTTP.
+Loopback moto answers a call in milliseconds; AWS does not. The first three are timed again
+through delay lines (:mod:`tests.aws_link`) that add a network round trip to every request,
+to both moto and the platform, at a few round-trip times.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
@@ -29,11 +29,10 @@ import httpx
 from aiobotocore.session import get_session
 
 from peering_core.poller import Fleet
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID, Sandbox
 
 from . import text_table
+from .fleet import REGIONS, FleetServer, links
 
-REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1", "us-west-2")
 PLATFORM_GETS = ("/api/v1/deployments", "/api/v1/vpcs", "/api/v1/peerings", "/api/v1/resources")
 DESCRIBES = (
     ("describe_vpc_peering_connections", "VpcPeeringConnections"),
@@ -43,102 +42,31 @@ DESCRIBES = (
     ("describe_security_group_rules", "SecurityGroupRules"),
     ("describe_network_interfaces", "NetworkInterfaces"),
 )
+# Round trips added to every request in the second table (ms). In-region EC2 Describe calls
+# take tens of milliseconds or more; loopback moto answers a filtered one in about 4 ms.
+RTTS_MS = (10, 25, 50)
 
 
-def _octets(value: int) -> str:
-    return ".".join(str((value >> s) & 0xFF) for s in (24, 16, 8, 0))
-
-
-@dataclass
-class SeededFleet:
-    deployments: int
-    peerings: int
-    pcx_ids: list[str] = field(default_factory=list)
-    requester_vpcs: list[tuple[str, str]] = field(default_factory=list)  # (region, vpc)
-    seconds: float = 0.0
-
-
-def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> SeededFleet:
-    """Deployments (platform VPC + route table, platform records) and, per peering, a customer
-    VPC with a subnet on the main table, an active pcx, its route and an inbound rule."""
-    from moto.ec2.models import ec2_backends
-
-    began = time.perf_counter()
-    fleet = SeededFleet(deployments, deployments * per_deployment)
-    # Made days ago, as a real fleet's are: the AGE column reads "3d" on every tick.
-    now = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0).isoformat()
-    deployment_rows: list[tuple[Any, ...]] = []
-    peering_rows: list[tuple[Any, ...]] = []
-    for d in range(deployments):
-        region = REGIONS[d % len(REGIONS)]
-        platform = ec2_backends[PLATFORM_ACCOUNT_ID][region]
-        customer = ec2_backends[CUSTOMER_ACCOUNT_ID][region]
-        dep_cidr = f"{_octets(0x0A000000 + 256 * d)}/24"  # 10.0.0.0/9 in /24s
-        dep_vpc = platform.create_vpc(dep_cidr)
-        dep_rtb = platform.create_route_table(dep_vpc.id)
-        dep_id = f"b{d:07x}"
-        deployment_rows.append(
-            (dep_id, f"bench-{d}", "dedicated", region, "running", "5.8.6", "bench", dep_cidr,
-             dep_vpc.id, f'["{dep_rtb.id}"]', now)
-        )  # fmt: skip
-        for p in range(per_deployment):
-            i = d * per_deployment + p
-            cidr = f"{_octets(0x0A800000 + 256 * i)}/24"  # 10.128.0.0/9 in /24s
-            vpc = customer.create_vpc(cidr)
-            customer.create_subnet(vpc.id, cidr)
-            pcx = customer.create_vpc_peering_connection(vpc, dep_vpc)
-            pcx._status.accept()
-            main = _main_route_table(customer, vpc.id)
-            customer.create_route(main.id, dep_cidr, vpc_peering_connection_id=pcx.id)
-            platform.create_route(dep_rtb.id, cidr, vpc_peering_connection_id=pcx.id)
-            group = next(g for g in customer.groups[vpc.id].values() if g.name == "default")
-            customer.authorize_security_group_ingress(
-                group.id, "-1", None, None, [{"CidrIp": dep_cidr}]
-            )
-            fleet.pcx_ids.append(pcx.id)
-            fleet.requester_vpcs.append((region, vpc.id))
-            peering_rows.append(
-                (pcx.id, dep_id, CUSTOMER_ACCOUNT_ID, vpc.id, cidr, region, "running", None,
-                 now, now)
-            )  # fmt: skip
-    db = sqlite3.connect(str(sandbox.platform.db_path), isolation_level=None)
-    try:
-        db.execute("BEGIN")
-        db.executemany("INSERT INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?)", deployment_rows)
-        db.executemany("INSERT INTO peerings VALUES (?,?,?,?,?,?,?,?,?,?)", peering_rows)
-        db.execute("COMMIT")
-    finally:
-        db.close()
-    fleet.seconds = round(time.perf_counter() - began, 2)
-    return fleet
-
-
-def _main_route_table(backend: Any, vpc_id: str) -> Any:
-    """The VPC's main route table: moto made it last, with the VPC (a scan of every table
-    per VPC would make seeding quadratic in the fleet)."""
-    newest = next(reversed(backend.route_tables.values()))
-    if newest.vpc_id == vpc_id:
-        return newest
-    return next(t for t in backend.route_tables.values() if t.vpc_id == vpc_id)
-
-
-async def time_peering_tui(sandbox: Sandbox, runs: int) -> dict[str, Any]:
+async def time_peering_tui(
+    server: FleetServer, runs: int, platform_url: str, aws_url: str
+) -> dict[str, Any]:
     """Cold ticks (fresh clients: full bodies) and warm ticks (ETags: 304s)."""
     cold: list[float] = []
     warm: list[float] = []
     calls: list[int] = []
     rows = 0
-    async with sandbox.customer_gateway() as ec2:
+    async with server.gateway(aws_url) as ec2:
         # Open the region clients first (botocore loads the EC2 model once per client), as the
         # floor below does; the dashboard keeps them open across ticks.
         for region in REGIONS:
             await ec2._client("ec2", region)
         for _ in range(runs):
-            async with sandbox.client() as platform:
+            async with server.client(platform_url) as platform:
                 fleet = Fleet(platform, ec2)
                 t0 = time.perf_counter()
                 snapshot = await fleet.snapshot()
                 cold.append(time.perf_counter() - t0)
+                assert snapshot.ok, snapshot.failing
                 calls.append(snapshot.calls)
                 rows = len(snapshot.views)
                 t0 = time.perf_counter()
@@ -152,21 +80,26 @@ async def time_peering_tui(sandbox: Sandbox, runs: int) -> dict[str, Any]:
     }
 
 
-async def time_floor(sandbox: Sandbox, runs: int) -> dict[str, Any]:
+async def time_floor(
+    server: FleetServer, runs: int, platform_url: str, aws_url: str
+) -> dict[str, Any]:
     """The same data with raw clients: every call in parallel, responses left unparsed."""
-    creds = sandbox.customer_aws.client_kwargs()
-    auth = httpx.BasicAuth(sandbox.key, sandbox.secret.get_secret_value())
+    creds = server.customer_aws.model_copy(update={"endpoint_url": aws_url}).client_kwargs()
+    auth = httpx.BasicAuth(server.key, server.secret.get_secret_value())
     samples: list[float] = []
     calls = 0
     session = get_session()
     for _ in range(runs):
         count = 0
-        async with httpx.AsyncClient(base_url=sandbox.platform_url, auth=auth, timeout=120) as http:
+        async with httpx.AsyncClient(base_url=platform_url, auth=auth, timeout=120) as http:
             clients = {}
             for region in REGIONS:
                 clients[region] = await session.create_client(
                     "ec2", region_name=region, **creds
                 ).__aenter__()
+            for client in clients.values():
+                for operation, _key in DESCRIBES:
+                    client.get_paginator(operation)  # botocore loads the paginator model once
             try:
                 t0 = time.perf_counter()
 
@@ -192,10 +125,11 @@ async def time_floor(sandbox: Sandbox, runs: int) -> dict[str, Any]:
     return {"s": round(statistics.median(samples), 3), "calls": calls}
 
 
-def time_by_hand(sandbox: Sandbox, fleet: SeededFleet, sample: int) -> dict[str, Any]:
+def time_by_hand(server: FleetServer, sample: int, aws_url: str) -> dict[str, Any]:
     """Sequential boto3, per pcx and per VPC, on ``sample`` peerings; scaled to the fleet."""
-    creds = sandbox.customer_aws.client_kwargs()
+    creds = server.customer_aws.model_copy(update={"endpoint_url": aws_url}).client_kwargs()
     clients = {r: boto3.client("ec2", region_name=r, **creds) for r in REGIONS}
+    fleet = server.fleet
     n = min(sample, len(fleet.pcx_ids))
     t0 = time.perf_counter()
     for pcx, (region, vpc) in zip(fleet.pcx_ids[:n], fleet.requester_vpcs[:n], strict=True):
@@ -210,9 +144,10 @@ def time_by_hand(sandbox: Sandbox, fleet: SeededFleet, sample: int) -> dict[str,
     }
 
 
-def time_aws_cli(sandbox: Sandbox, fleet: SeededFleet, sample: int) -> dict[str, Any]:
+def time_aws_cli(server: FleetServer, sample: int) -> dict[str, Any]:
     """One aws CLI process per pcx on ``sample`` peerings; scaled to the fleet."""
-    env = os.environ | sandbox.environment()
+    env = os.environ | server.environment()
+    fleet = server.fleet
     n = min(sample, len(fleet.pcx_ids))
     aws = os.path.join(os.path.dirname(sys.executable), "aws")
     t0 = time.perf_counter()
@@ -231,27 +166,44 @@ def time_aws_cli(sandbox: Sandbox, fleet: SeededFleet, sample: int) -> dict[str,
     }
 
 
+def _at_rtt(server: FleetServer, rtt_ms: float, hand_sample: int) -> dict[str, Any]:
+    """peering-tui, the floor and the script, each request paying ``rtt_ms`` of round trip."""
+    with links(server, rtt_ms) as (platform_url, aws_url):
+        ours = asyncio.run(time_peering_tui(server, 1, platform_url, aws_url))
+        floor = asyncio.run(time_floor(server, 1, platform_url, aws_url))
+        hand = time_by_hand(server, hand_sample, aws_url)
+    return {
+        "rtt_ms": rtt_ms,
+        "peering_tui_s": ours["cold_s"],
+        "floor_s": floor["s"],
+        "by_hand_s": hand["s"],
+        "by_hand_sample": hand["sample"],
+        "ratio_ours_over_floor": round(ours["cold_s"] / floor["s"], 2),
+        "ratio_by_hand_over_ours": round(hand["s"] / ours["cold_s"], 1),
+    }
+
+
 def run_refresh(
     deployments: int, per_deployment: int, *, runs: int = 3, hand_sample: int = 200,
-    cli_sample: int = 50,
+    cli_sample: int = 50, rtts_ms: Sequence[float] = RTTS_MS, rtt_hand_sample: int = 100,
 ) -> dict[str, Any]:  # fmt: skip
     began = time.perf_counter()
-    sandbox = Sandbox.start(accept_delay=0, requests_per_minute=0)
-    try:
-        fleet = seed_fleet(sandbox, deployments, per_deployment)
-        ours = asyncio.run(time_peering_tui(sandbox, runs))
-        floor = asyncio.run(time_floor(sandbox, runs))
+    with FleetServer.start(deployments, per_deployment) as server:
+        direct = server.platform_url, server.moto_url
+        ours = asyncio.run(time_peering_tui(server, runs, *direct))
+        floor = asyncio.run(time_floor(server, runs, *direct))
         # A sample of 0 skips an approach (the stress run times only peering-tui and the floor).
-        hand = time_by_hand(sandbox, fleet, hand_sample) if hand_sample else None
-        cli = time_aws_cli(sandbox, fleet, cli_sample) if cli_sample else None
-    finally:
-        sandbox.stop()
+        hand = time_by_hand(server, hand_sample, server.moto_url) if hand_sample else None
+        cli = time_aws_cli(server, cli_sample) if cli_sample else None
+        wan = [_at_rtt(server, rtt, rtt_hand_sample) for rtt in rtts_ms]
+    fleet = server.fleet
     return {
         "benchmark": "fleet.refresh",
         "deployments": deployments,
         "peerings": fleet.peerings,
         "regions": len(REGIONS),
         "seed_s": fleet.seconds,
+        "servers": "moto and the platform in a process of their own",
         "peering_tui": ours,
         "floor": floor,
         "by_hand_boto3": hand,
@@ -259,6 +211,7 @@ def run_refresh(
         "ratio_ours_over_floor": round(ours["cold_s"] / floor["s"], 2),
         "ratio_by_hand_over_ours": round(hand["s"] / ours["cold_s"], 1) if hand else None,
         "ratio_aws_cli_over_ours": round(cli["s"] / ours["cold_s"], 1) if cli else None,
+        "with_round_trips": wan,
         "wall_s": round(time.perf_counter() - began, 2),
     }
 
@@ -279,9 +232,27 @@ def refresh_table(r: dict[str, Any]) -> str:
     if cli:
         rows.append((f"aws CLI per pcx (sample {cli['sample']})", f"{cli['s']:.1f} s",
                      str(cli["calls"]), f"{r['ratio_aws_cli_over_ours']}x slower"))  # fmt: skip
-    return text_table(
-        f"refresh of {r['peerings']:,} peerings ({r['deployments']:,} deployments, "
-        f"{r['regions']} regions; seeded in {r['seed_s']} s)",
-        rows,
-        f"(rows in the dashboard's table: {ours['rows']:,}; wall time {r['wall_s']} s)",
-    )
+    tables = [
+        text_table(
+            f"refresh of {r['peerings']:,} peerings ({r['deployments']:,} deployments, "
+            f"{r['regions']} regions; seeded in {r['seed_s']} s), loopback",
+            rows,
+            f"(rows in the dashboard's table: {ours['rows']:,}; wall time {r['wall_s']} s)",
+        )
+    ]
+    if r["with_round_trips"]:
+        wan_rows = [("round trip per request", "peering-tui", "floor", "by hand", "by hand / ours")]
+        wan_rows += [
+            (f"{w['rtt_ms']:g} ms", f"{w['peering_tui_s']:.2f} s", f"{w['floor_s']:.2f} s",
+             f"{w['by_hand_s']:.1f} s (sample {w['by_hand_sample']})",
+             f"{w['ratio_by_hand_over_ours']}x")
+            for w in r["with_round_trips"]
+        ]  # fmt: skip
+        tables.append(
+            text_table(
+                "the same refresh through delay lines to moto and the platform",
+                wan_rows,
+                "(each request pays the round trip once; the script's calls are sequential)",
+            )
+        )
+    return "\n\n".join(tables)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from peering_core.cli import main
@@ -48,3 +51,17 @@ def test_an_incomplete_configuration_says_what_is_missing(started, capsys):
     assert main(["--platform-url", "https://p.example"]) == 2
     assert "PEERING_PLATFORM_KEY" in capsys.readouterr().err
     assert started == []
+
+
+def test_a_dashboard_on_a_configured_platform_does_not_load_the_platform_server():
+    # The sandbox's platform (FastAPI, uvicorn) is imported when a sandbox starts, not before:
+    # a fresh interpreter that loads the command line and the whole app has none of it.
+    probe = (
+        "import sys, peering_core.cli, tui.app; "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'peering_core.sandbox') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
