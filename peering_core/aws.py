@@ -389,13 +389,24 @@ class Ec2Gateway:
         return peerings
 
     async def describe_peering(self, region: str, peering_id: str) -> AwsPeering | None:
-        """One peering connection, or ``None`` when this account cannot see it."""
+        """One peering connection, or ``None`` when this account cannot see it.
+
+        Asked by id, not by filter: moto ignores peering filters and would answer with every
+        pcx of the region (AWS says NotFound for an id it does not show this account).
+        """
         try:
-            found = await self.describe_peerings(region, peering_ids=[peering_id])
+            raw = await self._call(
+                region, "describe_vpc_peering_connections", VpcPeeringConnectionIds=[peering_id]
+            )
         except AwsError as exc:
             if "NotFound" in exc.code:
                 return None
             raise
+        found = [
+            _peering(item)
+            for item in raw.get("VpcPeeringConnections") or ()
+            if item.get("VpcPeeringConnectionId") == peering_id
+        ]
         return found[0] if found else None
 
     async def create_peering(
