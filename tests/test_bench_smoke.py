@@ -84,6 +84,7 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     assert dashboard["navigation"]["samples"] > 0 and dashboard["filter"]["samples"] > 0
     assert dashboard["filter"]["rows_after_clearing"] == 10
     assert dashboard["diff_view"]["rediffs"] == 1
+    assert dashboard["platform_server_loaded"] is False
     assert dashboard["peak_rss_mib"] > 0
 
 

@@ -1,6 +1,9 @@
 """Benchmarks against the real platform server on loopback (run: ``python -m tests.bench``).
 
 This module measures; ``__main__`` parses arguments, prints the table and writes the JSON.
+The dashboard benchmark's child imports this package, so the sandbox (and the platform server
+behind it) is imported only where a benchmark starts one: the child's memory is then what
+``peering-tui`` itself loads.
 For now one benchmark: ``GET /api/v1/peerings`` (the poller's cheap all-deployments read),
 full body against ``If-None-Match`` (304), over N peering records.
 """
@@ -17,8 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, Sandbox
 
 ENDPOINT = "/api/v1/peerings"
 DEPLOYMENTS = (("bench-a", "10.0.0.0/16"), ("bench-b", "10.1.0.0/16"), ("bench-c", "10.2.0.0/16"))
@@ -109,6 +110,8 @@ def create_deployments(http: httpx.Client) -> list[str]:
 
 
 def peering_rows(count: int, deployment_ids: list[str]) -> list[tuple[Any, ...]]:
+    from peering_core.sandbox import CUSTOMER_ACCOUNT_ID
+
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=count)
     rows = []
     for i in range(count):
@@ -192,6 +195,8 @@ def run(peerings: int, requests: int, *, quick: bool = False) -> dict[str, Any]:
         raise ValueError(f"peerings must be 0..{MAX_PEERINGS}")
     if requests < 1:
         raise ValueError("requests must be at least 1")
+    from peering_core.sandbox import Sandbox
+
     began = time.perf_counter()
     # The request budget is switched off (0): the benchmark measures the handler, not the 429s.
     sandbox = Sandbox.start(accept_delay=0, requests_per_minute=0)

@@ -33,7 +33,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import RenderableType
 from textual import events
@@ -49,7 +49,9 @@ from tui.messages import SnapshotArrived
 from tui.screens.diff import PeeringDiffScreen
 
 from . import peak_rss_mib, percentile, rss_now_mib, text_table
-from .fleet import FleetServer
+
+if TYPE_CHECKING:
+    from .fleet import FleetServer
 
 # A poll of 10,000 peerings takes ~30 s on a 2-core machine; nothing here should take 10 min.
 WAIT = 600
@@ -267,6 +269,9 @@ async def drive(control_in: int, control_out: int, change_rows: int, rounds: int
         await settle(pilot)
         result["peak_rss_mib"] = peak_rss_mib()
     result["peak_rss_mib_before_app"] = rss_before
+    # What the figures are of: the dashboard as `peering-tui` runs it, without the sandbox's
+    # platform server (imported only when a sandbox starts).
+    result["platform_server_loaded"] = "fastapi" in sys.modules
     return result
 
 
@@ -311,6 +316,8 @@ def run_dashboard(
     timeout: float = 1200,
 ) -> dict[str, Any]:
     """Seed a fleet, run the dashboard in a child process against it, collect its figures."""
+    from .fleet import FleetServer  # the parent's: the child loads no more than peering-tui
+
     began = time.perf_counter()
     with FleetServer.start(deployments, per_deployment) as server:
         result = _run_child(server, change_rows, rounds, timeout)
