@@ -107,7 +107,7 @@ class ErrorBody(ApiModel):
 # What EC2 describes is read again on every poll: thousands of route tables, groups and rules
 # per region. They are frozen slotted dataclasses, built only by ``aws.py`` from botocore's
 # parsed answers: a sixth of a pydantic model's memory (no ``__dict__``, no fields-set set)
-# and a third of its construction time. Pydantic models that hold one (a peering view's pcx)
+# and two thirds of its construction time. Pydantic models that hold one (a peering view's pcx)
 # serialise it as before.
 
 
