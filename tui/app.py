@@ -55,7 +55,7 @@ from .session import SANDBOX_ACCEPT_DELAY, Session, start_sandbox
 
 if TYPE_CHECKING:
     # The platform server behind the sandbox (FastAPI, uvicorn) is imported only when a
-    # sandbox starts: a dashboard on a configured platform does without its ~20 MB.
+    # sandbox starts: a dashboard on a configured platform does without its ~10 MiB.
     from peering_core.sandbox import Sandbox
 
 # Faster than this and a large fleet's poll would overlap the next one's budget.
