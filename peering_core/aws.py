@@ -353,33 +353,18 @@ class Ec2Gateway:
         self,
         region: str,
         *,
-        peering_ids: Sequence[str] | None = None,
         accepter_vpc_ids: Sequence[str] | None = None,
         requester_vpc_ids: Sequence[str] | None = None,
     ) -> list[AwsPeering]:
-        """Peering connections of a region, optionally narrowed by ids or VPCs."""
-        params: dict[str, Any] = {}
-        filter_name, values = "vpc-peering-connection-id", peering_ids
-        if accepter_vpc_ids is not None:
-            filter_name, values = "accepter-vpc-info.vpc-id", accepter_vpc_ids
-            if peering_ids is not None:
-                params["Filters"] = [
-                    {"Name": "vpc-peering-connection-id", "Values": sorted(set(peering_ids))}
-                ]
-        elif requester_vpc_ids is not None:
+        """Peering connections of a region, optionally narrowed by their VPCs (one pcx by
+        id: :meth:`describe_peering`)."""
+        filter_name, values = "accepter-vpc-info.vpc-id", accepter_vpc_ids
+        if accepter_vpc_ids is None:
             filter_name, values = "requester-vpc-info.vpc-id", requester_vpc_ids
         raw = await self._batched(
-            region,
-            "describe_vpc_peering_connections",
-            "VpcPeeringConnections",
-            filter_name,
-            values,
-            **params,
+            region, "describe_vpc_peering_connections", "VpcPeeringConnections", filter_name, values
         )
         peerings = [_peering(item) for item in raw]
-        if peering_ids is not None:
-            wanted = set(peering_ids)
-            peerings = [p for p in peerings if p.id in wanted]
         if accepter_vpc_ids is not None:
             acc = set(accepter_vpc_ids)
             peerings = [p for p in peerings if p.accepter.vpc_id in acc]

@@ -161,7 +161,7 @@ class FleetServer:
             process.wait()
             raise
         fleet = SeededFleet(**ready["fleet"])
-        fleet.requester_vpcs = [tuple(pair) for pair in fleet.requester_vpcs]  # type: ignore[misc]
+        fleet.requester_vpcs = [(region, vpc) for region, vpc in fleet.requester_vpcs]
         env = ready["env"]
         return cls(
             process=process,
