@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader, create_loader
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from .errors import AwsError
 from .models import (
     AwsPeering,
     CallerIdentity,
@@ -67,20 +68,6 @@ class AwsAccess(BaseModel):
         return kwargs
 
 
-class AwsError(Exception):
-    """An EC2 or STS call failed. ``code`` is AWS's error code (or a transport error name)."""
-
-    def __init__(self, operation: str, code: str, message: str) -> None:
-        super().__init__(f"{operation}: {code}: {message}")
-        self.operation = operation
-        self.code = code
-        self.message = message
-
-    @property
-    def not_found(self) -> bool:
-        return self.code.endswith(".NotFound") or self.code.endswith("NotFound")
-
-
 # botocore keeps service models in each session's loader, and EC2's is about 30 MB of Python
 # objects: every gateway (the poll thread's, the screens', the platform's) would load its own.
 # One loader per data path for the whole process loads it once; its cache only ever grows
@@ -100,12 +87,32 @@ def _session(profile: str | None) -> AioSession:
     return session
 
 
+@contextlib.contextmanager
+def _translated(operation: str) -> Iterator[None]:
+    """botocore's errors as :class:`AwsError`, the one place they are translated."""
+    try:
+        yield
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise AwsError(operation, err.get("Code", "Unknown"), err.get("Message", "")) from None
+    except BotoCoreError as exc:
+        raise AwsError(operation, type(exc).__name__, str(exc)) from None
+
+
 def _tags(raw: Iterable[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in raw or ()}
 
 
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Tags as EC2 takes them."""
     return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def tagged(resource_type: str, tags: dict[str, str] | None) -> dict[str, Any]:
+    """``TagSpecifications`` for a create call (nothing when there are no tags)."""
+    if not tags:
+        return {}
+    return {"TagSpecifications": [{"ResourceType": resource_type, "Tags": tag_list(tags)}]}
 
 
 def _chunks(values: Sequence[str], size: int = FILTER_VALUES_PER_CALL) -> Iterable[list[str]]:
@@ -236,7 +243,7 @@ class Ec2Gateway:
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = asyncio.Lock()
 
-    async def __aenter__(self) -> Ec2Gateway:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -274,27 +281,17 @@ class Ec2Gateway:
 
     async def _call(self, region: str, operation: str, service: str = "ec2", **params: Any) -> Any:
         client = await self._client(service, region)
-        try:
+        with _translated(operation):
             return await getattr(client, operation)(**params)
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            raise AwsError(operation, err.get("Code", "Unknown"), err.get("Message", "")) from None
-        except BotoCoreError as exc:
-            raise AwsError(operation, type(exc).__name__, str(exc)) from None
 
     async def _pages(
         self, region: str, operation: str, key: str, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         client = await self._client("ec2", region)
-        try:
+        with _translated(operation):
             async for page in client.get_paginator(operation).paginate(**params):
                 for item in page.get(key, []):
                     yield item
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            raise AwsError(operation, err.get("Code", "Unknown"), err.get("Message", "")) from None
-        except BotoCoreError as exc:
-            raise AwsError(operation, type(exc).__name__, str(exc)) from None
 
     async def _batched(
         self,
@@ -329,23 +326,6 @@ class Ec2Gateway:
     async def caller_identity(self) -> CallerIdentity:
         raw = await self._call(self.default_region, "get_caller_identity", service="sts")
         return CallerIdentity(account_id=raw["Account"], arn=raw["Arn"])
-
-    async def assume_role(self, role_arn: str, session_name: str) -> AwsAccess:
-        """Credentials for ``role_arn``; on moto, any account id in the ARN becomes that account."""
-        raw = await self._call(
-            self.default_region,
-            "assume_role",
-            service="sts",
-            RoleArn=role_arn,
-            RoleSessionName=session_name,
-        )
-        creds = raw["Credentials"]
-        return AwsAccess(
-            access_key_id=creds["AccessKeyId"],
-            secret_access_key=SecretStr(creds["SecretAccessKey"]),
-            session_token=SecretStr(creds["SessionToken"]),
-            endpoint_url=self.access.endpoint_url,
-        )
 
     # --- peering connections ------------------------------------------------------------
 
@@ -409,18 +389,13 @@ class Ec2Gateway:
             "PeerOwnerId": peer_owner_id,
             "PeerRegion": region,
         }
-        if tags:
-            params["TagSpecifications"] = [
-                {"ResourceType": "vpc-peering-connection", "Tags": _tag_list(tags)}
-            ]
-        raw = await self._call(region, "create_vpc_peering_connection", **params)
+        raw = await self._call(
+            region,
+            "create_vpc_peering_connection",
+            **params,
+            **tagged("vpc-peering-connection", tags),
+        )
         return _peering(raw["VpcPeeringConnection"])
-
-    async def accept_peering(self, region: str, peering_id: str) -> None:
-        await self._call(region, "accept_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
-
-    async def reject_peering(self, region: str, peering_id: str) -> None:
-        await self._call(region, "reject_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
 
     async def delete_peering(self, region: str, peering_id: str) -> None:
         await self._call(region, "delete_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
@@ -428,7 +403,7 @@ class Ec2Gateway:
     async def create_tags(
         self, region: str, resource_ids: Sequence[str], tags: dict[str, str]
     ) -> None:
-        await self._call(region, "create_tags", Resources=list(resource_ids), Tags=_tag_list(tags))
+        await self._call(region, "create_tags", Resources=list(resource_ids), Tags=tag_list(tags))
 
     # --- VPCs, subnets, route tables -----------------------------------------------------
 
@@ -488,12 +463,19 @@ class Ec2Gateway:
     async def create_route(
         self, region: str, route_table_id: str, destination: str, peering_id: str
     ) -> None:
+        await self._create_route(
+            region, route_table_id, destination, VpcPeeringConnectionId=peering_id
+        )
+
+    async def _create_route(
+        self, region: str, route_table_id: str, destination: str, **target: str
+    ) -> None:
         await self._call(
             region,
             "create_route",
             RouteTableId=route_table_id,
             DestinationCidrBlock=destination,
-            VpcPeeringConnectionId=peering_id,
+            **target,
         )
 
     async def replace_route(
@@ -599,99 +581,3 @@ class Ec2Gateway:
             )
             for n in raw
         ]
-
-    # --- building estates (the platform's deployment VPCs, the sandbox's customer side) ---
-
-    async def create_vpc(self, region: str, cidr: str, tags: dict[str, str]) -> str:
-        raw = await self._call(
-            region,
-            "create_vpc",
-            CidrBlock=cidr,
-            TagSpecifications=[{"ResourceType": "vpc", "Tags": _tag_list(tags)}],
-        )
-        return str(raw["Vpc"]["VpcId"])
-
-    async def delete_vpc(self, region: str, vpc_id: str) -> None:
-        await self._call(region, "delete_vpc", VpcId=vpc_id)
-
-    async def create_subnet(
-        self, region: str, vpc_id: str, cidr: str, tags: dict[str, str] | None = None
-    ) -> str:
-        params: dict[str, Any] = {"VpcId": vpc_id, "CidrBlock": cidr}
-        if tags:
-            params["TagSpecifications"] = [{"ResourceType": "subnet", "Tags": _tag_list(tags)}]
-        raw = await self._call(region, "create_subnet", **params)
-        return str(raw["Subnet"]["SubnetId"])
-
-    async def create_route_table(
-        self, region: str, vpc_id: str, tags: dict[str, str] | None = None
-    ) -> str:
-        params: dict[str, Any] = {"VpcId": vpc_id}
-        if tags:
-            params["TagSpecifications"] = [{"ResourceType": "route-table", "Tags": _tag_list(tags)}]
-        raw = await self._call(region, "create_route_table", **params)
-        return str(raw["RouteTable"]["RouteTableId"])
-
-    async def associate_route_table(self, region: str, route_table_id: str, subnet_id: str) -> None:
-        await self._call(
-            region, "associate_route_table", RouteTableId=route_table_id, SubnetId=subnet_id
-        )
-
-    async def create_internet_gateway(self, region: str, vpc_id: str) -> str:
-        raw = await self._call(region, "create_internet_gateway")
-        igw = str(raw["InternetGateway"]["InternetGatewayId"])
-        await self._call(region, "attach_internet_gateway", InternetGatewayId=igw, VpcId=vpc_id)
-        return igw
-
-    async def create_gateway_route(
-        self, region: str, route_table_id: str, destination: str, gateway_id: str
-    ) -> None:
-        await self._call(
-            region,
-            "create_route",
-            RouteTableId=route_table_id,
-            DestinationCidrBlock=destination,
-            GatewayId=gateway_id,
-        )
-
-    async def create_security_group(
-        self, region: str, vpc_id: str, name: str, description: str
-    ) -> str:
-        raw = await self._call(
-            region,
-            "create_security_group",
-            VpcId=vpc_id,
-            GroupName=name,
-            Description=description,
-        )
-        return str(raw["GroupId"])
-
-    async def create_network_interface(
-        self,
-        region: str,
-        subnet_id: str,
-        private_ip: str,
-        group_ids: Sequence[str],
-        description: str,
-    ) -> str:
-        raw = await self._call(
-            region,
-            "create_network_interface",
-            SubnetId=subnet_id,
-            PrivateIpAddress=private_ip,
-            Groups=list(group_ids),
-            Description=description,
-        )
-        return str(raw["NetworkInterface"]["NetworkInterfaceId"])
-
-
-@contextlib.asynccontextmanager
-async def open_gateway(
-    access: AwsAccess | None = None, default_region: str = "us-east-1"
-) -> AsyncIterator[Ec2Gateway]:
-    """An :class:`Ec2Gateway` closed on exit."""
-    gateway = Ec2Gateway(access, default_region=default_region)
-    try:
-        yield gateway
-    finally:
-        await gateway.close()

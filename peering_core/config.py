@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,24 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .aws import AwsAccess
+from .aws import AwsAccess, Ec2Gateway
+from .errors import ConfigError
+from .platform_client import PlatformClient
+
+# The dashboard's poll interval: faster polls would overlap the next one's budget on a large
+# fleet, so anything under the floor is raised to it.
+DEFAULT_REFRESH = 5.0
+MIN_REFRESH = 2.0
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says how to fix it."""
+def refresh_interval(seconds: float) -> float:
+    """The poll interval to use for ``seconds`` asked (never under :data:`MIN_REFRESH`)."""
+    return max(MIN_REFRESH, seconds)
+
+
+def read_only_requested(flag: bool = False) -> bool:
+    """Whether read-only mode is on: the ``--read-only`` flag or ``PEERING_READ_ONLY=1``."""
+    return flag or os.environ.get("PEERING_READ_ONLY", "").strip().lower() in ("1", "true", "yes")
 
 
 def config_path() -> Path:
@@ -46,6 +61,8 @@ class FileConfig(BaseModel):
     platform_secret: SecretStr | None = None
     aws_profile: str | None = None
     insecure: bool = False
+    # Binding id → key(s), for the dashboard's keymap (the dashboard checks the ids).
+    keys: dict[str, str] = Field(default_factory=dict)
 
 
 def read_config_file(path: Path) -> FileConfig:
@@ -68,6 +85,11 @@ def read_config_file(path: Path) -> FileConfig:
                 f"run: chmod 600 {path}"
             )
     return config
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """The ``[keys]`` table of the config file: binding id → key(s)."""
+    return dict(read_config_file(path or config_path()).keys)
 
 
 def _problems(exc: ValidationError, prefix: str = "") -> str:
@@ -111,6 +133,23 @@ class Connection(BaseModel):
     def key_id(self) -> str:
         """The platform key, shortened for the audit log and the header (not a secret)."""
         return self.platform_key
+
+    def platform_client(self) -> PlatformClient:
+        """A new client of the configured platform (its secret goes nowhere else)."""
+        return PlatformClient(
+            self.platform_url, self.platform_key, self.platform_secret, verify=self.verify_tls
+        )
+
+    def ec2_gateway(self) -> Ec2Gateway:
+        """A new EC2 gateway on the configured AWS account."""
+        return Ec2Gateway(self.aws)
+
+
+@asynccontextmanager
+async def connected(connection: Connection) -> AsyncIterator[tuple[PlatformClient, Ec2Gateway]]:
+    """Both sides' clients, closed on exit."""
+    async with connection.platform_client() as platform, connection.ec2_gateway() as ec2:
+        yield platform, ec2
 
 
 def load_connection(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal, Self, TypeVar
@@ -128,65 +129,53 @@ class RegionEstate(BaseModel):
     peerings: tuple[AwsPeering, ...] = ()
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy without the indexes below: they describe the original's contents."""
+        """A copy without the index: it describes the original's contents."""
         copy = super().model_copy(update=update, deep=deep)
-        for name in _INDEXES:
-            copy.__dict__.pop(name, None)
+        copy.__dict__.pop("_index", None)
         return copy
 
-    # Indexes built once per estate: a fleet diff looks things up per peering, and linear
-    # scans would make a refresh quadratic in the number of peerings.
+    # Built once per estate: a fleet diff looks things up per peering, and linear scans would
+    # make a refresh quadratic in the number of peerings.
     @cached_property
-    def _tables_by_vpc(self) -> dict[str, list[RouteTable]]:
-        return _group(self.route_tables, lambda t: t.vpc_id)
-
-    @cached_property
-    def _groups_by_vpc(self) -> dict[str, list[SecurityGroup]]:
-        return _group(self.security_groups, lambda g: g.vpc_id)
-
-    @cached_property
-    def _ingress_by_group(self) -> dict[str, list[SecurityGroupRule]]:
-        return _group((r for r in self.rules if not r.is_egress), lambda r: r.group_id)
-
-    @cached_property
-    def _subnets_by_vpc(self) -> dict[str, list[Subnet]]:
-        return _group(self.subnets, lambda s: s.vpc_id)
-
-    @cached_property
-    def _interfaces_by_vpc(self) -> dict[str, list[NetworkInterface]]:
-        return _group(self.interfaces, lambda n: n.vpc_id)
-
-    @cached_property
-    def _peerings_by_id(self) -> dict[str, AwsPeering]:
-        return {p.id: p for p in self.peerings}
+    def _index(self) -> _EstateIndex:
+        return _EstateIndex(
+            tables=_group(self.route_tables, lambda t: t.vpc_id),
+            groups=_group(self.security_groups, lambda g: g.vpc_id),
+            ingress=_group((r for r in self.rules if not r.is_egress), lambda r: r.group_id),
+            subnets=_group(self.subnets, lambda s: s.vpc_id),
+            interfaces=_group(self.interfaces, lambda n: n.vpc_id),
+            peerings={p.id: p for p in self.peerings},
+        )
 
     def tables_of(self, vpc_id: str) -> list[RouteTable]:
-        return self._tables_by_vpc.get(vpc_id, [])
+        return self._index.tables.get(vpc_id, [])
 
     def groups_of(self, vpc_id: str) -> list[SecurityGroup]:
-        return self._groups_by_vpc.get(vpc_id, [])
+        return self._index.groups.get(vpc_id, [])
 
     def subnets_of(self, vpc_id: str) -> list[Subnet]:
-        return self._subnets_by_vpc.get(vpc_id, [])
+        return self._index.subnets.get(vpc_id, [])
 
     def interfaces_of(self, vpc_id: str) -> list[NetworkInterface]:
-        return self._interfaces_by_vpc.get(vpc_id, [])
+        return self._index.interfaces.get(vpc_id, [])
 
     def ingress(self, group_id: str) -> list[SecurityGroupRule]:
-        return self._ingress_by_group.get(group_id, [])
+        return self._index.ingress.get(group_id, [])
 
     def pcx(self, peering_id: str) -> AwsPeering | None:
-        return self._peerings_by_id.get(peering_id)
+        return self._index.peerings.get(peering_id)
 
 
-_INDEXES = (
-    "_tables_by_vpc",
-    "_groups_by_vpc",
-    "_ingress_by_group",
-    "_subnets_by_vpc",
-    "_interfaces_by_vpc",
-    "_peerings_by_id",
-)
+@dataclass(frozen=True, slots=True)
+class _EstateIndex:
+    """A region estate's contents by VPC, group or id."""
+
+    tables: dict[str, list[RouteTable]]
+    groups: dict[str, list[SecurityGroup]]
+    ingress: dict[str, list[SecurityGroupRule]]
+    subnets: dict[str, list[Subnet]]
+    interfaces: dict[str, list[NetworkInterface]]
+    peerings: dict[str, AwsPeering]
 
 
 def _group(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
@@ -470,8 +459,7 @@ def _needed_rules(
         if not any(rules.contains_ip(c, resource.host) for c in requester_cidrs):
             continue
         owner = next(
-            (n for n in estate.interfaces if n.vpc_id == vpc_id and resource.host in n.private_ips),
-            None,
+            (n for n in estate.interfaces_of(vpc_id) if resource.host in n.private_ips), None
         )
         if owner is None:
             notes.append(

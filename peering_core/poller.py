@@ -17,75 +17,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from .aws import AwsError, Ec2Gateway
+from .aws import Ec2Gateway
 from .drift import PeeringDiff
-from .estate import diff_region, load_region
-from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, Resource, unchanged
-from .platform.client import PlatformApiError, PlatformClient
-from .views import DeploymentView, PeeringView, build_views, deployment_views
+from .errors import PeeringError
+from .health import build_views, deployment_views
+from .models import AwsPeering, Resource, unchanged
+from .network import diff_region, load_region
+from .platform_client import PlatformClient
+from .snapshot import PLATFORM, Snapshot, SourceState, aws_source
 
-PLATFORM = "platform"
 # What one source can throw at a tick: refusals, transport trouble, and answers that do not
 # parse (a proxy's HTML error page, a truncated body). Each makes that source stale, never
 # the whole snapshot fail.
-SOURCE_ERRORS = (PlatformApiError, AwsError, OSError, httpx.HTTPError, ValidationError, ValueError)
-
-
-def aws_source(region: str) -> str:
-    return f"aws:{region}"
-
-
-class SourceState(BaseModel):
-    """How fresh one source's data is, and what went wrong if it is stale."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    fetched_at: datetime | None = None
-    error: str | None = None
-    failing_since: datetime | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.fetched_at is not None
-
-    def age(self, now: datetime) -> float | None:
-        return (now - self.fetched_at).total_seconds() if self.fetched_at else None
-
-
-class Snapshot(BaseModel):
-    """Everything the dashboard shows, as of ``taken_at``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    taken_at: datetime
-    deployments: tuple[Deployment, ...] = ()
-    vpcs: tuple[DeploymentVpc, ...] = ()
-    records: tuple[PlatformPeering, ...] = ()
-    resources: tuple[Resource, ...] = ()
-    pcxs: dict[str, tuple[AwsPeering, ...]] = Field(default_factory=dict)
-    diffs: dict[str, PeeringDiff] = Field(default_factory=dict)
-    views: tuple[PeeringView, ...] = ()
-    deployment_views: tuple[DeploymentView, ...] = ()
-    sources: dict[str, SourceState] = Field(default_factory=dict)
-    calls: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return all(s.ok for s in self.sources.values())
-
-    @property
-    def failing(self) -> list[SourceState]:
-        return [s for s in self.sources.values() if not s.ok]
-
-    def view(self, peering_id: str) -> PeeringView | None:
-        return next((v for v in self.views if v.peering_id == peering_id), None)
+SOURCE_ERRORS = (PeeringError, OSError, httpx.HTTPError, ValidationError, ValueError)
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, PlatformApiError | AwsError):
+    if isinstance(exc, PeeringError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 

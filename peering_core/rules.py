@@ -2,15 +2,17 @@
 
 Both sides use them: the platform server validates every confirmation with them, and the
 operator's tools validate with them before any API call, so bad input never reaches AWS.
-Each check raises :class:`RuleViolation` with a stable ``code`` and a message that names the
-offending value.
+Each check raises :class:`~peering_core.errors.RuleViolation` with a stable ``code`` and a
+message that names the offending value.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+from .errors import RuleViolation
 
 DEFAULT_RESERVED_CIDRS: tuple[str, ...] = ("100.0.0.0/8", "101.0.0.0/8")
 
@@ -22,19 +24,6 @@ ACCOUNT_RE = re.compile(r"[0-9]{12}")
 REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]")
 
 Network = ipaddress.IPv4Network
-
-
-class RuleViolation(Exception):
-    """A peering rule that the input breaks. ``code`` matches the platform API's error codes."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(code, message, field)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def _check_id(value: object, pattern: re.Pattern[str], field: str, shape: str) -> str:
@@ -168,3 +157,32 @@ def check_peer_cidr(
     """All CIDR rules for a requester VPC block, in the order the platform applies them."""
     check_not_reserved(cidr, reserved, field)
     check_no_overlap(cidr, deployment_cidr, other_peerings, field)
+
+
+def parse_ports(values: str | Sequence[str], field: str = "ports") -> tuple[int, ...]:
+    """Inbound ports as the operator writes them, on the command line (``--port`` repeated)
+    or in the form (``5432, 9092``): TCP port numbers, or ``all`` (or nothing) for all
+    traffic, which is ``()``. ``all`` mixed with numbers is refused: it cannot say both."""
+    texts = [values] if isinstance(values, str) else list(values)
+    words = [w for text in texts for w in text.replace(",", " ").split()]
+    if all(w.lower() == "all" for w in words):
+        return ()
+    ports: set[int] = set()
+    for word in words:
+        if word.lower() == "all":
+            raise RuleViolation(
+                "INVALID_ARGUMENT",
+                f"{field}: 'all' cannot be mixed with port numbers",
+                field,
+            )
+        if not word.isdigit():
+            raise RuleViolation(
+                "INVALID_ARGUMENT", f"{field}: {word!r} is not a port number", field
+            )
+        port = int(word)
+        if not 1 <= port <= 65535:
+            raise RuleViolation(
+                "INVALID_ARGUMENT", f"{field}: port {port} is not in 1-65535", field
+            )
+        ports.add(port)
+    return tuple(sorted(ports))

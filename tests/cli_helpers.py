@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from peering_core.cli import main
-from peering_core.sandbox import Sandbox
+from peering_core.sandbox.servers import Sandbox
 
 from .state import whole_state
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from peering_core.aws import Ec2Gateway
-from peering_core.platform.client import PlatformClient
-from peering_core.sandbox import MotoServer, Sandbox, SeedReport
+from peering_core.platform_client import PlatformClient
+from peering_core.sandbox.seed import SeedReport
+from peering_core.sandbox.servers import MotoServer, Sandbox
 
 from .cli_helpers import Cli
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from peering_core.sandbox import _free_socket
+from peering_core.sandbox.servers import free_socket as _free_socket
 
 AWS_FAULTS = ("throttle", "error500", "reset", "slow")
 PLATFORM_FAULTS = ("429", "503", "reset", "slow")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from peering_core.aws import Ec2Gateway
-from peering_core.platform.client import PlatformClient
-from peering_core.sandbox import SANDBOX_REGIONS
+from peering_core.platform_client import PlatformClient
+from peering_core.sandbox.seed import SANDBOX_REGIONS
 
 
 async def aws_state(ec2: Ec2Gateway, regions: tuple[str, ...] = SANDBOX_REGIONS) -> dict[str, Any]:

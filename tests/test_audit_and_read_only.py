@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 
 from peering_core.audit import read_audit
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID
+from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID
 
 
 def test_every_mutating_action_is_audited_with_who_what_target_and_result(cli, sandbox, seeded):

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from peering_core.sandbox import MotoServer, Sandbox, SeedReport
-from peering_core.workflow import CreateRequest, create_peering
+from peering_core.create import CreateRequest, create_peering
+from peering_core.sandbox.seed import SeedReport
+from peering_core.sandbox.servers import MotoServer, Sandbox
 
 from .cli_helpers import Cli
 from .state import whole_state

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from peering_core.intent import rule_description
-from peering_core.sandbox import Sandbox, build_customer_vpc
+from peering_core.sandbox.seed import build_customer_vpc
+from peering_core.sandbox.servers import Sandbox
 
 
 def _routes_via(state, region, pcx):

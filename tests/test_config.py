@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from peering_core.config import ConfigError, load_connection
+from peering_core.config import load_connection
+from peering_core.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)

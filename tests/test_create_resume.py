@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from peering_core.workflow import CreateRequest, Progress, Step, create_peering
+from peering_core.create import CreateRequest, create_peering
+from peering_core.workflow import Progress, Step
 
 
 class Interrupted(Exception):

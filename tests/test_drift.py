@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 
 from peering_core.aws import Ec2Gateway
-from peering_core.sandbox import (
+from peering_core.sandbox.seed import (
     CUSTOMER_ACCOUNT_ID,
     CustomerVpc,
-    Sandbox,
     SeedReport,
     wait_for_platform,
 )
+from peering_core.sandbox.servers import Sandbox
 
 from .cli_helpers import Cli, CliResult
 

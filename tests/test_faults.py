@@ -18,19 +18,16 @@ from typing import Any
 
 import pytest
 
-from peering_core.aws import AwsError, Ec2Gateway
-from peering_core.platform.client import PlatformApiError, PlatformClient
-from peering_core.poller import PLATFORM, Fleet, Snapshot, StatusPoller, aws_source
-from peering_core.sandbox import CustomerVpc, Sandbox, build_customer_vpc
-from peering_core.workflow import (
-    CreateRequest,
-    DeleteRequest,
-    Progress,
-    Step,
-    WorkflowError,
-    create_peering,
-    delete_peering,
-)
+from peering_core.aws import Ec2Gateway
+from peering_core.create import CreateRequest, create_peering
+from peering_core.delete import DeleteRequest, delete_peering
+from peering_core.errors import PeeringError
+from peering_core.platform_client import PlatformClient
+from peering_core.poller import Fleet, StatusPoller
+from peering_core.sandbox.seed import CustomerVpc, build_customer_vpc
+from peering_core.sandbox.servers import Sandbox
+from peering_core.snapshot import PLATFORM, Snapshot, aws_source
+from peering_core.workflow import Progress, Step
 
 from .faults import AWS_FAULTS, PLATFORM_FAULTS, FaultProxy
 from .reliability import kinds, report
@@ -239,11 +236,10 @@ async def run_once(
     ):
         try:
             result = await action(platform, ec2)
-        except WorkflowError as exc:
-            message = f"{exc.code} during {exc.step}: {exc.message}"
+        except PeeringError as exc:
+            # Every stop names its step, whichever call failed (AWS, the platform, a rule).
+            message = f"{exc.code} during {exc.step}: {exc}"
             assert exc.step, f"{what} stopped without saying where: {message}"
-        except (AwsError, PlatformApiError) as exc:
-            message = str(exc)
         else:
             ledger.outcomes[f"{what} done"] += 1
             return result
@@ -400,7 +396,7 @@ async def test_a_delete_stopped_after_the_platform_let_go_finishes_the_cleanup_w
     mistyped = DeleteRequest(
         deployment_id=estate.deployment_id, peering_id=pcx, confirmation=pcx[:-1]
     )
-    with pytest.raises(WorkflowError) as refused:
+    with pytest.raises(PeeringError) as refused:
         await delete_peering(mistyped, platform, customer)
     assert refused.value.code == "DELETE_REFUSED" and "does not match" in refused.value.message
     assert await read_back(sandbox, estate) == left
@@ -413,7 +409,7 @@ async def test_a_delete_stopped_after_the_platform_let_go_finishes_the_cleanup_w
     assert after["routes"] == [] and after["rules"] == []
 
     never = "pcx-0123456789abcdef0"
-    with pytest.raises(WorkflowError) as unknown:
+    with pytest.raises(PeeringError) as unknown:
         await delete_peering(
             DeleteRequest(deployment_id=estate.deployment_id, peering_id=never, confirmation=never),
             platform,

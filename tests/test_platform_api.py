@@ -19,17 +19,17 @@ import pytest
 from pydantic import SecretStr
 
 from peering_core.aws import AwsAccess, Ec2Gateway
+from peering_core.errors import PlatformApiError
 from peering_core.models import DeploymentVpc, PlatformStatus
-from peering_core.platform.client import PlatformApiError, PlatformClient
-from peering_core.sandbox import (
+from peering_core.platform.ec2 import PlatformEc2
+from peering_core.platform_client import PlatformClient
+from peering_core.sandbox.seed import (
     CUSTOMER_ACCOUNT_ID,
     CustomerVpc,
-    MotoServer,
-    PlatformServer,
-    Sandbox,
     build_customer_vpc,
     wait_for_platform,
 )
+from peering_core.sandbox.servers import MotoServer, PlatformServer, Sandbox
 
 from .aws_link import AwsLink
 
@@ -191,7 +191,7 @@ async def stalled_world(
         secret_access_key=SecretStr("sandbox-platform"),
         endpoint_url=moto_server.url,
     )
-    async with Ec2Gateway(direct) as sts:
+    async with PlatformEc2(direct) as sts:
         customer_aws = await sts.assume_role(
             f"arn:aws:iam::{CUSTOMER_ACCOUNT_ID}:role/operator", "stalled-world"
         )

@@ -7,8 +7,9 @@ import asyncio
 import httpx
 import pytest
 
-from peering_core.platform.client import PlatformApiError, PlatformClient, PlatformUnavailable
-from peering_core.sandbox import Sandbox
+from peering_core.errors import PlatformApiError, PlatformUnavailable
+from peering_core.platform_client import PlatformClient
+from peering_core.sandbox.servers import Sandbox
 
 
 async def test_errors_arrive_typed_with_the_server_code(platform):

@@ -25,16 +25,19 @@ import pytest
 from pydantic import SecretStr
 
 from peering_core.aws import AwsAccess, Ec2Gateway
+from peering_core.errors import PlatformApiError
 from peering_core.models import PlatformStatus
-from peering_core.platform.client import PlatformApiError, PlatformClient
-from peering_core.sandbox import (
+from peering_core.platform.ec2 import PlatformEc2
+from peering_core.platform_client import PlatformClient
+from peering_core.sandbox.seed import (
     CUSTOMER_ACCOUNT_ID,
     PLATFORM_ACCOUNT_ID,
     CustomerVpc,
-    MotoServer,
+    EstateBuilder,
     build_customer_vpc,
     wait_for_platform,
 )
+from peering_core.sandbox.servers import MotoServer
 
 from .aws_link import AwsLink
 
@@ -142,11 +145,11 @@ async def customer_estate(moto_server: MotoServer) -> AsyncIterator[Customer]:
         secret_access_key=SecretStr("sandbox-platform"),
         endpoint_url=moto_server.url,
     )
-    async with Ec2Gateway(platform_aws) as sts:
+    async with PlatformEc2(platform_aws) as sts:
         customer_aws = await sts.assume_role(
             f"arn:aws:iam::{CUSTOMER_ACCOUNT_ID}:role/operator", "restart-test"
         )
-    async with Ec2Gateway(customer_aws) as ec2:
+    async with EstateBuilder(customer_aws) as ec2:
         vpc = await build_customer_vpc(ec2, "prod-data", REGION, "172.20.0.0/16")
         yield Customer(ec2, vpc)
 

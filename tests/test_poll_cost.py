@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from peering_core.poller import Fleet, StatusPoller
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, wait_for_platform
+from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, wait_for_platform
 
 
 async def _peer_many(sandbox, platform, customer, deployment, count: int, offset: int) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from peering_core.poller import Fleet
-from peering_core.sandbox import Sandbox
+from peering_core.sandbox.servers import Sandbox
 
 from .bench.fleet import seed_fleet
 

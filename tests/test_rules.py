@@ -17,7 +17,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from peering_core import rules
-from peering_core.rules import RuleViolation
+from peering_core.errors import RuleViolation
 
 # Pure functions: no deadline, so a loaded CI machine cannot make these flaky.
 RELAXED = settings(deadline=None)

@@ -20,7 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
-from peering_core.sandbox import Sandbox
+from peering_core.sandbox.servers import Sandbox
 
 CONFIG = {
     "generation": {"mode": "all"},

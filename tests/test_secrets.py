@@ -28,9 +28,11 @@ from pydantic import SecretStr
 
 from peering_core.aws import AwsAccess, Ec2Gateway
 from peering_core.config import Connection
-from peering_core.platform.client import PlatformClient
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, MotoServer, build_customer_vpc
-from peering_core.workflow import CreateRequest, create_peering
+from peering_core.create import CreateRequest, create_peering
+from peering_core.platform.ec2 import PlatformEc2
+from peering_core.platform_client import PlatformClient
+from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, EstateBuilder, build_customer_vpc
+from peering_core.sandbox.servers import MotoServer
 from tui.app import PeeringApp
 
 from .reliability import report
@@ -144,7 +146,7 @@ async def operator(canary_platform: CanaryPlatform, tmp_path: Path) -> AsyncIter
         secret_access_key=SecretStr(PLATFORM_AWS_SECRET),
         endpoint_url=canary_platform.moto.url,
     )
-    async with Ec2Gateway(platform_aws) as sts:
+    async with PlatformEc2(platform_aws) as sts:
         customer = await sts.assume_role(
             f"arn:aws:iam::{CUSTOMER_ACCOUNT_ID}:role/operator", "secrets-test"
         )
@@ -191,7 +193,7 @@ async def test_no_command_output_audit_record_or_platform_log_carries_a_secret(
         session_token=SecretStr(operator.env["AWS_SESSION_TOKEN"]),
         endpoint_url=canary_platform.moto.url,
     )
-    async with Ec2Gateway(customer_access) as customer:
+    async with EstateBuilder(customer_access) as customer:
         prod, analytics = await asyncio.gather(
             build_customer_vpc(customer, "prod-data", REGION, "172.20.0.0/16"),
             build_customer_vpc(customer, "analytics", REGION, "172.21.0.0/16"),
@@ -311,7 +313,7 @@ async def test_the_dashboard_shows_no_secret_on_a_good_day_or_a_bad_one(
         session_token=SecretStr(env["AWS_SESSION_TOKEN"]),
         endpoint_url=canary_platform.moto.url,
     )
-    async with canary_platform.client() as platform, Ec2Gateway(customer_access) as customer:
+    async with canary_platform.client() as platform, EstateBuilder(customer_access) as customer:
         deployment = await platform.create_deployment("factory-telemetry", REGION, "10.200.0.0/16")
         vpc = await build_customer_vpc(customer, "prod-data", REGION, "172.20.0.0/16")
         request = CreateRequest(deployment_id=deployment.id, vpc_id=vpc.vpc_id)

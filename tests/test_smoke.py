@@ -1,5 +1,5 @@
 from peering_core.models import PlatformStatus
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, wait_for_platform
+from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, wait_for_platform
 
 
 async def test_a_confirmed_peering_is_accepted_and_routed_back(

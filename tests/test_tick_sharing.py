@@ -12,8 +12,10 @@ import asyncio
 from peering_core.aws import Ec2Gateway
 from peering_core.drift import RouteState
 from peering_core.models import PlatformStatus
-from peering_core.poller import Fleet, Snapshot
-from peering_core.sandbox import Sandbox, wait_for_platform
+from peering_core.poller import Fleet
+from peering_core.sandbox.seed import wait_for_platform
+from peering_core.sandbox.servers import Sandbox
+from peering_core.snapshot import Snapshot
 
 
 async def _settled_demo(sandbox: Sandbox) -> None:

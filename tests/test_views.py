@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from peering_core.health import Health, build_views, deployment_views
 from peering_core.intent import PeeringIntent
 from peering_core.models import (
     AwsPeering,
@@ -15,7 +16,6 @@ from peering_core.models import (
     PlatformPeering,
     PlatformStatus,
 )
-from peering_core.views import Health, build_views, deployment_views
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DEP = Deployment(

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,13 +25,22 @@ from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
-from peering_core.config import ConfigError, Connection, load_connection
-from peering_core.poller import Snapshot
-from peering_core.views import DeploymentView, PeeringView
-from peering_core.workflow import CreateResult
+from peering_core.audit import AuditLog, actor, verdict
+from peering_core.config import (
+    DEFAULT_REFRESH,
+    Connection,
+    config_path,
+    load_connection,
+    load_keymap,
+    read_only_requested,
+    refresh_interval,
+)
+from peering_core.create import CreateResult
+from peering_core.errors import ExitCode, PeeringError
+from peering_core.health import DeploymentView, PeeringView
+from peering_core.snapshot import Snapshot
 
 from . import bindings
-from .commands import PeeringCommands
 from .failures import describe_error, report_failed_worker
 from .history import StatusHistory
 from .messages import (
@@ -42,8 +50,8 @@ from .messages import (
     SessionOpened,
     SnapshotArrived,
 )
+from .palette import PeeringCommands
 from .polling import PollThread
-from .render import PollState, status_line
 from .rows import FleetRows
 from .screens.create import CreatePeeringScreen
 from .screens.delete import DeletePeeringModal
@@ -52,15 +60,12 @@ from .screens.diff import PeeringDiffScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .session import SANDBOX_ACCEPT_DELAY, Session, start_sandbox
+from .status import PollState, status_line
 
 if TYPE_CHECKING:
     # The platform server behind the sandbox (FastAPI, uvicorn) is imported only when a
     # sandbox starts: a dashboard on a configured platform does without its ~10 MiB.
-    from peering_core.sandbox import Sandbox
-
-# Faster than this and a large fleet's poll would overlap the next one's budget.
-MIN_REFRESH = 2.0
-DEFAULT_REFRESH = 5.0
+    from peering_core.sandbox.servers import Sandbox
 
 
 class PeeringApp(App[None]):
@@ -87,12 +92,16 @@ class PeeringApp(App[None]):
         read_only: bool = False,
         clock: Callable[[], datetime] | None = None,
         sandbox_accept_delay: float = SANDBOX_ACCEPT_DELAY,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        # Binding id → keys from the config file's [keys]; the footer shows the keys in force.
+        self.keymap: dict[str, str] = dict(keymap or {})
+        self.set_keymap(self.keymap)
         self.connection = connection
         self.injected_sandbox = sandbox
         self.fixed_snapshot = snapshot
-        self.refresh_interval = max(MIN_REFRESH, refresh)
+        self.refresh_interval = refresh_interval(refresh)
         self.started_read_only = read_only
         self.set_reactive(PeeringApp.read_only, read_only)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -343,14 +352,36 @@ class PeeringApp(App[None]):
         return True
 
     async def audit(
-        self, action: str, target: dict[str, str], result: str, detail: dict[str, Any]
+        self,
+        action: str,
+        target: dict[str, str],
+        *,
+        error: BaseException | None = None,
+        detail: dict[str, Any] | None = None,
+        result: str | None = None,
     ) -> None:
-        """Record a mutating action like the CLI does; a log that cannot be written is said."""
+        """Record a mutating action like the CLI does (the verdict from ``error``, if any); a
+        log that cannot be written is said, never raised."""
         if self.session is None:
             return
-        problem = await self.session.audit(action, target, result, detail)
-        if problem is not None:
-            self.notify(problem, severity="error", timeout=15)
+        session = self.session
+        log = AuditLog(actor=actor(session.identity, session.identity_error, session.platform_key))
+        outcome = dict(detail or {})
+        if error is not None:
+            message = error.summary if isinstance(error, PeeringError) else str(error)
+            outcome["message"] = message
+        outcome["via"] = "dashboard"
+        try:
+            await asyncio.to_thread(
+                log.record, action, target, result or (verdict(error) if error else "ok"), outcome
+            )
+        except OSError as exc:
+            self.notify(f"audit log {log.path}: {exc}", severity="error", timeout=15)
+
+    def poll_now(self) -> None:
+        """Poll both sides now (a no-op before polling starts)."""
+        if self.poller is not None:
+            self.poller.refresh()
 
     def go_to_deployment(self, deployment_id: str) -> None:
         """Back to the dashboard with ``deployment_id`` selected and its peerings shown."""
@@ -433,20 +464,28 @@ class PeeringApp(App[None]):
 def run(args: argparse.Namespace) -> int:
     """``peering-tui`` with no command: the dashboard (the CLI calls this)."""
     try:
+        keymap = bindings.check_keymap(load_keymap())
+    except PeeringError as exc:
+        print(f"peering-tui: {exc.summary}", file=sys.stderr)
+        return int(exc.exit_code)
+    except ValueError as exc:
+        print(f"peering-tui: {config_path()}: {exc}", file=sys.stderr)
+        return int(ExitCode.USAGE)
+    try:
         connection = load_connection(
             platform_url=getattr(args, "dashboard_platform_url", None),
             aws_profile=getattr(args, "dashboard_aws_profile", None),
             insecure=getattr(args, "dashboard_insecure", False),
         )
-    except ConfigError as exc:
-        print(f"peering-tui: {exc}", file=sys.stderr)
-        return 2
+    except PeeringError as exc:
+        print(f"peering-tui: {exc.summary}", file=sys.stderr)
+        return int(exc.exit_code)
     app = PeeringApp(
         connection=connection,
         refresh=getattr(args, "refresh", None) or DEFAULT_REFRESH,
         # The same switch as the CLI's commands: the flag or PEERING_READ_ONLY=1.
-        read_only=getattr(args, "dashboard_read_only", False)
-        or os.environ.get("PEERING_READ_ONLY") in ("1", "true"),
+        read_only=read_only_requested(getattr(args, "dashboard_read_only", False)),
+        keymap=keymap,
     )
     app.run()
     return app.return_code or 0

@@ -24,9 +24,9 @@ from peering_core.drift import (
     RuleDiff,
     RuleState,
 )
-from peering_core.estate import AppliedAction
+from peering_core.network import AppliedAction
 
-from .render import clock_time
+from .formatting import clock_time
 
 OK_STYLE, DRIFT_STYLE, NOTE_STYLE = "green", "bold red", "yellow"
 

@@ -1,7 +1,7 @@
 """Errors as notifications, never as a crash.
 
-Workers catch what they expect (``WorkflowError``, ``PlatformApiError``, ``AwsError``,
-``DriftError``) and say it in context; anything else ends the worker (``exit_on_error=False``)
+Workers catch what they expect (the library's :class:`~peering_core.errors.PeeringError`, and
+``OSError``) and say it in context; anything else ends the worker (``exit_on_error=False``)
 and lands here.
 """
 
@@ -13,15 +13,12 @@ from textual.app import App
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
-from peering_core.aws import AwsError
-from peering_core.estate import DriftError
-from peering_core.platform.client import PlatformApiError
-from peering_core.workflow import WorkflowError
+from peering_core.errors import PeeringError
 
 
 def describe_error(exc: BaseException) -> str:
     """An error as one line for a notification."""
-    if isinstance(exc, WorkflowError | PlatformApiError | AwsError | DriftError):
+    if isinstance(exc, PeeringError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from peering_core.poller import Snapshot
+from peering_core.snapshot import Snapshot
 
 GONE = "gone"
 

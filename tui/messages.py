@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from peering_core.poller import Snapshot
+from peering_core.snapshot import Snapshot
 
 from .rows import FleetRows
 from .session import Session
@@ -41,6 +41,10 @@ class SnapshotArrived(Message):
         super().__init__()
         self.snapshot = snapshot
         self.rows = rows  # built on the poll thread; None: the app builds them
+
+    def can_replace(self, message: Message) -> bool:
+        # A newer tick holds everything an older, still queued one would have shown.
+        return isinstance(message, SnapshotArrived)
 
 
 class PollingFailed(Message):

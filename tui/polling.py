@@ -28,8 +28,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from peering_core.aws import Ec2Gateway
-from peering_core.platform.client import PlatformClient
-from peering_core.poller import Fleet, Snapshot, StatusPoller
+from peering_core.platform_client import PlatformClient
+from peering_core.poller import Fleet, StatusPoller
+from peering_core.snapshot import Snapshot
 
 from .failures import describe_error
 

@@ -17,21 +17,13 @@ from typing import Any
 
 from rich.text import Text
 
-from peering_core.poller import Snapshot
-from peering_core.views import DeploymentView, PeeringView, age, countdown
+from peering_core.durations import age, countdown
+from peering_core.health import DeploymentView, PeeringView
+from peering_core.snapshot import Snapshot
 
+from .filtering import haystack, holds_all, peering_fields, query_words
+from .formatting import aws_status, health_mark, health_text, peering_health, platform_status
 from .history import State, states
-from .render import (
-    aws_status,
-    haystack,
-    health_mark,
-    health_text,
-    holds_all,
-    peering_fields,
-    peering_health,
-    platform_status,
-    query_words,
-)
 from .widgets.keyed_table import Cell
 
 # id → (key, cells, filter text)

@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from peering_core.audit import AuditLog
-from peering_core.aws import AwsError, Ec2Gateway
+from peering_core.audit import identify
+from peering_core.aws import Ec2Gateway
 from peering_core.config import Connection
 from peering_core.models import CallerIdentity
-from peering_core.platform.client import PlatformClient
+from peering_core.platform_client import PlatformClient
 
-from .render import arn_principal
+from .formatting import arn_principal
 
 if TYPE_CHECKING:
-    from peering_core.sandbox import Sandbox
+    from peering_core.sandbox.servers import Sandbox
 
 # The sandbox platform accepts a confirmed peering after this long, so the dashboard has a state
 # change to show (the same default as ``peering-tui sandbox``).
@@ -62,13 +62,7 @@ class Session:
         """A session on a configured platform and the AWS default chain (or profile)."""
 
         def clients() -> tuple[PlatformClient, Ec2Gateway]:
-            platform = PlatformClient(
-                connection.platform_url,
-                connection.platform_key,
-                connection.platform_secret,
-                verify=connection.verify_tls,
-            )
-            return platform, Ec2Gateway(connection.aws)
+            return connection.platform_client(), connection.ec2_gateway()
 
         platform, ec2 = clients()
         return cls(
@@ -81,11 +75,7 @@ class Session:
 
     async def identify(self) -> None:
         """Ask STS who the AWS side is; a failure is kept to show, not raised."""
-        try:
-            self.identity = await self.ec2.caller_identity()
-            self.identity_error = None
-        except (AwsError, OSError) as exc:
-            self.identity_error = str(exc)
+        self.identity, self.identity_error = await identify(self.ec2)
 
     def describe(self) -> str:
         """``sandbox · platform 127.0.0.1:8080 · AWS 210987654321 (operator)``."""
@@ -100,28 +90,6 @@ class Session:
         prefix = "sandbox · " if self.sandbox is not None else ""
         return f"{prefix}platform {platform} · {aws}"
 
-    def audit_actor(self) -> dict[str, str]:
-        """Who changes things, as the CLI's audit log says it: AWS caller and platform key."""
-        if self.identity is not None:
-            actor = {"awsArn": self.identity.arn, "awsAccount": self.identity.account_id}
-        else:
-            actor = {"awsArn": f"unknown ({self.identity_error or 'not asked yet'})"}
-        actor["platformKey"] = self.platform_key
-        return actor
-
-    async def audit(
-        self, action: str, target: dict[str, str], result: str, detail: dict[str, Any]
-    ) -> str | None:
-        """Append one audit record (off the event loop); the error in words if it failed."""
-        log = AuditLog(actor=self.audit_actor())
-        try:
-            await asyncio.to_thread(
-                log.record, action, target, result, detail | {"via": "dashboard"}
-            )
-        except OSError as exc:
-            return f"audit log {log.path}: {exc}"
-        return None
-
     async def close(self) -> None:
         """Close both clients; stop the sandbox when this session started it."""
         await self.platform.close()
@@ -132,6 +100,12 @@ class Session:
 
 async def start_sandbox(accept_delay: float = SANDBOX_ACCEPT_DELAY) -> Sandbox:
     """Start the embedded sandbox without blocking the event loop (it is not seeded yet)."""
-    from peering_core.sandbox import Sandbox  # only now: see the note in :mod:`tui.app`
+    try:  # only now: a dashboard on a configured platform loads no server code
+        from peering_core.sandbox.servers import Sandbox
+    except ImportError as exc:
+        raise RuntimeError(
+            f"{exc.name} is not installed: install peering-tui[sandbox] for the sandbox, or "
+            "configure a platform (PEERING_PLATFORM_URL, _KEY, _SECRET)"
+        ) from None
 
     return await asyncio.to_thread(Sandbox.start, accept_delay=accept_delay)

@@ -254,7 +254,7 @@ def create_app(
 
     @app.exception_handler(PlatformError)
     async def platform_error(_: Request, exc: PlatformError) -> Response:
-        response = _error(exc.status, exc.code, exc.message, details=exc.details)
+        response = _error(exc.status, exc.code, exc.message, details=exc.details or None)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Basic realm="platform"'
         if exc.retry_after is not None:

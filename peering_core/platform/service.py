@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import botocore.session
 
 from .. import rules
-from ..aws import AwsError, Ec2Gateway
+from ..errors import AwsError, PlatformApiError, RuleViolation
 from ..models import (
     Deployment,
     DeploymentVpc,
@@ -28,6 +28,7 @@ from ..models import (
     PlatformStatus,
     Resource,
 )
+from .ec2 import PlatformEc2
 from .store import DeploymentRow, PeeringExistsError, Store, now
 
 log = logging.getLogger("peering_core.platform")
@@ -81,8 +82,10 @@ def ec2_regions() -> frozenset[str]:
     )
 
 
-class PlatformError(Exception):
-    """A refusal with the API's error ``code``, HTTP ``status`` and a message naming the value."""
+class PlatformError(PlatformApiError):
+    """A refusal the server answers with: the API's error ``code``, HTTP ``status``, a message
+    naming the value, and for 429 when to retry. The client raises its twin,
+    :class:`~peering_core.errors.PlatformApiError`, from the answer."""
 
     def __init__(
         self,
@@ -92,15 +95,11 @@ class PlatformError(Exception):
         details: list[dict[str, Any]] | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
+        super().__init__(status, code, message, details)
         self.retry_after = retry_after
 
 
-def _from_rule(exc: rules.RuleViolation) -> PlatformError:
+def _from_rule(exc: RuleViolation) -> PlatformError:
     return PlatformError(400 if exc.code == "INVALID_ARGUMENT" else 422, exc.code, exc.message)
 
 
@@ -126,7 +125,7 @@ class PlatformService:
     def __init__(
         self,
         store: Store,
-        ec2: Ec2Gateway,
+        ec2: PlatformEc2,
         *,
         reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
         accept_delay: float = 0.0,
@@ -213,7 +212,7 @@ class PlatformService:
         try:
             region = rules.check_region(body.get("region"))
             cidr = str(rules.check_vpc_cidr(body.get("cidr")))
-        except rules.RuleViolation as exc:
+        except RuleViolation as exc:
             raise _from_rule(exc) from None
         if region not in ec2_regions():
             raise PlatformError(
@@ -320,7 +319,7 @@ class PlatformService:
             peering_id = rules.check_peering_id(body.get("peeringId"))
             account_id = rules.check_account_id(body.get("accountId"))
             vpc_id = rules.check_vpc_id(body.get("vpcId"))
-        except rules.RuleViolation as exc:
+        except RuleViolation as exc:
             raise _from_rule(exc) from None
         row = await self._deployment_row(deployment_id)
         if row.deployment.status != "running":
@@ -370,7 +369,7 @@ class PlatformService:
                 )
             try:
                 rules.check_same_region(region, pcx.requester.region or region)
-            except rules.RuleViolation as exc:
+            except RuleViolation as exc:
                 raise _from_rule(exc) from None
             if pcx.status != "pending-acceptance":
                 raise PlatformError(
@@ -398,7 +397,7 @@ class PlatformService:
                         reserved=self.reserved_cidrs,
                         other_peerings=others,
                     )
-            except rules.RuleViolation as exc:
+            except RuleViolation as exc:
                 raise _from_rule(exc) from None
             stamp = now()
             record = PlatformPeering(
@@ -516,7 +515,7 @@ class PlatformService:
         """Guarded delete: only ``running`` and only when no resource sits in the peer CIDR."""
         try:
             rules.check_peering_id(peering_id)
-        except rules.RuleViolation as exc:
+        except RuleViolation as exc:
             raise _from_rule(exc) from None
         async with self._lock(deployment_id):
             record = await self.peering(deployment_id, peering_id)

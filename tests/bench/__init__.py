@@ -110,7 +110,7 @@ def create_deployments(http: httpx.Client) -> list[str]:
 
 
 def peering_rows(count: int, deployment_ids: list[str]) -> list[tuple[Any, ...]]:
-    from peering_core.sandbox import CUSTOMER_ACCOUNT_ID
+    from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID
 
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=count)
     rows = []
@@ -195,7 +195,7 @@ def run(peerings: int, requests: int, *, quick: bool = False) -> dict[str, Any]:
         raise ValueError(f"peerings must be 0..{MAX_PEERINGS}")
     if requests < 1:
         raise ValueError("requests must be at least 1")
-    from peering_core.sandbox import Sandbox
+    from peering_core.sandbox.servers import Sandbox
 
     began = time.perf_counter()
     # The request budget is switched off (0): the benchmark measures the handler, not the 429s.

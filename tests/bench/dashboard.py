@@ -43,7 +43,7 @@ from textual.screen import Screen
 
 import tui.app
 from peering_core.config import load_connection
-from peering_core.poller import Snapshot
+from peering_core.snapshot import Snapshot
 from tui.app import PeeringApp
 from tui.messages import SnapshotArrived
 from tui.screens.diff import PeeringDiffScreen

@@ -30,8 +30,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from peering_core.aws import AwsAccess, Ec2Gateway
-from peering_core.platform.client import PlatformClient
-from peering_core.sandbox import CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID, Sandbox
+from peering_core.platform_client import PlatformClient
+from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID
+from peering_core.sandbox.servers import Sandbox
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1", "us-west-2")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from peering_core.sandbox import MotoServer, Sandbox, SeedReport
+from peering_core.sandbox.seed import SeedReport
+from peering_core.sandbox.servers import MotoServer, Sandbox
 
 
 @dataclass

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from peering_core.create_choices import CreateChoices, VpcChoice
+from peering_core.delete import DeleteGuard, GuardCheck
 from peering_core.drift import PeeringDiff, RegionEstate
-from peering_core.estate import diff_region
+from peering_core.health import build_views, deployment_views
 from peering_core.intent import PeeringIntent, rule_description
 from peering_core.models import (
     AwsPeering,
@@ -26,11 +28,9 @@ from peering_core.models import (
     SecurityGroupRule,
     Vpc,
 )
-from peering_core.poller import Snapshot, SourceState, aws_source
-from peering_core.views import build_views, deployment_views
-from peering_core.workflow import DeleteGuard, GuardCheck
+from peering_core.network import diff_region
+from peering_core.snapshot import Snapshot, SourceState, aws_source
 from tui.app import PeeringApp
-from tui.create_choices import CreateChoices, VpcChoice
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 PLATFORM_ACCOUNT = "123456789012"

@@ -9,8 +9,10 @@ from pathlib import Path
 from textual.widgets import Button, Checkbox, Input, OptionList, SelectionList, Static
 
 from peering_core.audit import read_audit
-from peering_core.aws import AwsError, Ec2Gateway
-from peering_core.sandbox import Sandbox, SeedReport
+from peering_core.aws import Ec2Gateway
+from peering_core.errors import AwsError
+from peering_core.sandbox.seed import SeedReport
+from peering_core.sandbox.servers import Sandbox
 from tui.app import PeeringApp
 from tui.rows import FleetRows
 from tui.screens.create import CreatePeeringScreen

@@ -13,7 +13,8 @@ from textual.widgets import Button, Checkbox, Static
 
 from peering_core.audit import read_audit
 from peering_core.drift import RouteState, RuleState
-from peering_core.sandbox import Sandbox, SeedReport
+from peering_core.sandbox.seed import SeedReport
+from peering_core.sandbox.servers import Sandbox
 from tui.app import PeeringApp
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.diff import PeeringDiffScreen

@@ -13,11 +13,10 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets import Button, Checkbox, Input, Static
 
 from peering_core.audit import read_audit
-from peering_core.aws import AwsError
-from peering_core.estate import DriftError
+from peering_core.errors import AwsError, DriftError
 from tui import bindings
 from tui.app import PeeringApp
-from tui.render import PollState, console_url
+from tui.formatting import console_url
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.create import CreatePeeringScreen
 from tui.screens.delete import DeletePeeringModal
@@ -25,6 +24,7 @@ from tui.screens.detail import PeeringDetailScreen
 from tui.screens.diff import PeeringDiffScreen
 from tui.screens.fix import FixPlanModal
 from tui.screens.help import HelpScreen, help_table
+from tui.status import PollState
 
 from .conftest import DemoFleet
 from .helpers import (

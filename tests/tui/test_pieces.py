@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from peering_core.create_choices import vpc_refusal
 from peering_core.drift import RouteState, RuleState, plan_fix
+from peering_core.durations import age, countdown
+from peering_core.errors import RuleViolation
+from peering_core.health import Health
 from peering_core.models import PlatformStatus
-from peering_core.poller import SourceState
-from peering_core.views import Health, age, countdown
+from peering_core.rules import parse_ports
+from peering_core.snapshot import SourceState
 from tui import bindings
-from tui.create_choices import parse_ports, vpc_refusal
 from tui.drift_text import (
     after_fix_text,
     diff_title,
@@ -29,16 +32,12 @@ from tui.drift_text import (
     state_text,
     verdict,
 )
+from tui.filtering import matches
+from tui.formatting import health_text, path_picture
 from tui.history import GONE, StatusHistory
-from tui.render import (
-    PollState,
-    health_text,
-    matches,
-    path_picture,
-    status_line,
-)
 from tui.screens.create import validation_problems
 from tui.screens.help import key_label
+from tui.status import PollState, status_line
 
 from .fixed import (
     DEPLOYMENT_VPCS,
@@ -140,8 +139,25 @@ def test_ports_parse_like_the_cli(text, ports):
     [("abc", "not a port number"), ("0", "not in 1-65535"), ("all, 22", "cannot be mixed")],
 )
 def test_bad_ports_say_why(text, why):
-    with pytest.raises(ValueError, match=why):
+    with pytest.raises(RuleViolation, match=why):
         parse_ports(text)
+
+
+@pytest.mark.parametrize(
+    ("words", "ports"),
+    [(["all"], ()), ([], ()), (["5432", "9092,5432"], (5432, 9092)), (["all", "ALL"], ())],
+)
+def test_the_cli_and_the_form_parse_ports_with_one_rule(words, ports):
+    # The command line's repeated --port and the form's one field go through one function.
+    assert parse_ports(words, "--port") == ports
+    assert parse_ports(" ".join(words)) == ports
+
+
+def test_all_mixed_with_a_port_is_refused_by_both():
+    with pytest.raises(RuleViolation, match="--port: 'all' cannot be mixed"):
+        parse_ports(["all", "5432"], "--port")
+    with pytest.raises(RuleViolation, match="ports: 'all' cannot be mixed"):
+        parse_ports("all, 5432")
 
 
 def test_the_form_refuses_what_the_platform_refuses():

@@ -3,7 +3,7 @@ then the workflow's steps live, and a Resume when it stopped half-way."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -16,24 +16,16 @@ from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker
 
-from peering_core.aws import AwsError
+from peering_core.create import CreateRequest, CreateResult, create_peering
+from peering_core.create_choices import CreateChoices, VpcChoice, load_create_choices
+from peering_core.errors import ExitCode, PeeringError, RuleViolation
 from peering_core.models import RouteTable
-from peering_core.platform.client import PlatformApiError
-from peering_core.workflow import (
-    CreateRequest,
-    CreateResult,
-    Failed,
-    WorkflowError,
-    create_peering,
-)
+from peering_core.rules import parse_ports
 
 from .. import bindings
-from ..create_choices import CreateChoices, VpcChoice, load_create_choices, parse_ports
+from ..dashboard import Dashboard, audited_run
 from ..failures import report_failed_worker
 from ..widgets.step_log import StepLog
-
-if TYPE_CHECKING:
-    from ..app import PeeringApp
 
 
 def deployment_summary(choices: CreateChoices) -> Text:
@@ -121,8 +113,8 @@ def validation_problems(
             problems.append("pick at least one security group for the inbound rule")
     try:
         parse_ports(ports_text)
-    except ValueError as exc:
-        problems.append(f"ports: {exc}")
+    except RuleViolation as exc:
+        problems.append(str(exc))
     return problems
 
 
@@ -165,8 +157,8 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
         self.running = False
 
     @property
-    def peering_app(self) -> PeeringApp:
-        return cast("PeeringApp", self.app)
+    def dashboard(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="create-dialog", classes="dialog"):
@@ -202,12 +194,12 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
     @work(exclusive=True, group="create-load", exit_on_error=False)
     async def load_choices(self) -> None:
         """Read both sides for the form, in the background."""
-        session = self.peering_app.session
+        session = self.dashboard.session
         if session is None:
             return
         try:
             choices = await load_create_choices(session.platform, session.ec2, self.deployment_id)
-        except (PlatformApiError, AwsError, OSError) as exc:
+        except (PeeringError, OSError) as exc:
             self.query_one("#deployment-info", Static).update(
                 Text(f"cannot read both sides: {exc}", style="red")
             )
@@ -329,7 +321,7 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
         if not self.validate():
             self.notify("; ".join(self.problems()), title="cannot create yet", severity="warning")
             return
-        if self.peering_app.refuse_read_only():
+        if self.dashboard.refuse_read_only():
             return
         self.request = self.build_request()
         self.run_create(self.request)
@@ -365,7 +357,7 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
     @work(exclusive=True, group="create-run", exit_on_error=False)
     async def run_create(self, request: CreateRequest) -> None:
         """Run :func:`create_peering` with its steps shown live; offer Resume if it stops."""
-        session = self.peering_app.session
+        session = self.dashboard.session
         if session is None:
             self.notify("not connected", severity="error")
             return
@@ -382,26 +374,17 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
         self.query_one("#cancel", Button).disabled = True
 
         target = {"deploymentID": request.deployment_id, "vpcId": request.vpc_id}
+        work = create_peering(request, session.platform, session.ec2, on_progress=steps.record)
         try:
-            result = await create_peering(
-                request,
-                session.platform,
-                session.ec2,
-                on_progress=steps.record,
-            )
-        except WorkflowError as exc:
-            verdict = "failed" if isinstance(exc, Failed) else "refused"
-            await self.peering_app.audit(
-                "create", target, f"{verdict}: {exc.code}", {"message": exc.message}
-            )
-            self._failed(exc.step, exc.message, resumable=isinstance(exc, Failed))
-        except (PlatformApiError, AwsError, OSError) as exc:
-            await self.peering_app.audit(
-                "create", target, f"failed: {type(exc).__name__}", {"message": str(exc)}
-            )
-            self._failed("", str(exc), resumable=True)
-        else:
-            await self.peering_app.audit("create", target, "ok", result.model_dump(mode="json"))
+            result = await audited_run(self.dashboard, "create", target, work)
+            if isinstance(result, PeeringError):
+                self._failed(
+                    result.step, result.summary, resumable=result.exit_code == ExitCode.FAILED
+                )
+                return
+            if isinstance(result, OSError):
+                self._failed("", str(result), resumable=True)
+                return
             self.result = result
             deployment = self.choices.deployment.name if self.choices else self.deployment_id
             self.query_one("#result", Static).update(result_text(result, deployment))

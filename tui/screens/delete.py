@@ -3,7 +3,7 @@ workflow's steps live. Nothing here decides; ``check_delete_guard`` and ``delete
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -14,26 +14,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 from textual.worker import Worker
 
-from peering_core.aws import AwsError
-from peering_core.platform.client import PlatformApiError
-from peering_core.views import PeeringView
-from peering_core.workflow import (
+from peering_core.delete import (
     DeleteGuard,
     DeleteRequest,
     DeleteResult,
-    Failed,
-    Refused,
-    WorkflowError,
     check_delete_guard,
     delete_peering,
 )
+from peering_core.errors import PeeringError, Refused
+from peering_core.health import PeeringView
 
 from .. import bindings
+from ..dashboard import Dashboard, audited_run
 from ..failures import report_failed_worker
 from ..widgets.step_log import StepLog
-
-if TYPE_CHECKING:
-    from ..app import PeeringApp
 
 
 def guard_text(guard: DeleteGuard) -> Text:
@@ -90,8 +84,8 @@ class DeletePeeringModal(ModalScreen[bool]):
         self.deleted = False
 
     @property
-    def peering_app(self) -> PeeringApp:
-        return cast("PeeringApp", self.app)
+    def dashboard(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     @property
     def peering_id(self) -> str:
@@ -130,17 +124,17 @@ class DeletePeeringModal(ModalScreen[bool]):
     @work(exclusive=True, group="delete-guard", exit_on_error=False)
     async def load_guard(self) -> None:
         """Ask the core's guard (without a confirmation) in the background."""
-        session = self.peering_app.session
+        session = self.dashboard.session
         if session is None:
             return
         try:
             guard = await check_delete_guard(
                 session.platform, self.view.deployment_id, self.peering_id, None
             )
-        except WorkflowError as exc:
-            self._no_guard(exc.message)
+        except PeeringError as exc:
+            self._no_guard(exc.summary)
             return
-        except (PlatformApiError, AwsError, OSError) as exc:
+        except OSError as exc:
             self._no_guard(str(exc))
             self.notify(f"delete guard: {exc}", severity="error")
             return
@@ -196,7 +190,7 @@ class DeletePeeringModal(ModalScreen[bool]):
             if self.guard is not None and not self.guard.ok:
                 self.notify(self.guard.refusal(), title="delete refused", severity="error")
             return
-        if self.peering_app.refuse_read_only():
+        if self.dashboard.refuse_read_only():
             return
         self.run_delete(
             DeleteRequest(
@@ -221,7 +215,7 @@ class DeletePeeringModal(ModalScreen[bool]):
     @work(exclusive=True, group="delete-run", exit_on_error=False)
     async def run_delete(self, request: DeleteRequest) -> None:
         """Run :func:`delete_peering` with its steps shown live."""
-        session = self.peering_app.session
+        session = self.dashboard.session
         if session is None:
             return
         self.running = True
@@ -232,29 +226,19 @@ class DeletePeeringModal(ModalScreen[bool]):
         steps.border_title = "delete"
         # On the UI's event loop, like the create: events update the log directly, in order.
         target = {"deploymentID": request.deployment_id, "peeringId": request.peering_id}
+        work = delete_peering(request, session.platform, session.ec2, on_progress=steps.record)
         try:
-            result = await delete_peering(
-                request,
-                session.platform,
-                session.ec2,
-                on_progress=steps.record,
-            )
-        except WorkflowError as exc:
-            verdict = "failed" if isinstance(exc, Failed) else "refused"
-            await self.peering_app.audit(
-                "delete", target, f"{verdict}: {exc.code}", {"message": exc.message}
-            )
-            steps.fail(exc.step, exc.message)
-            title = "delete refused" if isinstance(exc, Refused) else "delete failed"
-            self.notify(exc.message, title=title, severity="error")
-        except (PlatformApiError, AwsError, OSError) as exc:
-            await self.peering_app.audit(
-                "delete", target, f"failed: {type(exc).__name__}", {"message": str(exc)}
-            )
-            steps.fail("", str(exc))
-            self.notify(str(exc), title="delete failed", severity="error")
-        else:
-            await self.peering_app.audit("delete", target, "ok", result.model_dump(mode="json"))
+            result = await audited_run(self.dashboard, "delete", target, work)
+            if isinstance(result, PeeringError | OSError):
+                step, message = (
+                    (result.step, result.summary)
+                    if isinstance(result, PeeringError)
+                    else ("", str(result))
+                )
+                steps.fail(step, message)
+                title = "delete refused" if isinstance(result, Refused) else "delete failed"
+                self.notify(message, title=title, severity="error")
+                return
             self.deleted = True
             self.query_one("#result", Static).update(delete_result_text(result))
             self.query_one("#delete").display = False

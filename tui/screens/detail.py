@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -14,22 +14,15 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from peering_core.poller import Snapshot
-from peering_core.views import PeeringView, countdown
+from peering_core.durations import countdown
+from peering_core.health import PeeringView
+from peering_core.snapshot import Snapshot
 
 from .. import bindings
+from ..dashboard import Dashboard
+from ..formatting import HEALTH_STYLE, HEALTH_SYMBOL, clock_time, console_url, path_picture
 from ..history import StatusChange
-from ..render import (
-    HEALTH_STYLE,
-    HEALTH_SYMBOL,
-    clock_time,
-    console_url,
-    path_picture,
-)
 from ..widgets.status_header import StatusHeader
-
-if TYPE_CHECKING:
-    from ..app import PeeringApp
 
 
 def _pairs(rows: list[tuple[str, str | None]]) -> Text:
@@ -112,8 +105,8 @@ class PeeringDetailScreen(Screen[None]):
         self.show_json = False
 
     @property
-    def peering_app(self) -> PeeringApp:
-        return cast("PeeringApp", self.app)
+    def dashboard(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -141,7 +134,7 @@ class PeeringDetailScreen(Screen[None]):
 
     def show_snapshot(self, snapshot: Snapshot | None = None) -> None:
         """Re-render from the app's current snapshot; keep the last view if the pcx left."""
-        snapshot = self.peering_app.snapshot
+        snapshot = self.dashboard.snapshot
         current = snapshot.view(self.peering_id) if snapshot else None
         gone = current is None and self.view is not None
         if current is not None:
@@ -150,7 +143,7 @@ class PeeringDetailScreen(Screen[None]):
         if view is None:
             self.query_one("#title", Static).update(f"{self.peering_id}: not in the snapshot")
             return
-        now = self.peering_app.now()
+        now = self.dashboard.now()
         title = Text()
         title.append(f"{HEALTH_SYMBOL[view.health]} ", style=HEALTH_STYLE[view.health])
         title.append(view.peering_id, style="bold")
@@ -173,7 +166,7 @@ class PeeringDetailScreen(Screen[None]):
         )
         self.query_one("#path", Static).update(path_picture(view, deployment_vpc))
         self.query_one("#history", Static).update(
-            history_text(self.peering_app.history.changes(self.peering_id))
+            history_text(self.dashboard.history.changes(self.peering_id))
         )
         raw = self.query_one("#raw", Static)
         raw.display = self.show_json
@@ -193,7 +186,7 @@ class PeeringDetailScreen(Screen[None]):
 
     def action_open_diff(self) -> None:
         """``x``: this peering's diff view."""
-        self.peering_app.open_diff(self.peering_id)
+        self.dashboard.open_diff(self.peering_id)
 
     def action_toggle_json(self) -> None:
         """``y``: show or hide the raw JSON."""
@@ -216,14 +209,15 @@ class PeeringDetailScreen(Screen[None]):
 
     def action_delete(self) -> None:
         """``ctrl+d``: guarded delete of this peering."""
-        self.peering_app.open_delete(self.view)
+        self.dashboard.open_delete(self.view)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden from the footer in read-only mode; on_key refuses the key with a reason.
-        return not (action in bindings.MUTATING_ACTIONS and self.peering_app.read_only)
+        return not (action in bindings.MUTATING_ACTIONS and self.dashboard.read_only)
 
     def on_key(self, event: events.Key) -> None:
-        if event.key == "ctrl+d" and self.peering_app.read_only:
+        mutating = bindings.mutating_keys(bindings.DETAIL, self.dashboard.keymap)
+        if event.key in mutating and self.dashboard.read_only:
             event.stop()
             event.prevent_default()
-            self.peering_app.refuse_read_only()
+            self.dashboard.refuse_read_only()

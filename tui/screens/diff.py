@@ -8,7 +8,7 @@ here decides what is drift: :mod:`peering_core.drift` does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -19,12 +19,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker
 
-from peering_core.aws import AwsError
-from peering_core.estate import DriftError, diff_one
-from peering_core.platform.client import PlatformApiError
-from peering_core.poller import Snapshot
+from peering_core.errors import PeeringError
+from peering_core.network import diff_one
+from peering_core.snapshot import Snapshot
 
 from .. import bindings
+from ..dashboard import Dashboard
 from ..drift_text import (
     ROUTE_COLUMNS,
     RULE_COLUMNS,
@@ -39,9 +39,6 @@ from ..drift_text import (
 from ..failures import describe_error, report_failed_worker
 from ..widgets.status_header import StatusHeader
 from .fix import FixPlanModal
-
-if TYPE_CHECKING:
-    from ..app import PeeringApp
 
 LAST_POLL = "last poll"
 REDIFFED = "re-diffed"
@@ -93,8 +90,8 @@ class PeeringDiffScreen(Screen[None]):
         self.rediffs = 0
 
     @property
-    def peering_app(self) -> PeeringApp:
-        return cast("PeeringApp", self.app)
+    def dashboard(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -109,7 +106,7 @@ class PeeringDiffScreen(Screen[None]):
         self.query_one("#reasons").border_title = "why"
         self.watch(self.app, "snapshot", self.follow_snapshot, init=True)
         self.routes_table.focus()
-        if self.reading is None and self.peering_app.session is not None:
+        if self.reading is None and self.dashboard.session is not None:
             # The last tick had no diff of this pcx (a region it could not read, say): ask now.
             self.rediff()
 
@@ -125,7 +122,7 @@ class PeeringDiffScreen(Screen[None]):
 
     def follow_snapshot(self, snapshot: Snapshot | None = None) -> None:
         """Take the poller's diff when it is newer than the one shown."""
-        snapshot = self.peering_app.snapshot
+        snapshot = self.dashboard.snapshot
         if snapshot is not None:
             view = snapshot.view(self.peering_id)
             if view is not None and self.deployment_id is None:
@@ -147,7 +144,7 @@ class PeeringDiffScreen(Screen[None]):
 
     def show(self) -> None:
         """Render the header, both tables and the reasons from :attr:`reading`."""
-        snapshot = self.peering_app.snapshot
+        snapshot = self.dashboard.snapshot
         view = snapshot.view(self.peering_id) if snapshot else None
         diff = self.reading.diff if self.reading else None
         deployment = view.deployment_name if view else (self.deployment_id or "?")
@@ -185,7 +182,7 @@ class PeeringDiffScreen(Screen[None]):
     @work(exclusive=True, group="rediff", exit_on_error=False)
     async def rediff(self) -> None:
         """Diff this one peering now with filtered (cheap) reads."""
-        session = self.peering_app.session
+        session = self.dashboard.session
         if session is None:
             self.notify("not connected: nothing to re-diff", severity="warning")
             return
@@ -200,12 +197,12 @@ class PeeringDiffScreen(Screen[None]):
         self.show()
         try:
             diff = await diff_one(session.platform, session.ec2, deployment_id, self.peering_id)
-        except (DriftError, PlatformApiError, AwsError, OSError) as exc:
+        except (PeeringError, OSError) as exc:
             self.error = f"re-diff failed: {describe_error(exc)}"
             self.notify(self.error, severity="error")
         else:
             self.rediffs += 1
-            self.adopt(DiffReading(diff, self.peering_app.now(), REDIFFED))
+            self.adopt(DiffReading(diff, self.dashboard.now(), REDIFFED))
         finally:
             self.diffing = False
             self.show()
@@ -225,14 +222,14 @@ class PeeringDiffScreen(Screen[None]):
         if self.reading is None:
             self.notify("no diff yet: r diffs this peering", severity="warning")
             return
-        snapshot = self.peering_app.snapshot
+        snapshot = self.dashboard.snapshot
         view = snapshot.view(self.peering_id) if snapshot else None
         name = view.deployment_name if view else self.reading.diff.deployment_id
         self.app.push_screen(FixPlanModal(self.reading, deployment_name=name), self.adopt)
 
     def action_open_detail(self) -> None:
         """``d``: the peering's detail."""
-        self.peering_app.open_detail(self.peering_id)
+        self.dashboard.open_detail(self.peering_id)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_failed_worker(self, event)

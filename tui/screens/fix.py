@@ -10,7 +10,7 @@ and records.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual import events, on, work
@@ -21,12 +21,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Static
 from textual.worker import Worker
 
-from peering_core.aws import AwsError
 from peering_core.drift import FixAction, FixPlan, plan_fix
-from peering_core.estate import AppliedAction, DriftError, apply_fix, diff_one
-from peering_core.platform.client import PlatformApiError
+from peering_core.errors import PeeringError
+from peering_core.network import AppliedAction, apply_fix, diff_one
 
 from .. import bindings
+from ..dashboard import Dashboard
 from ..drift_text import (
     FLAG_MEANS,
     DiffReading,
@@ -39,11 +39,8 @@ from ..drift_text import (
     verdict,
 )
 from ..failures import describe_error, report_failed_worker
-from ..render import clock_time
+from ..formatting import clock_time
 from .confirm import ConfirmationModal
-
-if TYPE_CHECKING:
-    from ..app import PeeringApp
 
 REDIFFED = "re-diffed"
 
@@ -65,8 +62,8 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         self.rediffed: DiffReading | None = None
 
     @property
-    def peering_app(self) -> PeeringApp:
-        return cast("PeeringApp", self.app)
+    def dashboard(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     @property
     def replace(self) -> bool:
@@ -192,7 +189,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
     @on(Button.Pressed, "#apply")
     def action_apply_fix(self) -> None:
         """``a`` or Apply: confirm, then apply what the flags allow."""
-        if self.peering_app.refuse_read_only():
+        if self.dashboard.refuse_read_only():
             return
         if self.running:
             self.notify("the fix is running; wait for it", severity="warning")
@@ -208,7 +205,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
                 severity="warning",
             )
             return
-        if self.peering_app.session is None:
+        if self.dashboard.session is None:
             self.notify(
                 "not connected: the plan can be copied (c), not applied", severity="warning"
             )
@@ -229,13 +226,14 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden from the footer in read-only mode; on_key refuses the key with a reason.
-        return not (action in bindings.MUTATING_ACTIONS and self.peering_app.read_only)
+        return not (action in bindings.MUTATING_ACTIONS and self.dashboard.read_only)
 
     def on_key(self, event: events.Key) -> None:
-        if event.key == "a" and self.peering_app.read_only:
+        mutating = bindings.mutating_keys(bindings.FIX_PLAN, self.dashboard.keymap)
+        if event.key in mutating and self.dashboard.read_only:
             event.stop()
             event.prevent_default()
-            self.peering_app.refuse_read_only()
+            self.dashboard.refuse_read_only()
 
     # --- applying -----------------------------------------------------------------------
 
@@ -243,8 +241,8 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
     async def run_fix(self, chosen: list[FixAction]) -> None:
         """Apply ``chosen`` in order with each result shown as it lands, audit the run, then
         diff the peering again and show the plan that is left."""
-        session = self.peering_app.session
-        if session is None or self.peering_app.refuse_read_only():
+        session = self.dashboard.session
+        if session is None or self.dashboard.refuse_read_only():
             return
         diff = self.reading.diff
         indices = [self.plan.actions.index(action) for action in chosen]
@@ -266,17 +264,15 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
             applied = await apply_fix(session.ec2, chosen, on_action=landed)
         except Exception as exc:  # audited however it ends, then shown, never a crash
             applied = list(self.results.values())
-            await self.peering_app.audit(
-                "fix", target, f"failed: {type(exc).__name__}", detail | {"message": str(exc)}
-            )
+            await self.dashboard.audit("fix", target, error=exc, detail=detail)
             self.notify(f"fix failed: {describe_error(exc)}", severity="error", timeout=15)
         else:
             failed = [a for a in applied if not a.ok]
-            await self.peering_app.audit(
+            await self.dashboard.audit(
                 "fix",
                 target,
-                "ok" if not failed else f"failed: {len(failed)} action(s)",
-                detail
+                result="ok" if not failed else f"failed: {len(failed)} action(s)",
+                detail=detail
                 | {
                     "actions": [a.action.aws_cli() for a in applied],
                     "errors": [a.error for a in applied if a.error],
@@ -286,28 +282,27 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         self.running_index = None
         panel = self.query_one("#fix-applied", Static)
         panel.display = True
-        panel.border_title = f"applied at {clock_time(self.peering_app.now())}"
+        panel.border_title = f"applied at {clock_time(self.dashboard.now())}"
         panel.update(applied_text(applied))
         await self._rediff(diff.deployment_id, sum(not a.ok for a in applied))
         self.running = False
         self.show()
         self.query_one("#close", Button).focus()
-        if self.peering_app.poller is not None:
-            self.peering_app.poller.refresh()  # so the dashboard's rows catch up too
+        self.dashboard.poll_now()  # so the dashboard's rows catch up too
 
     async def _rediff(self, deployment_id: str, failed: int) -> None:
-        session = self.peering_app.session
+        session = self.dashboard.session
         assert session is not None
         result = self.query_one("#fix-result", Static)
         result.update(Text("re-diffing…", style="bold"))
         try:
             diff = await diff_one(session.platform, session.ec2, deployment_id, self.peering_id)
-        except (DriftError, PlatformApiError, AwsError, OSError) as exc:
+        except (PeeringError, OSError) as exc:
             message = f"re-diff failed: {describe_error(exc)}"
             result.update(Text(f"✗ {message}", style="bold red"))
             self.notify(message, severity="error")
             return
-        self.reading = self.rediffed = DiffReading(diff, self.peering_app.now(), REDIFFED)
+        self.reading = self.rediffed = DiffReading(diff, self.dashboard.now(), REDIFFED)
         self.plan = plan_fix([diff])
         self.results = {}
         _, held = plan_counts(self.plan, replace=self.replace, revoke=self.revoke)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual import events, on
@@ -13,23 +13,15 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from peering_core.poller import Snapshot
-from peering_core.views import DeploymentView, PeeringView
+from peering_core.health import DeploymentView, PeeringView
+from peering_core.snapshot import Snapshot
 
 from .. import bindings
-from ..render import (
-    HEALTH_STYLE,
-    PROBLEM_WIDTH,
-    aws_status,
-    health_mark,
-    platform_status,
-)
+from ..dashboard import Dashboard
+from ..formatting import HEALTH_STYLE, PROBLEM_WIDTH, aws_status, health_mark, platform_status
 from ..rows import FleetRows
 from ..widgets.keyed_table import KeyedTable
 from ..widgets.status_header import StatusHeader
-
-if TYPE_CHECKING:
-    from ..app import PeeringApp
 
 DEPLOYMENT_COLUMNS = [
     ("id", "ID"),
@@ -111,8 +103,8 @@ class MainScreen(Screen[None]):
         self._titles_shown: dict[str | None, tuple[str, str | None]] = {}
 
     @property
-    def peering_app(self) -> PeeringApp:
-        return cast("PeeringApp", self.app)
+    def dashboard(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -152,7 +144,7 @@ class MainScreen(Screen[None]):
 
     def show_snapshot(self, snapshot: Snapshot | None = None) -> None:
         """Bring both tables to the app's current snapshot, in place."""
-        rows = self.peering_app.rows
+        rows = self.dashboard.rows
         if rows.snapshot is None:
             self._titles(0, 0)
             return
@@ -238,12 +230,12 @@ class MainScreen(Screen[None]):
     def selected_deployment(self) -> DeploymentView | None:
         """The deployment under the cursor, as a view."""
         dep_id = self.selected_deployment_id()
-        return None if dep_id is None else self.peering_app.rows.deployments.get(dep_id)
+        return None if dep_id is None else self.dashboard.rows.deployments.get(dep_id)
 
     def selected_peering(self) -> PeeringView | None:
         """The peering under the peerings table's cursor."""
         pcx = self.peerings_table.cursor_id
-        return None if pcx is None else self.peering_app.rows.views.get(pcx)
+        return None if pcx is None else self.dashboard.rows.views.get(pcx)
 
     def go_to_deployment(self, deployment_id: str) -> None:
         """Select a deployment and show only its peerings."""
@@ -324,7 +316,7 @@ class MainScreen(Screen[None]):
         if view is None:
             self.notify("no peering selected", severity="warning")
             return
-        self.peering_app.open_diff(view.peering_id)
+        self.dashboard.open_diff(view.peering_id)
 
     def action_open_detail(self) -> None:
         """``d``: the highlighted peering's detail."""
@@ -332,27 +324,27 @@ class MainScreen(Screen[None]):
         if view is None:
             self.notify("no peering selected", severity="warning")
             return
-        self.peering_app.open_detail(view.peering_id)
+        self.dashboard.open_detail(view.peering_id)
 
     def action_create(self) -> None:
         """``n``: create a peering for the selected deployment."""
-        self.peering_app.open_create(self.selected_deployment())
+        self.dashboard.open_create(self.selected_deployment())
 
     def action_delete(self) -> None:
         """``ctrl+d``: guarded delete of the highlighted peering."""
-        self.peering_app.open_delete(self.selected_peering())
+        self.dashboard.open_delete(self.selected_peering())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden from the footer in read-only mode; on_key refuses the key with a reason.
-        return not (action in bindings.MUTATING_ACTIONS and self.peering_app.read_only)
+        return not (action in bindings.MUTATING_ACTIONS and self.dashboard.read_only)
 
     def on_key(self, event: events.Key) -> None:
         # With the binding hidden the key would do nothing at all; say why instead.
         if (
-            event.key in bindings.MUTATING_KEYS
-            and self.peering_app.read_only
+            event.key in bindings.mutating_keys(bindings.MAIN, self.dashboard.keymap)
+            and self.dashboard.read_only
             and not isinstance(self.focused, Input)
         ):
             event.stop()
             event.prevent_default()
-            self.peering_app.refuse_read_only()
+            self.dashboard.refuse_read_only()

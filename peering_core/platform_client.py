@@ -10,40 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Self
 
 import httpx
-from pydantic import BaseModel, SecretStr, TypeAdapter
+from pydantic import SecretStr, TypeAdapter
 
-from ..models import Deployment, DeploymentVpc, PlatformPeering, Resource, unchanged
-
-M = TypeVar("M", bound=BaseModel)
+from .errors import PlatformApiError, PlatformUnavailable
+from .models import Deployment, DeploymentVpc, PlatformPeering, Resource, unchanged
 
 _DEPLOYMENTS = TypeAdapter(list[Deployment])
 _PEERINGS = TypeAdapter(list[PlatformPeering])
 _RESOURCES = TypeAdapter(list[Resource])
 _VPCS = TypeAdapter(list[DeploymentVpc])
-
-
-class PlatformApiError(Exception):
-    """The platform refused a request. ``code`` is the API's error code."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: list[dict[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
-
-
-class PlatformUnavailable(PlatformApiError):
-    """The platform could not be reached or kept failing after retries."""
 
 
 class PlatformClient:
@@ -81,7 +59,7 @@ class PlatformClient:
             headers={"User-Agent": "peering-tui"},
         )
 
-    async def __aenter__(self) -> PlatformClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,4 +1,4 @@
-"""Plain-text pieces of the dashboard: health marks, ages, countdowns, the path picture.
+"""Plain-text pieces of the dashboard: health marks, statuses, clock times, the path picture.
 
 Pure functions over core models, so they are tested without a terminal. Health always carries
 a symbol as well as a colour, so the dashboard still reads right under ``NO_COLOR``.
@@ -6,15 +6,12 @@ a symbol as well as a colour, so the dashboard still reads right under ``NO_COLO
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from enum import StrEnum
 
 from rich.text import Text
 
+from peering_core.health import Health, PeeringView
 from peering_core.models import DeploymentVpc
-from peering_core.poller import Snapshot
-from peering_core.views import Health, PeeringView, age
 
 HEALTH_SYMBOL: dict[Health, str] = {Health.OK: "✓", Health.WARNING: "!", Health.ERROR: "✗"}
 HEALTH_STYLE: dict[Health, str] = {
@@ -71,43 +68,6 @@ def aws_status(view: PeeringView) -> str:
     return view.aws_status or "not on AWS"
 
 
-def haystack(fields: Iterable[str | None]) -> str:
-    """What the filter searches: the fields, lower-cased, one string."""
-    return " ".join(f.lower() for f in fields if f)
-
-
-def query_words(query: str) -> list[str]:
-    """The filter's words, lower-cased."""
-    return query.lower().split()
-
-
-def holds_all(words: Iterable[str], text: str) -> bool:
-    """Whether every one of ``words`` appears in ``text`` (a :func:`haystack`)."""
-    return all(word in text for word in words)
-
-
-def matches(query: str, fields: Iterable[str | None]) -> bool:
-    """Whether every word of ``query`` appears (case-insensitively) in one of ``fields``."""
-    return holds_all(query_words(query), haystack(fields))
-
-
-def peering_fields(view: PeeringView) -> list[str | None]:
-    """What the filter looks at for a peering: ids, names, region, VPC, statuses, health."""
-    return [
-        view.peering_id,
-        view.deployment_id,
-        view.deployment_name,
-        view.region,
-        view.requester_vpc,
-        view.requester_account,
-        view.requester_cidr,
-        platform_status(view),
-        view.aws_status,
-        view.health.value,
-        *view.problems,
-    ]
-
-
 def path_picture(view: PeeringView, deployment_vpc: DeploymentVpc | None) -> str:
     """The network path as a small vertical picture: deployment VPC, the pcx, the requester
     VPC, and what the requester side routes and lets in (from the intent tagged on the pcx)."""
@@ -145,50 +105,3 @@ def arn_principal(arn: str) -> str:
     if parts[0] == "assumed-role" and len(parts) > 1:
         return parts[1]
     return parts[-1]
-
-
-class PollState(StrEnum):
-    """What the poller is doing, as the header says it."""
-
-    STARTING = "starting"
-    LIVE = "live"
-    PAUSED = "paused"
-    DIALOG = "dialog"
-    FIXED = "fixed"
-    DOWN = "down"
-
-
-def status_line(
-    state: PollState,
-    snapshot: Snapshot | None,
-    now: datetime,
-    interval: float,
-    stage: str = "",
-) -> Text:
-    """The header's second line: live / paused / failing (which source, since when)."""
-    line = Text()
-    failing = snapshot.failing if snapshot is not None else []
-    if state is PollState.STARTING:
-        line.append(f"… {stage or 'connecting'}", style="bold")
-    elif state is PollState.DOWN:
-        line.append(f"✗ not polling: {stage}", style="bold red")
-    elif state is PollState.FIXED:
-        line.append("■ fixed snapshot (not polling)", style="bold")
-    elif state is PollState.PAUSED:
-        line.append("‖ paused (p resumes)", style="bold yellow")
-    elif state is PollState.DIALOG:
-        line.append("‖ paused while the dialog is open", style="yellow")
-    elif failing:
-        line.append("✗ failing", style="bold red")
-    else:
-        line.append("● live", style="bold green")
-    if snapshot is not None:
-        line.append(f" · refreshed {age(snapshot.taken_at, now)} ago")
-        if state in (PollState.LIVE, PollState.PAUSED, PollState.DIALOG):
-            line.append(f" · every {interval:g}s")
-    for source in failing:
-        since = clock_time(source.failing_since)
-        line.append(f" · {source.name} stale since {since}", style="red")
-        if source.error:
-            line.append(f": {source.error}", style="red")
-    return line

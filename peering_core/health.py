@@ -1,6 +1,6 @@
 """Both sides of every peering, joined into one row with a health verdict in plain words.
 
-Pure functions over models: the poller fetches, this decides.
+Pure functions over models: the poller fetches, this decides. (It was ``views.py``.)
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from .durations import countdown
 from .intent import PENDING_LIFETIME_DAYS, PeeringIntent
 from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, PlatformStatus
 
@@ -67,34 +68,6 @@ class DeploymentView(BaseModel):
 
 
 LIVE_AWS_STATES = frozenset({"initiating-request", "pending-acceptance", "provisioning", "active"})
-
-
-def age(when: datetime | None, now: datetime) -> str:
-    """A short age like ``12s``, ``4m``, ``3h``, ``2d``; ``-`` when unknown."""
-    if when is None:
-        return "-"
-    seconds = int((now - when).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
-def countdown(until: datetime | None, now: datetime) -> str:
-    """Time left until ``until``: ``6d 23h``, ``5h 10m``, ``42m``, ``expired``; ``-`` when none."""
-    if until is None:
-        return "-"
-    seconds = int((until - now).total_seconds())
-    if seconds <= 0:
-        return "expired"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{max(minutes, 1)}m"
 
 
 def expiry(pcx: AwsPeering, intent: PeeringIntent | None) -> datetime | None:

@@ -12,23 +12,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from .aws import AwsError, Ec2Gateway
+from .aws import Ec2Gateway
 from .drift import FixAction, PeeringDiff, RegionEstate, diff_peering
+from .errors import AwsError, DriftError, PlatformApiError, RuleViolation, UnknownPeering
 from .models import AwsPeering, DeploymentVpc, Resource, unchanged
-from .platform.client import PlatformApiError, PlatformClient
-from .rules import RuleViolation, check_peering_id
-
-
-class DriftError(Exception):
-    """A diff or fix could not be made; the message says why."""
-
-
-class UnknownPeering(DriftError):
-    """The deployment or pcx asked for does not exist, or they do not belong together."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+from .platform_client import PlatformClient
+from .rules import check_peering_id
 
 
 async def load_region(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from .app import PeeringApp
+from .dashboard import Dashboard
+
+# Name, help text and the app action each command runs.
+ACTIONS: list[tuple[str, str, str]] = [
+    ("diff peering", "routes and inbound rules of the selected peering", "diff_selected"),
+    ("create peering", "for the selected deployment", "create_peering"),
+    ("refresh now", "poll both sides now", "refresh_now"),
+    ("toggle theme", "dark / light", "toggle_theme"),
+    ("toggle read-only", "hide and refuse create, delete and fix", "toggle_read_only"),
+]
 
 
 class PeeringCommands(Provider):
@@ -17,30 +25,19 @@ class PeeringCommands(Provider):
 
     def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         """Name, help text and callback of every command on offer now."""
-        app = cast("PeeringApp", self.app)
+        dashboard = cast("Dashboard", self.app)
         found: list[tuple[str, str, Callable[[], object]]] = [
-            (
-                "diff peering",
-                "routes and inbound rules of the selected peering",
-                app.action_diff_selected,
-            ),
-            ("create peering", "for the selected deployment", app.action_create_peering),
-            ("refresh now", "poll both sides now", app.action_refresh_now),
-            ("toggle theme", "dark / light", app.action_toggle_theme),
-            (
-                "toggle read-only",
-                "hide and refuse create, delete and fix",
-                app.action_toggle_read_only,
-            ),
+            (name, help_text, partial(self.app.run_action, action))
+            for name, help_text, action in ACTIONS
         ]
-        snapshot = app.snapshot
+        snapshot = dashboard.snapshot
         for view in snapshot.deployment_views if snapshot else ():
             dep = view.deployment
             found.append(
                 (
                     f"go to deployment {dep.name}",
                     f"{dep.id} · {dep.region} · {view.peering_count} peering(s)",
-                    partial(app.go_to_deployment, dep.id),
+                    partial(dashboard.go_to_deployment, dep.id),
                 )
             )
         return found

@@ -1,0 +1,102 @@
+"""The ``peering-tui`` command line: one contract for people and scripts.
+
+Exit codes are :class:`peering_core.errors.ExitCode`: 0 done; 1 the operation failed; 2 bad
+usage or invalid input (nothing changed; ``diff``/``fix``: drift); 3 refused by a guard.
+
+The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``) import no server
+code; ``platform serve`` and ``sandbox`` import theirs only when they run, and the dashboard is
+imported by name so that ``peering_core`` never imports the UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from ..config import Connection, load_connection, read_only_requested
+from ..errors import ExitCode, PeeringError
+from .create_delete import run_create, run_delete
+from .diff_fix import run_diff, run_fix
+from .ls import run_ls
+from .output import Output
+from .parser import build_parser
+
+Runner = Callable[[argparse.Namespace, Connection, Output], Coroutine[Any, Any, int]]
+OPERATOR_COMMANDS: dict[str, Runner] = {
+    "ls": run_ls,
+    "create": run_create,
+    "delete": run_delete,
+    "diff": run_diff,
+    "fix": run_fix,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return int(importlib.import_module("tui.app").run(args))
+    if hasattr(args, "read_only"):
+        # `peering-tui --read-only delete …` must be as read-only as `delete … --read-only`.
+        args.read_only = args.read_only or args.dashboard_read_only
+        args.insecure = args.insecure or args.dashboard_insecure
+        args.platform_url = args.platform_url or args.dashboard_platform_url
+        args.aws_profile = args.aws_profile or args.dashboard_aws_profile
+    elif args.dashboard_read_only or args.dashboard_platform_url or args.dashboard_aws_profile:
+        parser.error(
+            f"--read-only, --platform-url and --aws-profile do not apply to {args.command}"
+        )
+    if args.command == "platform":
+        from ..platform.command import run_platform
+
+        return run_platform(args, parser)
+    if args.command == "sandbox":
+        from ..sandbox.command import run_sandbox
+
+        return run_sandbox(args)
+    if args.command == "diff" and not args.all and not (args.deployment and args.peering):
+        parser.error("diff needs DEPLOYMENT PCX, or --all")
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """One of the operator's commands, with the configured connection."""
+    out = Output(json=args.json)
+    try:
+        connection = load_connection(
+            platform_url=args.platform_url, aws_profile=args.aws_profile, insecure=args.insecure
+        )
+    except PeeringError as exc:
+        return out.failure(exc)
+    if connection is None:
+        return out.error(
+            "NOT_CONFIGURED",
+            "no platform configured: set PEERING_PLATFORM_URL, PEERING_PLATFORM_KEY and "
+            "PEERING_PLATFORM_SECRET (or run `peering-tui sandbox` and use its exports)",
+            ExitCode.USAGE,
+        )
+    mutating = args.command in ("create", "delete") or (args.command == "fix" and not args.dry_run)
+    if mutating and read_only_requested(args.read_only):
+        return out.error(
+            "READ_ONLY",
+            f"read-only mode: {args.command} changes AWS and the platform; nothing changed",
+            ExitCode.REFUSED,
+        )
+    try:
+        return asyncio.run(OPERATOR_COMMANDS[args.command](args, connection, out))
+    except PeeringError as exc:
+        return out.failure(exc)
+    except KeyboardInterrupt:
+        return out.error(
+            "INTERRUPTED",
+            "interrupted; re-run the same command to continue",
+            ExitCode.INTERRUPTED,
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``peering-tui ls``: deployments and peerings, both sides joined, with health."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..config import Connection, connected
+from ..durations import age
+from ..errors import ExitCode
+from ..health import PeeringView
+from ..poller import Fleet
+from ..snapshot import Snapshot
+from .output import Output, text_table
+
+
+def _view_json(view: PeeringView) -> dict[str, Any]:
+    return {
+        "peeringId": view.peering_id,
+        "deploymentID": view.deployment_id,
+        "deploymentName": view.deployment_name,
+        "region": view.region,
+        "platformStatus": view.platform_status,
+        "awsStatus": view.aws_status,
+        "requesterAccountId": view.requester_account,
+        "requesterVpcId": view.requester_vpc,
+        "requesterCidr": view.requester_cidr,
+        "health": view.health.value,
+        "problems": list(view.problems),
+        "confirmed": view.confirmed,
+        "createdAt": view.created_at,
+        "expiresAt": view.expires_at,
+    }
+
+
+def render_ls(
+    snapshot: Snapshot, deployment: str | None, region: str | None
+) -> tuple[dict[str, Any], str]:
+    now = snapshot.taken_at
+    deps = [
+        d
+        for d in snapshot.deployment_views
+        if (deployment is None or d.deployment.id == deployment)
+        and (region is None or d.deployment.region == region)
+    ]
+    keep = {d.deployment.id for d in deps}
+    views = [v for v in snapshot.views if v.deployment_id in keep]
+    payload = {
+        "takenAt": snapshot.taken_at,
+        "deployments": [
+            d.deployment.model_dump(mode="json", by_alias=True)
+            | {
+                "vpcId": d.vpc.vpc_id if d.vpc else None,
+                "cidr": d.vpc.cidr if d.vpc else None,
+                "peeringCount": d.peering_count,
+                "health": d.health.value,
+            }
+            for d in deps
+        ],
+        "peerings": [_view_json(v) for v in views],
+        "sources": {
+            name: {"fetchedAt": s.fetched_at, "error": s.error, "failingSince": s.failing_since}
+            for name, s in snapshot.sources.items()
+        },
+    }
+    lines = ["DEPLOYMENTS"]
+    rows = [["ID", "NAME", "REGION", "STATUS", "CIDR", "PEERINGS", "HEALTH"]]
+    rows += [
+        [
+            d.deployment.id,
+            d.deployment.name,
+            d.deployment.region,
+            d.deployment.status,
+            d.vpc.cidr if d.vpc else "-",
+            str(d.peering_count),
+            d.health.value,
+        ]
+        for d in deps
+    ]
+    lines.append(text_table(rows))
+    lines.append("")
+    lines.append("PEERINGS")
+    if views:
+        prow = [["PCX", "DEPLOYMENT", "PLATFORM", "AWS", "REQUESTER", "CIDR", "AGE", "HEALTH"]]
+        prow += [
+            [
+                v.peering_id,
+                v.deployment_name,
+                v.platform_status or "unconfirmed",
+                v.aws_status or "-",
+                f"{v.requester_account}/{v.requester_vpc}",
+                v.requester_cidr or "-",
+                age(v.created_at, now),
+                v.health.value + ("" if not v.problems else f": {v.summary}"),
+            ]
+            for v in views
+        ]
+        lines.append(text_table(prow))
+    else:
+        lines.append("(none)")
+    for source in snapshot.failing:
+        lines.append(f"! {source.name} stale: {source.error}")
+    return payload, "\n".join(lines)
+
+
+async def run_ls(args: argparse.Namespace, connection: Connection, out: Output) -> int:
+    async with connected(connection) as (platform, ec2):
+        snapshot = await Fleet(platform, ec2).snapshot()
+    if not snapshot.sources.get("platform") or not snapshot.sources["platform"].ok:
+        error = snapshot.sources["platform"].error if "platform" in snapshot.sources else ""
+        return out.error(
+            "PLATFORM_UNAVAILABLE", f"cannot read the platform: {error}", ExitCode.FAILED
+        )
+    if args.deployment and all(d.id != args.deployment for d in snapshot.deployments):
+        return out.error(
+            "DEPLOYMENT_NOT_FOUND", f"deployment {args.deployment!r} does not exist", ExitCode.USAGE
+        )
+    payload, text = render_ls(snapshot, args.deployment, args.region)
+    out.result(payload, text)
+    return ExitCode.OK if snapshot.ok else ExitCode.FAILED

@@ -1,0 +1,218 @@
+"""The command line's grammar: every command, its arguments and their help."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import rules
+from ..config import DEFAULT_REFRESH, MIN_REFRESH, refresh_interval
+from ..errors import RuleViolation
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(rules.parse_cidr(value, "--reserved-cidr"))
+    except RuleViolation as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def non_negative(value: str) -> float:
+    """An argparse type: a number of seconds, zero or more."""
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``platform`` and its subcommands."""
+    platform = commands.add_parser("platform", help="the platform control plane")
+    platform_commands = platform.add_subparsers(dest="platform_command", metavar="COMMAND")
+    serve = platform_commands.add_parser(
+        "serve",
+        help="serve the platform API",
+        description="Serve the platform API. Credentials come from PEERING_PLATFORM_KEY and "
+        "PEERING_PLATFORM_SECRET; the platform's AWS account from the standard AWS chain "
+        "(AWS_PROFILE, AWS_ENDPOINT_URL, ...).",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--db", type=Path, default=None, help="SQLite file (default: user data dir)")
+    serve.add_argument(
+        "--reserved-cidr",
+        action="append",
+        type=_cidr,
+        dest="reserved_cidrs",
+        metavar="CIDR",
+        help="a range refused for peer VPCs (repeatable; default 100.0.0.0/8 and 101.0.0.0/8)",
+    )
+    serve.add_argument(
+        "--requests-per-minute",
+        type=int,
+        default=1200,
+        help="request budget per API key before 429 (0: unlimited)",
+    )
+    serve.add_argument(
+        "--accept-delay",
+        type=non_negative,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait before accepting a confirmed peering (for demos)",
+    )
+
+
+def add_sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run a moto server and the platform on loopback, seeded, and print exports",
+    )
+    sandbox.add_argument("--empty", action="store_true", help="no demo peerings")
+    sandbox.add_argument(
+        "--accept-delay",
+        type=non_negative,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long the sandbox platform takes to accept a peering (default 3)",
+    )
+
+
+def _refresh_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    return refresh_interval(seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peering-tui",
+        description="Operate VPC peerings between managed MQTT deployments and your AWS VPCs. "
+        "Without a command: the dashboard (with nothing configured, on a sandbox it starts).",
+    )
+    parser.add_argument(
+        "--refresh",
+        type=_refresh_seconds,
+        default=DEFAULT_REFRESH,
+        metavar="SECONDS",
+        help=f"dashboard poll interval (default {DEFAULT_REFRESH:g}, at least {MIN_REFRESH:g})",
+    )
+    # The dashboard's own dests: a command's options of the same name would overwrite these
+    # (argparse copies a subcommand's defaults over the top level's values).
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        dest="dashboard_read_only",
+        help="dashboard without create, delete and applying fixes (also PEERING_READ_ONLY=1)",
+    )
+    parser.add_argument(
+        "--platform-url", dest="dashboard_platform_url", help="overrides PEERING_PLATFORM_URL"
+    )
+    parser.add_argument(
+        "--aws-profile", dest="dashboard_aws_profile", help="AWS profile of the customer account"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        dest="dashboard_insecure",
+        help="do not verify the platform's TLS certificate",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    add_platform_parser(commands)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--platform-url", help="overrides PEERING_PLATFORM_URL")
+    common.add_argument("--aws-profile", help="AWS profile of the customer account")
+    common.add_argument(
+        "--insecure", action="store_true", help="do not verify the platform's TLS certificate"
+    )
+    common.add_argument(
+        "--read-only",
+        action="store_true",
+        help="refuse every command that changes AWS or the platform (also PEERING_READ_ONLY=1)",
+    )
+
+    ls = commands.add_parser(
+        "ls", parents=[common], help="deployments and their peerings, both sides joined"
+    )
+    ls.add_argument("--deployment", metavar="ID", help="only this deployment")
+    ls.add_argument("--region", metavar="REGION", help="only this region")
+
+    create = commands.add_parser(
+        "create",
+        parents=[common],
+        help="peer a VPC with a deployment: request, confirm, accept, routes, rules",
+    )
+    create.add_argument("deployment", metavar="DEPLOYMENT")
+    create.add_argument("--vpc-id", required=True, metavar="VPC")
+    create.add_argument(
+        "--route-table",
+        action="append",
+        default=[],
+        dest="route_tables",
+        metavar="RTB",
+        help="repeatable; default: every route table that serves a subnet of the VPC",
+    )
+    create.add_argument(
+        "--security-group",
+        action="append",
+        default=[],
+        dest="security_groups",
+        metavar="SG",
+        help="repeatable; default: the VPC's default security group",
+    )
+    create.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        dest="ports",
+        metavar="PORT|all",
+        help="repeatable; default: all traffic from the deployment CIDR",
+    )
+    create.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+
+    delete = commands.add_parser(
+        "delete", parents=[common], help="guarded delete of a peering and its routes and rules"
+    )
+    delete.add_argument("deployment", metavar="DEPLOYMENT")
+    delete.add_argument("peering", metavar="PCX")
+    delete.add_argument(
+        "--confirm", required=True, metavar="PCX", help="the pcx id again, typed exactly"
+    )
+    delete.add_argument(
+        "--keep-routes", action="store_true", help="leave the customer-side routes and rules"
+    )
+
+    diff = commands.add_parser(
+        "diff",
+        parents=[common],
+        help="route tables and inbound rules against what the peering needs "
+        "(exit 0 in sync, 2 drift, 1 error)",
+    )
+    diff.add_argument("deployment", metavar="DEPLOYMENT", nargs="?")
+    diff.add_argument("peering", metavar="PCX", nargs="?")
+    diff.add_argument("--all", action="store_true", help="every peering of every deployment")
+
+    fix = commands.add_parser(
+        "fix", parents=[common], help="bring route tables and inbound rules in sync"
+    )
+    fix.add_argument("deployment", metavar="DEPLOYMENT")
+    fix.add_argument("peering", metavar="PCX")
+    fix.add_argument(
+        "--dry-run", action="store_true", help="print the plan with its aws ec2 commands"
+    )
+    fix.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+    fix.add_argument(
+        "--replace",
+        action="store_true",
+        help="also replace routes that send the deployment CIDR elsewhere (wrong target, shadowed)",
+    )
+    fix.add_argument(
+        "--revoke", action="store_true", help="also revoke stale and too-broad inbound rules"
+    )
+
+    add_sandbox_parser(commands)
+    return parser

@@ -1,0 +1,63 @@
+"""The EC2 calls only the platform makes: building deployment VPCs, accepting and rejecting
+peerings, and assuming roles. The operator's gateway (:mod:`peering_core.aws`) has none of
+them; this one adds them to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from ..aws import AwsAccess, Ec2Gateway, tagged
+
+
+class PlatformEc2(Ec2Gateway):
+    """EC2 for the platform's own AWS account (and the sandbox, which builds both sides)."""
+
+    async def assume_role(self, role_arn: str, session_name: str) -> AwsAccess:
+        """Credentials for ``role_arn``; on moto, any account id in the ARN becomes that account."""
+        raw = await self._call(
+            self.default_region,
+            "assume_role",
+            service="sts",
+            RoleArn=role_arn,
+            RoleSessionName=session_name,
+        )
+        creds = raw["Credentials"]
+        return AwsAccess(
+            access_key_id=creds["AccessKeyId"],
+            secret_access_key=SecretStr(creds["SecretAccessKey"]),
+            session_token=SecretStr(creds["SessionToken"]),
+            endpoint_url=self.access.endpoint_url,
+        )
+
+    async def accept_peering(self, region: str, peering_id: str) -> None:
+        await self._call(region, "accept_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
+
+    async def reject_peering(self, region: str, peering_id: str) -> None:
+        await self._call(region, "reject_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
+
+    async def create_vpc(self, region: str, cidr: str, tags: dict[str, str]) -> str:
+        raw = await self._call(region, "create_vpc", CidrBlock=cidr, **tagged("vpc", tags))
+        return str(raw["Vpc"]["VpcId"])
+
+    async def create_subnet(
+        self, region: str, vpc_id: str, cidr: str, tags: dict[str, str] | None = None
+    ) -> str:
+        params: dict[str, Any] = {"VpcId": vpc_id, "CidrBlock": cidr}
+        raw = await self._call(region, "create_subnet", **params, **tagged("subnet", tags))
+        return str(raw["Subnet"]["SubnetId"])
+
+    async def create_route_table(
+        self, region: str, vpc_id: str, tags: dict[str, str] | None = None
+    ) -> str:
+        raw = await self._call(
+            region, "create_route_table", VpcId=vpc_id, **tagged("route-table", tags)
+        )
+        return str(raw["RouteTable"]["RouteTableId"])
+
+    async def associate_route_table(self, region: str, route_table_id: str, subnet_id: str) -> None:
+        await self._call(
+            region, "associate_route_table", RouteTableId=route_table_id, SubnetId=subnet_id
+        )

@@ -1,0 +1,48 @@
+"""``peering-tui sandbox``: moto and the platform on loopback, seeded, until interrupted (its
+arguments are in :mod:`peering_core.cli.parser`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import threading
+
+from ..errors import ExitCode
+from ..platform.command import missing_extra
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    """Start, seed, print the exports on stdout, and wait for ctrl+c or SIGTERM."""
+    try:
+        from .servers import Sandbox
+    except ImportError as exc:
+        return missing_extra("sandbox", "sandbox", exc)
+    print("starting the sandbox: a moto server and the platform on loopback...", file=sys.stderr)
+    sandbox = Sandbox.start(accept_delay=args.accept_delay)
+    try:
+        report = asyncio.run(sandbox.seed(demo=not args.empty))
+        print(
+            f"sandbox ready: {len(report.deployments)} deployments, "
+            f"{len(report.vpcs)} customer VPCs, {len(report.peerings)} peerings",
+            file=sys.stderr,
+        )
+        for name, value in sandbox.environment().items():
+            print(f"export {name}={value}")
+        sys.stdout.flush()
+        print("press ctrl+c to stop", file=sys.stderr)
+        _wait_for_signal()
+    finally:
+        sandbox.stop()
+    return ExitCode.OK
+
+
+def _wait_for_signal() -> None:
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass

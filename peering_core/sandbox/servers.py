@@ -1,0 +1,271 @@
+"""The sandbox: moto (standing in for AWS) and the platform API on loopback, and the
+credentials of both AWS accounts.
+
+Both servers run in threads of this process on free ports; everything else reaches them over
+HTTP, exactly as it would reach AWS and a remote control plane. Two AWS accounts live on one
+moto server: the platform's (moto's default account, reached with any plain keys) and the
+customer's (STS ``AssumeRole`` into another account id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from pydantic import SecretStr
+
+from .. import rules
+from ..aws import AwsAccess
+from ..models import Deployment
+from ..platform.ec2 import PlatformEc2
+from ..platform.server import create_app
+from ..platform.service import PlatformService
+from ..platform.store import Store
+from ..platform_client import PlatformClient
+from .seed import CUSTOMER_ACCOUNT_ID, EstateBuilder, SeedReport, seed_estate
+
+
+def free_socket(host: str = "127.0.0.1") -> socket.socket:
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only then, and
+    # without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with free_socket(host) as sock:
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """moto's server on a free loopback port, in a thread of this process."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    def start(self) -> MotoServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        """Forget every AWS resource of every account (moto state is per process)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+
+
+class PlatformServer:
+    """The platform API (uvicorn) in a thread with its own event loop."""
+
+    def __init__(
+        self,
+        *,
+        aws: AwsAccess,
+        db_path: Path | str,
+        key: str,
+        secret: SecretStr,
+        reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
+        accept_delay: float = 0.0,
+        requests_per_minute: int = 6000,
+        region: str = "us-east-1",
+    ) -> None:
+        self.aws = aws
+        self.db_path = db_path
+        self.key = key
+        self.secret = secret
+        self.reserved_cidrs = tuple(reserved_cidrs)
+        self.accept_delay = accept_delay
+        self.requests_per_minute = requests_per_minute
+        self.region = region
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, timeout: float = 30.0) -> PlatformServer:
+        sock = free_socket()
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        service = PlatformService(
+            Store(self.db_path),
+            PlatformEc2(self.aws, default_region=self.region),
+            reserved_cidrs=self.reserved_cidrs,
+            accept_delay=self.accept_delay,
+        )
+        app = create_app(
+            service,
+            key=self.key,
+            secret=self.secret,
+            requests_per_minute=self.requests_per_minute,
+        )
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        server = uvicorn.Server(config)
+        self._server = server
+
+        def run() -> None:
+            try:
+                asyncio.run(server.serve(sockets=[sock]))
+            except BaseException as exc:  # reported to the starting thread
+                self._error = exc
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name="platform-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"platform server did not start: {self._error!r}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+@dataclass
+class Sandbox:
+    """A moto server, the platform on loopback, and credentials for both AWS accounts."""
+
+    moto: MotoServer
+    platform: PlatformServer
+    key: str
+    secret: SecretStr
+    platform_aws: AwsAccess
+    customer_aws: AwsAccess
+    region: str = "us-east-1"
+    owns_moto: bool = True
+    workdir: Path | None = None
+    deployments: list[Deployment] = field(default_factory=list)
+
+    @property
+    def platform_url(self) -> str:
+        return self.platform.url
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        moto: MotoServer | None = None,
+        accept_delay: float = 0.0,
+        reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
+        db_path: Path | None = None,
+        requests_per_minute: int = 6000,
+    ) -> Sandbox:
+        """Start (or reset and reuse) a moto server and start a fresh platform in front of it.
+
+        Blocking: call it through ``asyncio.to_thread`` from a running event loop.
+        """
+        owns_moto = moto is None
+        if moto is None:
+            moto = MotoServer().start()
+        else:
+            moto.reset()
+        workdir = Path(tempfile.mkdtemp(prefix="peering-sandbox-"))
+        platform_aws = AwsAccess(
+            access_key_id="sandbox-platform",
+            secret_access_key=SecretStr("sandbox-platform"),
+            endpoint_url=moto.url,
+        )
+        customer_aws = asyncio.run(_assume_customer(platform_aws))
+        key = "sandbox-" + secrets.token_hex(4)
+        secret = SecretStr(secrets.token_urlsafe(24))
+        platform = PlatformServer(
+            aws=platform_aws,
+            db_path=db_path or workdir / "platform.sqlite3",
+            key=key,
+            secret=secret,
+            reserved_cidrs=reserved_cidrs,
+            accept_delay=accept_delay,
+            requests_per_minute=requests_per_minute,
+        ).start()
+        return cls(
+            moto=moto,
+            platform=platform,
+            key=key,
+            secret=secret,
+            platform_aws=platform_aws,
+            customer_aws=customer_aws,
+            owns_moto=owns_moto,
+            workdir=workdir,
+        )
+
+    def stop(self) -> None:
+        self.platform.stop()
+        if self.owns_moto:
+            # moto keeps its state in the process, not the server: a sandbox that started its
+            # own server takes its AWS resources with it, or the next sandbox would see them.
+            with contextlib.suppress(OSError):
+                self.moto.reset()
+            self.moto.stop()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def client(self) -> PlatformClient:
+        return PlatformClient(self.platform_url, self.key, self.secret)
+
+    def customer_gateway(self) -> EstateBuilder:
+        """EC2 as the customer account (it can build, for tests and seeding)."""
+        return EstateBuilder(self.customer_aws, default_region=self.region)
+
+    def platform_gateway(self) -> EstateBuilder:
+        """EC2 as the platform account."""
+        return EstateBuilder(self.platform_aws, default_region=self.region)
+
+    def environment(self) -> dict[str, str]:
+        """The variables that point the CLI, the aws CLI and curl at this sandbox."""
+        creds = self.customer_aws
+        env = {
+            "PEERING_PLATFORM_URL": self.platform_url,
+            "PEERING_PLATFORM_KEY": self.key,
+            "PEERING_PLATFORM_SECRET": self.secret.get_secret_value(),
+            "AWS_ENDPOINT_URL": self.moto.url,
+            "AWS_ACCESS_KEY_ID": creds.access_key_id or "",
+            "AWS_SECRET_ACCESS_KEY": (
+                creds.secret_access_key.get_secret_value() if creds.secret_access_key else ""
+            ),
+            "AWS_SESSION_TOKEN": (
+                creds.session_token.get_secret_value() if creds.session_token else ""
+            ),
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+        return env
+
+    async def seed(self, *, demo: bool = True) -> SeedReport:
+        """Create deployments in three regions and the customer estate; with ``demo``, peerings."""
+        async with self.client() as client, self.customer_gateway() as customer:
+            report = await seed_estate(client, customer, self.platform_aws, demo=demo)
+        self.deployments = list(report.deployments.values())
+        return report
+
+
+async def _assume_customer(platform_aws: AwsAccess) -> AwsAccess:
+    async with EstateBuilder(platform_aws) as sts:
+        return await sts.assume_role(
+            f"arn:aws:iam::{CUSTOMER_ACCOUNT_ID}:role/operator", "peering-tui-sandbox"
+        )

@@ -1,0 +1,65 @@
+"""One tick of both sides: what the dashboard, ``ls`` and ``watch`` show, and how fresh each
+source of it is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .drift import PeeringDiff
+from .health import DeploymentView, PeeringView
+from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, Resource
+
+PLATFORM = "platform"
+
+
+def aws_source(region: str) -> str:
+    return f"aws:{region}"
+
+
+class SourceState(BaseModel):
+    """How fresh one source's data is, and what went wrong if it is stale."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    fetched_at: datetime | None = None
+    error: str | None = None
+    failing_since: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.fetched_at is not None
+
+    def age(self, now: datetime) -> float | None:
+        return (now - self.fetched_at).total_seconds() if self.fetched_at else None
+
+
+class Snapshot(BaseModel):
+    """Everything the dashboard shows, as of ``taken_at``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    taken_at: datetime
+    deployments: tuple[Deployment, ...] = ()
+    vpcs: tuple[DeploymentVpc, ...] = ()
+    records: tuple[PlatformPeering, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    pcxs: dict[str, tuple[AwsPeering, ...]] = Field(default_factory=dict)
+    diffs: dict[str, PeeringDiff] = Field(default_factory=dict)
+    views: tuple[PeeringView, ...] = ()
+    deployment_views: tuple[DeploymentView, ...] = ()
+    sources: dict[str, SourceState] = Field(default_factory=dict)
+    calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.sources.values())
+
+    @property
+    def failing(self) -> list[SourceState]:
+        return [s for s in self.sources.values() if not s.ok]
+
+    def view(self, peering_id: str) -> PeeringView | None:
+        return next((v for v in self.views if v.peering_id == peering_id), None)

@@ -1,0 +1,60 @@
+"""The header's status line: live, paused, failing (which source, since when)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from rich.text import Text
+
+from peering_core.durations import age
+from peering_core.snapshot import Snapshot
+
+from .formatting import clock_time
+
+
+class PollState(StrEnum):
+    """What the poller is doing, as the header says it."""
+
+    STARTING = "starting"
+    LIVE = "live"
+    PAUSED = "paused"
+    DIALOG = "dialog"
+    FIXED = "fixed"
+    DOWN = "down"
+
+
+def status_line(
+    state: PollState,
+    snapshot: Snapshot | None,
+    now: datetime,
+    interval: float,
+    stage: str = "",
+) -> Text:
+    """The header's second line: live / paused / failing (which source, since when)."""
+    line = Text()
+    failing = snapshot.failing if snapshot is not None else []
+    if state is PollState.STARTING:
+        line.append(f"… {stage or 'connecting'}", style="bold")
+    elif state is PollState.DOWN:
+        line.append(f"✗ not polling: {stage}", style="bold red")
+    elif state is PollState.FIXED:
+        line.append("■ fixed snapshot (not polling)", style="bold")
+    elif state is PollState.PAUSED:
+        line.append("‖ paused (p resumes)", style="bold yellow")
+    elif state is PollState.DIALOG:
+        line.append("‖ paused while the dialog is open", style="yellow")
+    elif failing:
+        line.append("✗ failing", style="bold red")
+    else:
+        line.append("● live", style="bold green")
+    if snapshot is not None:
+        line.append(f" · refreshed {age(snapshot.taken_at, now)} ago")
+        if state in (PollState.LIVE, PollState.PAUSED, PollState.DIALOG):
+            line.append(f" · every {interval:g}s")
+    for source in failing:
+        since = clock_time(source.failing_since)
+        line.append(f" · {source.name} stale since {since}", style="red")
+        if source.error:
+            line.append(f": {source.error}", style="red")
+    return line
