@@ -61,3 +61,12 @@ class PlatformEc2(Ec2Gateway):
         await self._call(
             region, "associate_route_table", RouteTableId=route_table_id, SubnetId=subnet_id
         )
+
+    async def delete_subnet(self, region: str, subnet_id: str) -> None:
+        await self._call(region, "delete_subnet", SubnetId=subnet_id)
+
+    async def delete_route_table(self, region: str, route_table_id: str) -> None:
+        await self._call(region, "delete_route_table", RouteTableId=route_table_id)
+
+    async def delete_vpc(self, region: str, vpc_id: str) -> None:
+        await self._call(region, "delete_vpc", VpcId=vpc_id)
