@@ -34,13 +34,21 @@ async def check_may_change(platform: PlatformClient, command: str) -> WhoAmI | N
     return who
 
 
-async def tenant_names(platform: PlatformClient) -> dict[str, str] | None:
+async def tenant_names(platform: PlatformClient, who: WhoAmI | None) -> dict[str, str] | None:
     """For the admin key, every tenant's name by id (what a TENANT column shows); ``None``
     for another key, or when the platform cannot say (the caller's own reads report why)."""
+    if who is None or who.role is not Role.ADMIN:
+        return None
     try:
-        who = await whoami(platform)
-        if who is None or who.role is not Role.ADMIN:
-            return None
         return {t.id: t.name for t in await platform.tenants()}
     except PeeringError:
         return None
+
+
+async def admin_tenant_names(platform: PlatformClient) -> dict[str, str] | None:
+    """:func:`tenant_names` after asking ``whoami``; ``None`` when either cannot be had."""
+    try:
+        who = await whoami(platform)
+    except PeeringError:
+        return None
+    return await tenant_names(platform, who)

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from ..access import tenant_names
+from ..access import admin_tenant_names
 from ..config import Connection, connected
 from ..durations import age
 from ..errors import ExitCode
@@ -132,7 +132,7 @@ def render_ls(
 async def run_ls(args: argparse.Namespace, connection: Connection, out: Output) -> int:
     async with connected(connection) as (platform, ec2):
         tenants, snapshot = await asyncio.gather(
-            tenant_names(platform), Fleet(platform, ec2).snapshot()
+            admin_tenant_names(platform), Fleet(platform, ec2).snapshot()
         )
     if not snapshot.sources.get("platform") or not snapshot.sources["platform"].ok:
         error = snapshot.sources["platform"].error if "platform" in snapshot.sources else ""

@@ -70,3 +70,17 @@ class PlatformEc2(Ec2Gateway):
 
     async def delete_vpc(self, region: str, vpc_id: str) -> None:
         await self._call(region, "delete_vpc", VpcId=vpc_id)
+
+    async def disassociate_route_table(self, region: str, route_table_id: str) -> None:
+        """End every subnet association of the table (AWS ends them with the subnet; moto
+        does not, and a table with associations cannot be deleted)."""
+        raw = await self._call(region, "describe_route_tables", RouteTableIds=[route_table_id])
+        for table in raw.get("RouteTables") or ():
+            for association in table.get("Associations") or ():
+                if association.get("Main") or not association.get("RouteTableAssociationId"):
+                    continue
+                await self._call(
+                    region,
+                    "disassociate_route_table",
+                    AssociationId=association["RouteTableAssociationId"],
+                )

@@ -231,16 +231,22 @@ class Gate:
                 return
             receive = _replay(body)
         scope.setdefault("state", {})["principal"] = principal
-        status = {"code": 500}
+        if scope["method"] not in MUTATING:
+            await self.app(scope, receive, send)
+            return
+        status = 500
 
-        async def watched(message: Message) -> None:
+        async def audited(message: Message) -> None:
+            # The record is written before the answer's last byte: a client that has its
+            # answer finds the change in the audit log.
+            nonlocal status
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                await self._audit(scope, principal, status)
             await send(message)
 
-        await self.app(scope, receive, watched)
-        if scope["method"] in MUTATING:
-            await self._audit(scope, principal, status["code"])
+        await self.app(scope, receive, audited)
 
     async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
         """The request's principal, or ``None`` once its refusal (401 or 429) is sent."""

@@ -283,7 +283,7 @@ class PlatformService:
         route_table_ids: Sequence[str],
         subnet_ids: Sequence[str] | None = None,
     ) -> None:
-        """Delete a deployment VPC: its subnets (which ends their associations), its route
+        """Delete a deployment VPC: its route tables' associations, its subnets, its route
         tables, then the VPC; each retried, and one that is already gone skipped."""
         if subnet_ids is None:
             subnets = await self._retrying(
@@ -291,6 +291,10 @@ class PlatformService:
             )
             subnet_ids = [s.id for s in subnets]
         ec2 = self.ec2
+        for table in route_table_ids:
+            await self._gone_or_retried(
+                functools.partial(ec2.disassociate_route_table, region, table)
+            )
         for subnet in subnet_ids:
             await self._gone_or_retried(functools.partial(ec2.delete_subnet, region, subnet))
         for table in route_table_ids:
@@ -439,12 +443,7 @@ class PlatformService:
                     f"{self.account_id} in {region}",
                 )
             if pcx.accepter.vpc_id != row.vpc_id:
-                # Not named: the VPC it is addressed to may be another tenant's deployment's.
-                raise PlatformError(
-                    422,
-                    "PEERING_WRONG_ACCEPTER",
-                    f"peering {peering_id} is not addressed to this deployment's VPC {row.vpc_id}",
-                )
+                raise await self._wrong_accepter(peering_id, pcx, row)
             if pcx.requester.owner_id != account_id or pcx.requester.vpc_id != vpc_id:
                 raise PlatformError(
                     422,
@@ -505,6 +504,21 @@ class PlatformService:
                 ) from None
         self._spawn(peering_id, self._accept(peering_id))
         return record, True
+
+    async def _wrong_accepter(
+        self, peering_id: str, pcx: AwsPeering, row: DeploymentRow
+    ) -> PlatformError:
+        """422 for a pcx addressed elsewhere; the VPC it is addressed to is named only when it
+        is one of the same tenant's deployments (else it may be another tenant's)."""
+        target = pcx.accepter.vpc_id
+        ours = [d for d in await self.store.deployments(row.tenant_id) if d.vpc_id == target]
+        where = f"{target} (deployment {ours[0].deployment.id})" if ours else "another VPC"
+        return PlatformError(
+            422,
+            "PEERING_WRONG_ACCEPTER",
+            f"peering {peering_id} is addressed to {where}, not to this deployment's VPC "
+            f"{row.vpc_id}",
+        )
 
     async def _requester_cidrs(self, pcx: AwsPeering) -> tuple[str, ...]:
         """Every IPv4 block of the pcx's requester VPC, the first as EC2 lists it first."""

@@ -36,6 +36,10 @@ class EstateBuilder(PlatformEc2):
     ) -> None:
         await self._create_route(region, route_table_id, destination, GatewayId=gateway_id)
 
+    async def associate_vpc_cidr(self, region: str, vpc_id: str, cidr: str) -> None:
+        """A further IPv4 block for the VPC (a requester VPC with several blocks)."""
+        await self._call(region, "associate_vpc_cidr_block", VpcId=vpc_id, CidrBlock=cidr)
+
     async def create_security_group(
         self, region: str, vpc_id: str, name: str, description: str
     ) -> str:

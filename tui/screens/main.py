@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from peering_core.health import DeploymentView, PeeringView
+from peering_core.printable import harmless
 from peering_core.snapshot import Snapshot
 
 from .. import bindings
@@ -22,6 +23,8 @@ from ..formatting import HEALTH_STYLE, PROBLEM_WIDTH, aws_status, health_mark, p
 from ..rows import FleetRows
 from ..widgets.keyed_table import KeyedTable
 from ..widgets.status_header import StatusHeader
+
+TENANT_COLUMN = ("tenant", "TENANT")  # with the admin key, after the name
 
 DEPLOYMENT_COLUMNS = [
     ("id", "ID"),
@@ -123,6 +126,17 @@ class MainScreen(Screen[None]):
         yield Input(placeholder="filter: id, name, region, VPC, status, health", id="filter")
         yield Footer()
 
+    def show_tenant_column(self) -> None:
+        """The admin key sees every tenant: a TENANT column after each table's name column."""
+        for table, columns, after in (
+            (self.deployments_table, DEPLOYMENT_COLUMNS, "name"),
+            (self.peerings_table, PEERING_COLUMNS, "deployment"),
+        ):
+            at = [key for key, _ in columns].index(after) + 1
+            table.set_columns([*columns[:at], TENANT_COLUMN, *columns[at:]])
+        self._sorted_rows = None
+        self.show_snapshot()
+
     def on_mount(self) -> None:
         self._retitle(self.deployments_table, "deployments")
         self.watch(self.app, "snapshot", self.show_snapshot, init=True)
@@ -190,7 +204,7 @@ class MainScreen(Screen[None]):
         else:
             line.append_text(health_mark(view.health))
             line.append(f" {view.peering_id} ", style="bold")
-            line.append(view.summary, style=HEALTH_STYLE[view.health])
+            line.append(harmless(view.summary), style=HEALTH_STYLE[view.health])
             if len(view.problems) > 1:
                 line.append(f" (+{len(view.problems) - 1} more: ⏎ diff, d detail)", style="dim")
         if line != self._peering_line:

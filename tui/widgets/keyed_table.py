@@ -140,9 +140,9 @@ class KeyedTable(ScrollView, can_focus=True):
         growing up to it does not widen the table (which means a layout and a full repaint)."""
         super().__init__(id=id)
         self.id_column = id_column
-        self.column_keys = [key for key, _ in columns]
-        self.labels = [label for _, label in columns]
         self.fixed_columns = fixed_columns
+        self._min_widths = dict(min_widths or {})
+        self._set_columns(columns)
         self._rows: dict[str, Row] = {}
         self._cell_widths: dict[str, tuple[int, ...]] = {}
         self._measured: dict[str, tuple[Row, tuple[int, ...]]] = {}
@@ -150,15 +150,30 @@ class KeyedTable(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self._versions: dict[str, int] = {}
         self._strips: dict[tuple[str, int, str], Strip] = {}
-        self._floor = [
-            max(cell_len(label), (min_widths or {}).get(key, 0)) for key, label in columns
-        ]
-        self._widths = list(self._floor)
         self._cursor = 0
         self._highlighted: str | None = None
         self.cells_updated = 0
         self.rows_added = 0
         self.repaints = 0  # whole-table refreshes; row refreshes are counted in cells_updated
+
+    def _set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        self.column_keys = [key for key, _ in columns]
+        self.labels = [label for _, label in columns]
+        self._floor = [max(cell_len(label), self._min_widths.get(key, 0)) for key, label in columns]
+        self._widths = list(self._floor)
+
+    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        """Show other columns: the rows go (the next :meth:`sync` brings rows built for them)."""
+        self._set_columns(columns)
+        self._rows.clear()
+        self._cell_widths.clear()
+        self._measured.clear()
+        self._order = []
+        self._index = {}
+        self._strips.clear()
+        self._resize()
+        self.repaints += 1
+        self.refresh()
 
     # --- what the table shows ----------------------------------------------------------
 
