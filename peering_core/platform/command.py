@@ -146,7 +146,8 @@ def _show(model: BaseModel) -> dict[str, Any]:
 
 
 def administer(args: argparse.Namespace) -> int:
-    """``platform tenants create|list`` and ``platform keys create|list|revoke`` on the store."""
+    """``platform tenants create|list`` and ``platform keys create|list|revoke`` on the store
+    (made if there is none yet: bootstrapping comes before the first ``serve``)."""
     db: Path = args.db or default_db_path()
     audit = PlatformAuditLog(args.audit_log or default_audit_path(db))
     work: dict[tuple[str, str], Callable[[Tenancy], Awaitable[tuple[Any, str, dict[str, str]]]]]
@@ -159,10 +160,6 @@ def administer(args: argparse.Namespace) -> int:
     }
     action = (args.platform_command, args.action)
     try:
-        if not db.exists():
-            raise PlatformError(
-                404, "STORE_NOT_FOUND", f"no platform store at {db} (give --db, or serve once)"
-            )
         payload, text, made = asyncio.run(_on_store(db, work[action]))
     except PlatformError as exc:
         _record(audit, action, {}, f"refused: {exc.code}")
