@@ -23,7 +23,7 @@ from .aws import Ec2Gateway
 from .config import data_dir
 from .errors import AuditLogUnwritable, AwsError, ExitCode, PeeringError
 from .models import CallerIdentity
-from .private_file import open_private
+from .private_file import check_appendable, open_private
 
 
 def audit_path() -> Path:
@@ -33,10 +33,11 @@ def audit_path() -> Path:
 
 def check_audit_log(path: Path | None = None) -> Path:
     """Make sure the audit log can be appended to and is private (an existing file with more
-    open permissions is made 0600); raise :class:`AuditLogUnwritable` saying why not."""
+    open permissions is made 0600; a missing one is made by the first record); raise
+    :class:`AuditLogUnwritable` saying why not."""
     target = path or audit_path()
     try:
-        os.close(open_private(target))
+        check_appendable(target)
     except OSError as exc:
         raise AuditLogUnwritable(
             f"audit log: {exc.strerror or exc}; nothing changed (PEERING_AUDIT_LOG points it "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -31,3 +32,19 @@ def open_private(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def check_appendable(path: Path) -> None:
+    """Raise ``OSError`` (saying which file and why) unless ``path`` can be appended to and
+    kept private: an existing file is opened and made 0600; a missing one is not created,
+    but the nearest existing directory above it must be one this process can write in."""
+    if path.exists():
+        os.close(open_private(path))
+        return
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OSError(errno.ENOTDIR, f"{path} cannot be written: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OSError(errno.EACCES, f"{path} cannot be written: {ancestor} is not writable")

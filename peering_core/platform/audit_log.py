@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..private_file import open_private
+from ..private_file import check_appendable, open_private
 
 log = logging.getLogger("peering_core.platform")
 
@@ -35,7 +35,7 @@ class PlatformAuditLog:
     def check(self) -> None:
         """Raise ``OSError`` now, at start-up, if the log cannot be written."""
         if self.path is not None:
-            os.close(open_private(self.path))
+            check_appendable(self.path)
 
     def write(self, entry: dict[str, Any]) -> None:
         """Append one record (blocking)."""

@@ -24,7 +24,7 @@ from ..rows import FleetRows
 from ..widgets.keyed_table import KeyedTable
 from ..widgets.status_header import StatusHeader
 
-TENANT_COLUMN = ("tenant", "TENANT")  # with the admin key, after the name
+TENANT_COLUMN = ("tenant", "TENANT")  # with the admin key
 
 DEPLOYMENT_COLUMNS = [
     ("id", "ID"),
@@ -127,10 +127,11 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def show_tenant_column(self) -> None:
-        """The admin key sees every tenant: a TENANT column after each table's name column."""
+        """The admin key sees every tenant: a TENANT column after the deployment's name (in
+        the peerings table after both statuses, which an 80-column terminal must show)."""
         for table, columns, after in (
             (self.deployments_table, DEPLOYMENT_COLUMNS, "name"),
-            (self.peerings_table, PEERING_COLUMNS, "deployment"),
+            (self.peerings_table, PEERING_COLUMNS, "aws"),
         ):
             at = [key for key, _ in columns].index(after) + 1
             table.set_columns([*columns[:at], TENANT_COLUMN, *columns[at:]])
