@@ -4,18 +4,15 @@ a certificate failure named as one, and plain ``http://`` refused off this machi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import ipaddress
 import json
 import os
 import ssl
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -26,6 +23,8 @@ from peering_core.cli import main
 from peering_core.config import load_connection
 from peering_core.errors import ConfigError
 from peering_core.sandbox.servers import MotoServer, free_port
+
+from .platform_process import platform_process
 
 BIN = Path(sys.executable).parent
 KEY, SECRET = "tls-admin", "tls-admin-secret-0d9c1f"
@@ -78,34 +77,14 @@ async def tls_platform(moto_server: MotoServer, tmp_path: Path) -> AsyncIterator
         "AWS_SECRET_ACCESS_KEY": "sandbox-platform",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    log = tmp_path / "platform.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(BIN / "peering-tui"), "platform", "serve", "--port", str(port),
-             "--db", str(tmp_path / "platform.sqlite3"),
-             "--tls-cert", str(cert), "--tls-key", str(key)],
-            env=env, stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
     url = f"https://127.0.0.1:{port}"
-    try:
-        trusted = ssl.create_default_context(cafile=str(cert))
-        async with httpx.AsyncClient(base_url=url, verify=trusted, timeout=2.0) as http:
-            for _ in range(300):
-                assert process.poll() is None, log.read_text(errors="replace")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail(f"platform did not start:\n{log.read_text(errors='replace')}")
+    args = ["--port", str(port), "--db", str(tmp_path / "platform.sqlite3")]
+    args += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    trusted = ssl.create_default_context(cafile=str(cert))
+    async with platform_process(
+        args, env=env, log=tmp_path / "platform.log", url=url, verify=trusted
+    ):
         yield url, cert
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def ls(
