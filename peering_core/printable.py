@@ -39,7 +39,7 @@ def first_unsafe(text: str) -> int | None:
     return next(i for i, char in enumerate(text) if not char.isprintable())
 
 
-def shown(value: object, limit: int = 64) -> str:
+def shown(value: object, limit: int = 512) -> str:
     """``value`` as an error message names it: quoted like ``repr`` (so unsafe characters are
     escaped) and cut at ``limit`` characters, since a refused value may be megabytes long."""
     text = repr(value)

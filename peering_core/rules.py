@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from .errors import RuleViolation
-from .printable import first_unsafe, harmless
+from .printable import first_unsafe, harmless, shown
 
 DEFAULT_RESERVED_CIDRS: tuple[str, ...] = ("100.0.0.0/8", "101.0.0.0/8")
 
@@ -30,7 +30,7 @@ Network = ipaddress.IPv4Network
 def _check_id(value: object, pattern: re.Pattern[str], field: str, shape: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise RuleViolation(
-            "INVALID_ARGUMENT", f"{field} {value!r} is not a valid {shape}", field=field
+            "INVALID_ARGUMENT", f"{field} {shown(value)} is not a valid {shape}", field=field
         )
     return value
 
@@ -88,13 +88,15 @@ def parse_cidr(value: object, field: str = "cidr") -> Network:
     """Parse an IPv4 CIDR in strict form (``10.0.0.0/16``, not ``10.0.0.1/16``)."""
     if not isinstance(value, str) or "/" not in value:
         raise RuleViolation(
-            "INVALID_ARGUMENT", f"{field} {value!r} is not an IPv4 CIDR like 10.0.0.0/16", field
+            "INVALID_ARGUMENT",
+            f"{field} {shown(value)} is not an IPv4 CIDR like 10.0.0.0/16",
+            field,
         )
     try:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
         raise RuleViolation(
-            "INVALID_ARGUMENT", f"{field} {value!r} is not a valid IPv4 CIDR: {exc}", field
+            "INVALID_ARGUMENT", f"{field} {shown(value)} is not a valid IPv4 CIDR: {exc}", field
         ) from None
     if not isinstance(net, ipaddress.IPv4Network):
         raise RuleViolation("INVALID_ARGUMENT", f"{field} {value!r} is not IPv4", field)

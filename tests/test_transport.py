@@ -9,7 +9,6 @@ import ipaddress
 import json
 import os
 import ssl
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from peering_core.sandbox.servers import MotoServer, free_port
 
 from .platform_process import platform_process
 
-BIN = Path(sys.executable).parent
 KEY, SECRET = "tls-admin", "tls-admin-secret-0d9c1f"
 
 

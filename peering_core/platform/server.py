@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .. import rules
+from ..errors import AwsError
 from ..models import (
     ApiKey,
     Deployment,
@@ -229,7 +230,7 @@ class Gate:
             if body is None:
                 await self._too_large(send)
                 return
-            receive = _replay(body)
+            receive = _replay(body, receive)
         scope.setdefault("state", {})["principal"] = principal
         if scope["method"] not in MUTATING:
             await self.app(scope, receive, send)
@@ -341,17 +342,18 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read already, then the connection's own messages (a disconnect, if any)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return replay
 
 
 async def _send_error(
@@ -410,6 +412,7 @@ def create_app(
             404: {"model": ErrorBody},
             413: {"model": ErrorBody},
             429: {"model": ErrorBody},
+            502: {"model": ErrorBody},
         },
     )
     app.state.service = service
@@ -475,6 +478,12 @@ def create_app(
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
+
+    @app.exception_handler(AwsError)
+    async def aws_failed(request: Request, exc: AwsError) -> Response:
+        # An AWS call that kept failing after its retries: the platform's upstream, not a 500.
+        refused(request, "AWS_UNAVAILABLE")
+        return _error(502, "AWS_UNAVAILABLE", f"AWS failed: {exc}; try again")
 
     @app.exception_handler(NotModified)
     async def not_modified(_: Request, exc: NotModified) -> Response:

@@ -525,8 +525,8 @@ class PlatformService:
         blocks = pcx.requester.cidrs or ((pcx.requester.cidr,) if pcx.requester.cidr else ())
         if self.requester_cidrs is None or not blocks:
             return blocks
-        side = pcx.requester
-        more = await self.requester_cidrs(side.region, side.owner_id, side.vpc_id)
+        side, read = pcx.requester, self.requester_cidrs
+        more = await self._retrying(lambda: read(side.region, side.owner_id, side.vpc_id))
         return tuple(dict.fromkeys((*blocks, *more)))
 
     async def _fail(self, peering_id: str, reason: str) -> None:
