@@ -235,19 +235,26 @@ class Gate:
         if scope["method"] not in MUTATING:
             await self.app(scope, receive, send)
             return
-        status = 500
+        status, recorded = 500, False
 
         async def audited(message: Message) -> None:
             # The record is written before the answer's last byte: a client that has its
             # answer finds the change in the audit log.
-            nonlocal status
+            nonlocal status, recorded
             if message["type"] == "http.response.start":
                 status = message["status"]
             elif message["type"] == "http.response.body" and not message.get("more_body"):
+                recorded = True
                 await self._audit(scope, principal, status)
             await send(message)
 
-        await self.app(scope, receive, audited)
+        try:
+            await self.app(scope, receive, audited)
+        except Exception:
+            if not recorded:  # a crash is a change asked too: it is recorded as failed
+                scope.setdefault("state", {})["error_code"] = "INTERNAL"
+                await self._audit(scope, principal, 500)
+            raise
 
     async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
         """The request's principal, or ``None`` once its refusal (401 or 429) is sent."""
