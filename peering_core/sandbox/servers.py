@@ -116,9 +116,13 @@ class PlatformServer:
         audit_log: Path | None = None,
         forwarded_allow_ips: str | None = None,
         host: str = "127.0.0.1",
+        work: dict[str, float] | None = None,
     ) -> None:
         """``forwarded_allow_ips``: the peers whose ``X-Forwarded-For`` is believed (none by
-        default, as ``platform serve``)."""
+        default, as ``platform serve``). ``db_path`` may be a ``postgresql://`` URL; ``work``:
+        the background work's settings (``lease_seconds``, ``retry_cap``, …) where they are
+        not the service's defaults."""
+        self.work = dict(work or {})
         self.aws = aws
         self.db_path = db_path
         self.key = key
@@ -145,6 +149,7 @@ class PlatformServer:
             reserved_cidrs=self.reserved_cidrs,
             accept_delay=self.accept_delay,
             requester_cidrs=requester_cidrs_on_moto(self.aws),
+            **self.work,  # type: ignore[arg-type]
         )
         app = create_app(
             service,
@@ -216,10 +221,11 @@ class Sandbox:
         moto: MotoServer | None = None,
         accept_delay: float = 0.0,
         reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
-        db_path: Path | None = None,
+        db_path: Path | str | None = None,
         requests_per_minute: int = 6000,
         failed_logins_per_minute: int = 10,
         forwarded_allow_ips: str | None = None,
+        work: dict[str, float] | None = None,
     ) -> Sandbox:
         """Start (or reset and reuse) a moto server and start a fresh platform in front of it.
 
@@ -250,6 +256,7 @@ class Sandbox:
             failed_logins_per_minute=failed_logins_per_minute,
             audit_log=workdir / "platform-audit.jsonl",
             forwarded_allow_ips=forwarded_allow_ips,
+            work=work,
         ).start()
         return cls(
             moto=moto,
