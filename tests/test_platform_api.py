@@ -180,11 +180,12 @@ async def world(
     )
 
 
-@pytest.fixture
-async def stalled_world(
-    moto_server: MotoServer, tmp_path: Path
+@contextlib.asynccontextmanager
+async def linked_world(
+    moto_server: MotoServer, db: Path | str, **settings: Any
 ) -> AsyncIterator[tuple[World, AwsLink]]:
-    """A world whose platform reaches AWS through a link the test can hold."""
+    """A world (reset moto) whose platform reaches AWS through a link the test can hold or
+    cut; ``settings`` go to the platform server (``accept_delay``, ``work``)."""
     moto_server.reset()
     direct = AwsAccess(
         access_key_id="sandbox-platform",
@@ -198,9 +199,10 @@ async def stalled_world(
     async with AwsLink(moto_server.url) as link:
         server = PlatformServer(
             aws=direct.model_copy(update={"endpoint_url": link.url}),
-            db_path=tmp_path / "platform.sqlite3",
+            db_path=db,
             key="stalled",
             secret=SecretStr("stalled-secret"),
+            **settings,
         )
         await asyncio.to_thread(server.start)
         box = Sandbox(
@@ -230,6 +232,15 @@ async def stalled_world(
         finally:
             link.release()
             await asyncio.to_thread(server.stop)
+
+
+@pytest.fixture
+async def stalled_world(
+    moto_server: MotoServer, tmp_path: Path
+) -> AsyncIterator[tuple[World, AwsLink]]:
+    """A world whose platform reaches AWS through a link the test can hold."""
+    async with linked_world(moto_server, tmp_path / "platform.sqlite3") as world:
+        yield world
 
 
 def assert_refused(response: httpx.Response, status: int, code: str, *named: str) -> dict[str, Any]:

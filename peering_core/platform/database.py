@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -103,7 +104,7 @@ class SqliteBackend:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA busy_timeout = 5000")
-            db.execute("PRAGMA journal_mode = WAL")
+            _wal(db)
             db.execute("PRAGMA foreign_keys = ON")
             for statement in schema:
                 db.execute(statement)
@@ -168,6 +169,19 @@ class _SqliteTransaction:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
         yield self  # already in one
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """WAL mode, waiting for a process switching it at the same moment: the switch does not
+    wait for the busy timeout, it answers "locked" at once."""
+    for attempt in range(50):
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
 
 
 def _sqlite_migrate(db: sqlite3.Connection, migrations: Sequence[Sequence[str]]) -> None:
