@@ -58,9 +58,7 @@ def new_database(postgres: PostgresServer) -> Callable[[], str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_location(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> str:
+def store_location(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Where a platform store lives, once on each backend: a SQLite file, a PostgreSQL URL."""
     if request.param == "sqlite":
         return str(tmp_path_factory.mktemp("store") / "platform.sqlite3")

@@ -183,7 +183,7 @@ async def test_a_new_confirmation_waits_the_accept_delay_and_a_failed_attempt_is
     await first.add_peering(peering("pcx-0a", "d1"), due_at=now)
 
     assert await first.claim("r1", at=now + 1, lease_seconds=30, limit=5, accept_delay=5) == []
-    (claimed,) = await first.claim("r1", at=now + 6, lease_seconds=30, limit=5, accept_delay=5)
+    assert len(await first.claim("r1", at=now + 6, lease_seconds=30, limit=5, accept_delay=5)) == 1
     generation = await second.generation_of("default")
 
     retry_at = now + 60
@@ -223,7 +223,7 @@ async def test_the_reconcilers_view_moves_the_etag_only_when_it_changes(
     generation = await second.generation_of("default")
 
     for _ in range(3):  # three checks that find everything in place
-        (claimed,) = await first.claim("r1", at=now, lease_seconds=30, limit=1)
+        assert len(await first.claim("r1", at=now, lease_seconds=30, limit=1)) == 1
         assert not await first.set_platform_side("pcx-0a", "r1", PlatformSide(pcx_state=None))
         await first.release("pcx-0a", "r1", status=PlatformStatus.RUNNING, due_at=now)
     assert await second.generation_of("default") == generation

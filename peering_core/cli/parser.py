@@ -98,8 +98,7 @@ def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         type=non_negative,
         default=60.0,
         metavar="SECONDS",
-        help="how often each running peering's deployment side is checked (0: never; "
-        "default 60)",
+        help="how often each running peering's deployment side is checked (0: never; default 60)",
     )
     serve.add_argument(
         "--retry-max-seconds",

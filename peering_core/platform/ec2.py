@@ -11,7 +11,6 @@ from pydantic import SecretStr
 
 from ..aws import AwsAccess, Ec2Gateway, tagged
 
-
 # botocore's own attempts per platform call: few, so a request that needs AWS while it is
 # down answers in seconds; background work is retried by the platform itself, for as long as
 # it takes (eight attempts with backoff made a confirm wait 77 s for its answer).
