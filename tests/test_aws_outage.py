@@ -25,7 +25,7 @@ from peering_core.sandbox.seed import wait_for_platform
 from peering_core.sandbox.servers import MotoServer, PlatformServer
 
 from .aws_link import AwsLink
-from .test_platform_api import API, World, linked_world, wait_until_gone
+from .test_platform_api import API, REGION, World, linked_world, wait_until_gone
 
 # Retries every second at most, so the work resumes soon after AWS is back.
 WORK = {"retry_base": 0.2, "retry_cap": 1.0, "lease_seconds": 5.0, "claim_seconds": 0.2}
@@ -171,3 +171,44 @@ async def test_a_platform_started_while_aws_is_unreachable_serves_reads_and_says
                     await asyncio.sleep(0.1)
     finally:
         await asyncio.to_thread(second.stop)
+
+
+async def test_the_reconciler_restores_a_missing_route_and_fails_a_peering_whose_pcx_was_deleted(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    async with linked_world(
+        moto_server, tmp_path / "platform.sqlite3", work={**WORK, "reconcile_seconds": 0.3}
+    ) as (world, _):
+        dep = world.dep("factory-telemetry")
+        pcx = await world.confirm_and_wait("prod-data", "factory-telemetry")
+        table = world.deployments["factory-telemetry"].route_table_ids[0]
+
+        await world.platform_ec2.delete_route(REGION, table, "172.20.0.0/16")  # behind its back
+
+        async with asyncio.timeout(15):
+            while True:
+                record = await world.client.peering(dep, pcx)
+                side = record.platform_side
+                if side is not None and side.routes_repaired:
+                    break
+                await asyncio.sleep(0.1)
+        assert (side.pcx_state, side.routes, side.routes_repaired) == ("active", "repaired", 1)
+        assert (table, "172.20.0.0/16") in await world.routes_via(pcx)
+        assert record.status is PlatformStatus.RUNNING
+
+        await world.customer.delete_peering(REGION, pcx)  # behind the platform's back
+
+        async with asyncio.timeout(15):
+            while (record := await world.client.peering(dep, pcx)).status is not (
+                PlatformStatus.FAILED
+            ):
+                await asyncio.sleep(0.1)
+        assert record.reason == (
+            f"pcx {pcx} is deleted on AWS: it was deleted or rejected outside the platform"
+        )
+        # The failed peering can be deleted: its routes (blackholes on AWS) go with it.
+        deleted = await world.api.delete(f"{API}/deployments/{dep}/peerings/{pcx}")
+        assert deleted.status_code == 202
+        async with asyncio.timeout(15):
+            await wait_until_gone(world.client, dep, pcx)
+        assert await world.routes_via(pcx) == []
