@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict
 
 from .durations import countdown
 from .intent import PENDING_LIFETIME_DAYS, PeeringIntent
-from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, PlatformStatus
+from .models import (
+    AwsPeering,
+    Deployment,
+    DeploymentVpc,
+    PlatformPeering,
+    PlatformSide,
+    PlatformStatus,
+)
 
 
 class Health(StrEnum):
@@ -79,6 +86,25 @@ def expiry(pcx: AwsPeering, intent: PeeringIntent | None) -> datetime | None:
     return None
 
 
+def retrying_words(record: PlatformPeering) -> str:
+    """Why the platform's work on a peering is waiting, in the row's words."""
+    what = "deleting" if record.status is PlatformStatus.DELETING else "accepting"
+    tries = f"{record.attempts} attempt{'s' if record.attempts != 1 else ''}"
+    return f"retrying: {record.last_error} ({what}; {tries} so far)"
+
+
+def deployment_side_words(side: PlatformSide) -> str:
+    """The deployment side as the platform last checked it: its pcx and its routes."""
+    routes = {
+        "ok": "routes ok",
+        "repaired": "routes repaired at the last check",
+        "missing": "routes missing: " + ", ".join(side.missing_routes),
+    }[side.routes]
+    if side.routes_repaired and side.routes != "repaired":
+        routes += f" ({side.routes_repaired} restored so far)"
+    return f"pcx {side.pcx_state or 'unknown'}, {routes}"
+
+
 def _judge(
     record: PlatformPeering | None,
     pcx: AwsPeering | None,
@@ -116,7 +142,14 @@ def _judge(
             return Health.WARNING, problems
         problems.append(f"the platform says {status.value} but AWS no longer shows the pcx")
         return Health.ERROR, problems
+    if record.retrying:
+        problems.append(retrying_words(record))
+        return Health.WARNING, problems
     if status is PlatformStatus.RUNNING:
+        side = record.platform_side
+        if side is not None and side.routes == "missing":
+            problems.append(f"deployment side: {deployment_side_words(side)}")
+            return Health.WARNING, problems
         if pcx.status == "active":
             return Health.OK, problems
         if pcx.status in ("deleted", "deleting"):

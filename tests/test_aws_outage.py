@@ -20,6 +20,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from peering_core.errors import PlatformApiError
 from peering_core.models import PlatformPeering, PlatformStatus
 from peering_core.sandbox.seed import wait_for_platform
 from peering_core.sandbox.servers import MotoServer, PlatformServer
@@ -82,8 +83,8 @@ async def test_an_acceptance_during_an_aws_outage_waits_and_finishes_when_aws_is
     assert retrying.status is PlatformStatus.PENDING and retrying.reason is None
     assert retrying.last_error is not None and "Error" in retrying.last_error
     assert retrying.next_attempt_at is not None
-    degraded = await health(world)
-    assert degraded["status"] == "degraded" and "AWS" in degraded["reason"]
+    status, why = await world.client.health_status()
+    assert status == "degraded" and why is not None and "AWS" in why
 
     # A confirmation while AWS is unreachable: 503 with Retry-After, nothing recorded.
     before = await world.snapshot()
@@ -206,6 +207,20 @@ async def test_the_reconciler_restores_a_missing_route_and_fails_a_peering_whose
         assert record.reason == (
             f"pcx {pcx} is deleted on AWS: it was deleted or rejected outside the platform"
         )
+        # The client: a retry of anything but a failed peering is refused; of this one, the
+        # acceptance runs again and meets the same answer.
+        with pytest.raises(PlatformApiError) as refused:
+            await world.client.retry_peering(dep, "pcx-0123456789abcdef0")
+        assert (refused.value.status, refused.value.code) == (404, "PEERING_NOT_FOUND")
+        retried = await world.client.retry_peering(dep, pcx)
+        assert retried.status is PlatformStatus.PENDING and retried.reason is None
+        async with asyncio.timeout(15):
+            again = await wait_for_platform(world.client, dep, pcx)
+        assert (
+            again.status is PlatformStatus.FAILED
+            and again.reason == f"peering {pcx} is deleted on AWS"
+        )
+
         # The failed peering can be deleted: its routes (blackholes on AWS) go with it.
         deleted = await world.api.delete(f"{API}/deployments/{dep}/peerings/{pcx}")
         assert deleted.status_code == 202
