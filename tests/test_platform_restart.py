@@ -94,6 +94,9 @@ class PlatformProcess:
                 str(self.db),
                 "--accept-delay",
                 str(accept_delay),
+                # A killed process's lease on its work runs out this soon after its death.
+                "--lease-seconds",
+                "3",
             ],
             env=self._environment(),
             stdout=self._log_file,
