@@ -36,12 +36,7 @@ class AwsLink:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for relay in list(self._relays):
-            relay.cancel()
-        await asyncio.gather(*self._relays, return_exceptions=True)
-        await self._server.wait_closed()
+        await self.cut()
 
     async def cut(self) -> None:
         """AWS unreachable: new connections are refused (nothing listens on the port any

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -34,27 +33,11 @@ from peering_core.sandbox.seed import (
 from peering_core.sandbox.servers import MotoServer, free_port
 
 from .aws_link import AwsLink
-from .platform_process import platform_process
+from .platform_process import platform_process, serve_environment
 
 REGION = "us-east-1"
 KEY, SECRET = "replica-test", "replica-test-secret"
 LEASE = 3.0
-
-
-def environment(aws_endpoint: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PEERING_"))}
-    env.update(
-        PEERING_PLATFORM_KEY=KEY,
-        PEERING_PLATFORM_SECRET=SECRET,
-        AWS_ENDPOINT_URL=aws_endpoint,
-        AWS_ACCESS_KEY_ID="sandbox-platform",
-        AWS_SECRET_ACCESS_KEY="sandbox-platform",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    return env
 
 
 @contextlib.asynccontextmanager
@@ -66,7 +49,10 @@ async def replica(
     args = ["--port", str(port), "--database-url", database, "--lease-seconds", str(LEASE)]
     args += ["--audit-log", str(tmp_path / f"{name}-audit.jsonl"), *extra]
     async with platform_process(
-        args, env=environment(aws_endpoint), log=tmp_path / f"{name}.log", url=url
+        args,
+        env=serve_environment(aws_endpoint, KEY, SECRET),
+        log=tmp_path / f"{name}.log",
+        url=url,
     ) as process:
         yield process, url
 

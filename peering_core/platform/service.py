@@ -22,7 +22,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import botocore.session
@@ -916,11 +916,12 @@ class PlatformService:
 
     # --- the operator's changes to a peering --------------------------------------------
 
-    async def delete_peering(
-        self, deployment_id: str, peering_id: str, *, scope: str | None
-    ) -> PlatformPeering:
-        """Guarded delete: only ``running`` or ``failed``, and only when no resource sits in
-        the peer's blocks. Whatever of it exists on AWS is removed in the background."""
+    @contextlib.asynccontextmanager
+    async def _changing(
+        self, deployment_id: str, peering_id: str, scope: str | None
+    ) -> AsyncIterator[tuple[Store, PlatformPeering]]:
+        """A transaction holding the deployment's row, and the peering's record read in it
+        (400 for a malformed id, 404 for an unknown or another tenant's)."""
         try:
             rules.check_peering_id(peering_id)
         except RuleViolation as exc:
@@ -928,7 +929,14 @@ class PlatformService:
         await self._deployment_row(deployment_id, scope)
         async with self.store.transaction() as tx:
             await self._deployment_row(deployment_id, scope, tx)
-            record = await self.peering(deployment_id, peering_id, scope=scope, tx=tx)
+            yield tx, await self.peering(deployment_id, peering_id, scope=scope, tx=tx)
+
+    async def delete_peering(
+        self, deployment_id: str, peering_id: str, *, scope: str | None
+    ) -> PlatformPeering:
+        """Guarded delete: only ``running`` or ``failed``, and only when no resource sits in
+        the peer's blocks. Whatever of it exists on AWS is removed in the background."""
+        async with self._changing(deployment_id, peering_id, scope) as (tx, record):
             if record.status not in (PlatformStatus.RUNNING, PlatformStatus.FAILED):
                 raise PlatformError(
                     409,
@@ -967,14 +975,7 @@ class PlatformService:
     ) -> PlatformPeering:
         """Run a ``failed`` peering's last step again: acceptance (back to ``pending``) or
         deletion (back to ``deleting``)."""
-        try:
-            rules.check_peering_id(peering_id)
-        except RuleViolation as exc:
-            raise from_rule(exc) from None
-        await self._deployment_row(deployment_id, scope)
-        async with self.store.transaction() as tx:
-            await self._deployment_row(deployment_id, scope, tx)
-            record = await self.peering(deployment_id, peering_id, scope=scope, tx=tx)
+        async with self._changing(deployment_id, peering_id, scope) as (tx, record):
             if record.status is not PlatformStatus.FAILED:
                 raise PlatformError(
                     409,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from peering_core.platform.ec2 import PlatformEc2
 from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, EstateBuilder
 from peering_core.sandbox.servers import free_port
 
+from ..platform_process import serve_environment
 from ..postgres import PostgresServer
 from . import summarize, text_table
 
@@ -85,17 +85,7 @@ async def _healthy_moto(url: str, process: subprocess.Popen[bytes]) -> None:
 async def _replicas(
     count: int, store: list[str], moto_url: str, workdir: Path
 ) -> AsyncIterator[list[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PEERING_"))}
-    env.update(
-        PEERING_PLATFORM_KEY=KEY,
-        PEERING_PLATFORM_SECRET=SECRET,
-        AWS_ENDPOINT_URL=moto_url,
-        AWS_ACCESS_KEY_ID="sandbox-platform",
-        AWS_SECRET_ACCESS_KEY="sandbox-platform",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
+    env = serve_environment(moto_url, KEY, SECRET)
     processes, urls = [], []
     for index in range(count):
         port = free_port()
