@@ -228,13 +228,19 @@ class PlatformService:
         return True
 
     async def stop(self) -> None:
+        working = dict(self._working)
         tasks = [t for t in (self._loop, self._probing) if t is not None]
-        tasks += list(self._working.values())
+        tasks += list(working.values())
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # Stopped, not dead: give the leases back, so another replica (or the next start)
+        # takes the work over at once instead of when the leases run out.
+        for peering_id in working:
+            with contextlib.suppress(Exception):
+                await self.store.hand_back(peering_id, self.replica_id)
         await self.ec2.close()
         await self.store.close()
 

@@ -526,6 +526,14 @@ class Store:
             (status.value, float(due_at), peering_id, owner),
         )
 
+    async def hand_back(self, peering_id: str, owner: str) -> None:
+        """Give up ``owner``'s lease with the work still due (a replica stopping)."""
+        await self._db.execute(
+            "UPDATE peerings SET lease_owner=NULL, lease_until=0 "
+            "WHERE peering_id=? AND lease_owner=?",
+            (peering_id, owner),
+        )
+
     async def retry_later(
         self, peering_id: str, owner: str, *, status: PlatformStatus, error: str, due_at: float
     ) -> bool:

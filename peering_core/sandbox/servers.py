@@ -122,7 +122,9 @@ class PlatformServer:
         default, as ``platform serve``). ``db_path`` may be a ``postgresql://`` URL; ``work``:
         the background work's settings (``lease_seconds``, ``retry_cap``, …) where they are
         not the service's defaults."""
-        self.work = dict(work or {})
+        # The reconciler is off unless asked for: the sandbox's story keeps a peering running
+        # on the platform whose pcx was deleted on AWS, for the dashboard to show.
+        self.work = {"reconcile_seconds": 0.0, **(work or {})}
         self.aws = aws
         self.db_path = db_path
         self.key = key

@@ -159,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(dashboard_table(stress_dashboard))
         print()
         results["stress"] = {"refresh": stress_refresh, "dashboard": stress_dashboard}
-    if args.only in (None, "replicas"):
+    # Four setups of moto, PostgreSQL and replica processes: not part of the quick smoke run.
+    if args.only == "replicas" or (args.only is None and not args.quick):
         replicas = run_replicas(
             QUICK["peerings"] if args.quick else args.replica_peerings,
             pollers=50,
