@@ -148,7 +148,9 @@ async def _requested(moto_url: str, http: httpx.AsyncClient, peerings: int) -> l
 async def _confirm_all(urls: list[str], asks: list[dict[str, Any]]) -> float:
     """Seconds from the first confirm until every peering is running."""
     clients = [
-        httpx.AsyncClient(base_url=u, auth=(KEY, SECRET), timeout=60, limits=httpx.Limits(max_connections=20))
+        httpx.AsyncClient(
+            base_url=u, auth=(KEY, SECRET), timeout=60, limits=httpx.Limits(max_connections=20)
+        )
         for u in urls
     ]
     gate = asyncio.Semaphore(20)
@@ -183,7 +185,9 @@ async def _confirm_all(urls: list[str], asks: list[dict[str, Any]]) -> float:
 
 async def _poll(urls: list[str], pollers: int, each: int, conditional: bool) -> dict[str, Any]:
     clients = [
-        httpx.AsyncClient(base_url=u, auth=(KEY, SECRET), timeout=60, limits=httpx.Limits(max_connections=60))
+        httpx.AsyncClient(
+            base_url=u, auth=(KEY, SECRET), timeout=60, limits=httpx.Limits(max_connections=60)
+        )
         for u in urls
     ]
     seconds: list[float] = []
