@@ -1,8 +1,11 @@
 """Reading the customer's network for drift checks, and applying fix plans.
 
-A region is read in six describes (subnets, route tables, security groups, their rules,
-network interfaces, peerings), each over every requester VPC at once: unfiltered for the whole
-fleet (so the cost depends on pages, not on the number of peerings), filtered by VPC for one.
+A region is read in eight describes (subnets, route tables, security groups, their rules,
+network interfaces, peerings, network ACLs, managed prefix lists), each over every requester
+VPC at once: unfiltered for the whole fleet (so the cost depends on pages, not on the number
+of peerings), filtered by VPC for one. The entries of the prefix lists that routes and rules
+refer to come on top, once per list version (the gateway keeps them; EC2 reads one list per
+call).
 """
 
 from __future__ import annotations
@@ -24,18 +27,19 @@ async def load_region(
     ec2: Ec2Gateway, region: str, vpc_ids: Sequence[str] | None = None
 ) -> RegionEstate:
     """The customer's network in ``region``: all of it, or only ``vpc_ids``."""
-    subnets, tables, groups, interfaces, peerings = await asyncio.gather(
+    subnets, tables, groups, interfaces, peerings, acls = await asyncio.gather(
         ec2.describe_subnets(region, vpc_ids),
         ec2.describe_route_tables(region, vpc_ids=vpc_ids),
         ec2.describe_security_groups(region, vpc_ids=vpc_ids),
         ec2.describe_network_interfaces(region, vpc_ids),
         ec2.describe_peerings(region),
+        ec2.describe_network_acls(region, vpc_ids),
     )
     if vpc_ids is None:
         rules = await ec2.describe_security_group_rules(region)
     else:
         rules = await ec2.describe_security_group_rules(region, [g.id for g in groups])
-    return RegionEstate(
+    estate = RegionEstate(
         region=region,
         subnets=tuple(subnets),
         route_tables=tuple(tables),
@@ -43,7 +47,12 @@ async def load_region(
         rules=tuple(rules),
         interfaces=tuple(interfaces),
         peerings=tuple(peerings),
+        network_acls=tuple(acls),
     )
+    prefix_lists = await ec2.describe_prefix_lists(
+        region, with_entries=estate.referenced_prefix_lists()
+    )
+    return estate.model_copy(update={"prefix_lists": tuple(prefix_lists)})
 
 
 def live_cidrs(
@@ -180,6 +189,7 @@ async def apply_fix(
     return applied
 
 
+# A fix re-run after a partial apply finds some of its changes made; those count as done.
 _ALREADY_DONE = frozenset(
     {
         "RouteAlreadyExists",
@@ -207,6 +217,12 @@ async def _apply(ec2: Ec2Gateway, action: FixAction) -> None:
         elif action.kind == "delete_route":
             assert action.route_table_id and action.destination
             await ec2.delete_route(region, action.route_table_id, action.destination)
+        elif action.kind == "create_acl_entry":
+            assert action.network_acl_id
+            await ec2.create_network_acl_entry(region, action.network_acl_id, action.acl_entry())
+        elif action.kind == "replace_acl_entry":
+            assert action.network_acl_id
+            await ec2.replace_network_acl_entry(region, action.network_acl_id, action.acl_entry())
         elif action.kind == "authorize_ingress":
             assert action.group_id and action.cidr
             await ec2.authorize_ingress(
