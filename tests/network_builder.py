@@ -22,6 +22,17 @@ class NetworkBuilder(EstateBuilder):
         )
         return str(raw["PrefixList"]["PrefixListId"])
 
+    async def add_to_prefix_list(
+        self, region: str, prefix_list_id: str, version: int, cidr: str
+    ) -> None:
+        await self._call(
+            region,
+            "modify_managed_prefix_list",
+            PrefixListId=prefix_list_id,
+            CurrentVersion=version,
+            AddEntries=[{"Cidr": cidr}],
+        )
+
     async def aws_managed_list(self, region: str, suffix: str) -> str:
         """An AWS-managed list by the end of its name (``s3``, ``dynamodb``)."""
         lists = await self.describe_prefix_lists(region)
