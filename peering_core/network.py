@@ -49,10 +49,21 @@ async def load_region(
         peerings=tuple(peerings),
         network_acls=tuple(acls),
     )
-    prefix_lists = await ec2.describe_prefix_lists(
-        region, with_entries=estate.referenced_prefix_lists()
+    return await with_prefix_lists(ec2, estate)
+
+
+async def with_prefix_lists(
+    ec2: Ec2Gateway, estate: RegionEstate, *, only_referenced: bool = False
+) -> RegionEstate:
+    """``estate`` with its region's prefix lists, the entries of those its routes and rules
+    refer to resolved; ``only_referenced`` describes just those (none: no call)."""
+    referenced = estate.referenced_prefix_lists()
+    if only_referenced and not referenced:
+        return estate
+    lists = await ec2.describe_prefix_lists(
+        estate.region, sorted(referenced) if only_referenced else None, with_entries=referenced
     )
-    return estate.model_copy(update={"prefix_lists": tuple(prefix_lists)})
+    return estate.model_copy(update={"prefix_lists": tuple(lists)})
 
 
 def live_cidrs(
@@ -101,18 +112,17 @@ def diff_region(
     return diffs
 
 
-async def diff_one(
+async def find_peering(
     platform: PlatformClient, ec2: Ec2Gateway, deployment_id: str, peering_id: str
-) -> PeeringDiff:
-    """The diff of one peering, read with filtered (cheap) calls."""
+) -> tuple[DeploymentVpc, AwsPeering]:
+    """The deployment's VPC info and the pcx asked about, which must be visible to this AWS
+    account and peer with that VPC (else :class:`UnknownPeering`: bad input, exit 2)."""
     try:
         check_peering_id(peering_id, "PCX")
     except RuleViolation as exc:
         raise UnknownPeering(exc.code, exc.message) from None
     try:
         info = await platform.deployment_vpc(deployment_id)
-        vpcs = await platform.deployment_vpcs()
-        resources = await platform.resources(deployment_id)
     except PlatformApiError as exc:
         if exc.status == 404:
             raise UnknownPeering(exc.code, exc.message) from None
@@ -129,6 +139,19 @@ async def diff_one(
             f"PCX {peering_id} peers with {pcx.accepter.vpc_id}, not with deployment "
             f"{deployment_id} ({info.vpc_id})",
         )
+    return info, pcx
+
+
+async def diff_one(
+    platform: PlatformClient, ec2: Ec2Gateway, deployment_id: str, peering_id: str
+) -> PeeringDiff:
+    """The diff of one peering, read with filtered (cheap) calls."""
+    info, pcx = await find_peering(platform, ec2, deployment_id, peering_id)
+    try:
+        vpcs = await platform.deployment_vpcs()
+        resources = await platform.resources(deployment_id)
+    except PlatformApiError as exc:
+        raise DriftError(exc.message) from None
     estate = await load_region(ec2, info.region, [pcx.requester.vpc_id])
     return diff_region(estate, vpcs, resources, peering_ids=[peering_id])[peering_id]
 

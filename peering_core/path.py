@@ -36,7 +36,7 @@ from .drift import (
     route_fixes,
     table_route,
 )
-from .errors import InvalidInput, PlatformApiError, RuleViolation, UnknownPeering
+from .errors import InvalidInput, RuleViolation
 from .intent import rule_description
 from .models import (
     AwsPeering,
@@ -49,6 +49,7 @@ from .models import (
     RouteTable,
     Subnet,
 )
+from .network import find_peering, with_prefix_lists
 from .platform_client import PlatformClient
 from .reachability import (
     EPHEMERAL_PORTS,
@@ -57,7 +58,8 @@ from .reachability import (
     subnet_acl,
     subnet_route_table,
 )
-from .rules import check_peering_id, contains_ip
+from .rules import contains_ip
+from .workflow import Step, platform_record
 
 Direction = Literal["to", "from"]
 
@@ -480,42 +482,11 @@ async def check_resource_paths(
 async def _peering(
     platform: PlatformClient, ec2: Ec2Gateway, deployment_id: str, peering_id: str
 ) -> tuple[DeploymentVpc, PlatformPeering | None, AwsPeering]:
-    try:
-        check_peering_id(peering_id, "PCX")
-    except RuleViolation as exc:
-        raise UnknownPeering(exc.code, exc.message) from None
-    try:
-        info = await platform.deployment_vpc(deployment_id)
-    except PlatformApiError as exc:
-        if exc.status == 404:
-            raise UnknownPeering(exc.code, exc.message) from None
-        raise
-    pcx, record = await asyncio.gather(
-        ec2.describe_peering(info.region, peering_id), _record(platform, deployment_id, peering_id)
+    (info, pcx), record = await asyncio.gather(
+        find_peering(platform, ec2, deployment_id, peering_id),
+        platform_record(platform, deployment_id, peering_id, step=Step.VALIDATE),
     )
-    if pcx is None:
-        raise UnknownPeering(
-            "PEERING_NOT_FOUND",
-            f"PCX {peering_id} is not visible to this AWS account in {info.region}",
-        )
-    if pcx.accepter.vpc_id != info.vpc_id:
-        raise UnknownPeering(
-            "PEERING_WRONG_DEPLOYMENT",
-            f"PCX {peering_id} peers with {pcx.accepter.vpc_id}, not with deployment "
-            f"{deployment_id} ({info.vpc_id})",
-        )
     return info, record, pcx
-
-
-async def _record(
-    platform: PlatformClient, deployment_id: str, peering_id: str
-) -> PlatformPeering | None:
-    try:
-        return await platform.peering(deployment_id, peering_id)
-    except PlatformApiError as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 async def _resource_port(
@@ -577,8 +548,4 @@ async def read_path_estate(
         peerings=(pcx, *(p for p in others if p is not None)),
         network_acls=tuple(acls),
     )
-    referenced = sorted(estate.referenced_prefix_lists())
-    if referenced:
-        lists = await ec2.describe_prefix_lists(region, referenced, with_entries=referenced)
-        estate = estate.model_copy(update={"prefix_lists": tuple(lists)})
-    return estate
+    return await with_prefix_lists(ec2, estate, only_referenced=True)

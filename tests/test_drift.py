@@ -115,6 +115,20 @@ async def via_an_abandoned_pcx(
     return earlier.id
 
 
+async def peer_in_the_console(sandbox: Sandbox, ec2: Ec2Gateway, dep: str, vpc_id: str) -> str:
+    """A pcx requested and confirmed by hand (no intent tags), running on the platform."""
+    async with sandbox.client() as platform:
+        info = await platform.deployment_vpc(dep)
+        pcx = await ec2.create_peering(
+            REGION, vpc_id=vpc_id, peer_vpc_id=info.vpc_id, peer_owner_id=info.account_id
+        )
+        await platform.confirm_peering(dep, pcx.id, CUSTOMER_ACCOUNT_ID, vpc_id)
+        async with asyncio.timeout(30):
+            record = await wait_for_platform(platform, dep, pcx.id)
+        assert record.status.value == "running"
+    return pcx.id
+
+
 async def revoke_from(ec2: Ec2Gateway, group: str, cidr: str) -> None:
     rules = await ec2.describe_security_group_rules(REGION, [group])
     await ec2.revoke_ingress(
@@ -370,20 +384,12 @@ def test_a_subnet_added_later_to_a_hand_made_peering_needs_the_main_table(cli, s
         for subnet in await ec2.describe_subnets(REGION, [vpc.vpc_id]):
             if subnet.id not in associated:
                 await ec2.associate_route_table(REGION, private, subnet.id)
-        async with sandbox.client() as platform:
-            info = await platform.deployment_vpc(dep)
-            pcx = await ec2.create_peering(
-                REGION, vpc_id=vpc.vpc_id, peer_vpc_id=info.vpc_id, peer_owner_id=info.account_id
-            )
-            await platform.confirm_peering(dep, pcx.id, CUSTOMER_ACCOUNT_ID, vpc.vpc_id)
-            async with asyncio.timeout(30):
-                record = await wait_for_platform(platform, dep, pcx.id)
-            assert record.status.value == "running"
-        await ec2.create_route(REGION, private, CIDR, pcx.id)
+        pcx = await peer_in_the_console(sandbox, ec2, dep, vpc.vpc_id)
+        await ec2.create_route(REGION, private, CIDR, pcx)
         await ec2.authorize_ingress(
             REGION, vpc.security_groups["app"], cidr=CIDR, port=None, description="the broker"
         )
-        return pcx.id
+        return pcx
 
     peered = Peered(dep, behind_the_tools_back(sandbox, by_hand), vpc)
     assert sorted(rows(assert_in_sync(cli, peered))) == sorted([

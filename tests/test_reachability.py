@@ -33,6 +33,7 @@ from .test_drift import (
     create,
     diff_json,
     held_back,
+    peer_in_the_console,
     problems,
     run_with_aws_cli,
 )
@@ -203,22 +204,13 @@ def test_a_wider_rule_allows_the_deployment_on_a_pcx_made_elsewhere(cli, sandbox
     vpc = seeded.vpcs["prod-data"]
 
     async def console(ec2: NetworkBuilder) -> str:
-        from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, wait_for_platform
-
-        async with sandbox.client() as platform:
-            info = await platform.deployment_vpc(dep)
-            pcx = await ec2.create_peering(
-                REGION, vpc_id=vpc.vpc_id, peer_vpc_id=info.vpc_id, peer_owner_id=info.account_id
-            )
-            await platform.confirm_peering(dep, pcx.id, CUSTOMER_ACCOUNT_ID, vpc.vpc_id)
-            async with asyncio.timeout(30):
-                await wait_for_platform(platform, dep, pcx.id)
+        pcx = await peer_in_the_console(sandbox, ec2, dep, vpc.vpc_id)
         for table in vpc.route_tables:
-            await ec2.create_route(REGION, table, CIDR, pcx.id)
+            await ec2.create_route(REGION, table, CIDR, pcx)
         await ec2.authorize_ingress(
             REGION, vpc.security_groups["app"], cidr="10.0.0.0/8", port=None, description="corp"
         )
-        return pcx.id
+        return pcx
 
     peered = Peered(dep, by_hand(sandbox, console), vpc)
     peering = assert_in_sync(cli, peered)
