@@ -245,7 +245,7 @@ def _groups_hop(
         return PathHop(hop="security-groups", id="", state=HopState.UNKNOWN, detail=detail)
     groups = interface.group_ids
     way = "from" if inbound else "to"
-    allowed: list[str] = []
+    allowed: dict[str, list[int]] = {}  # how it is allowed → the ports it lets through
     blocked: list[int] = []
     for port in ports:
         found = [
@@ -261,13 +261,14 @@ def _groups_hop(
         ]
         if found:
             rule, block = found[0]
-            how = rule_allowance(rule, cidr, block)
-            allowed.append(f"{rule.group_id} lets tcp/{port} {way} {cidr} ({how})")
+            how = f"{rule.group_id} ({rule_allowance(rule, cidr, block)})"
+            allowed.setdefault(how, []).append(port)
         else:
             blocked.append(port)
+    said = [f"{how} lets {_ports(p)} {way} {cidr}" for how, p in allowed.items()]
     ids = ", ".join(groups) or "(none)"
     if not blocked:
-        return PathHop(hop="security-groups", id=ids, state=HopState.OK, detail="; ".join(allowed))
+        return PathHop(hop="security-groups", id=ids, state=HopState.OK, detail="; ".join(said))
     direction = "inbound" if inbound else "outbound"
     fixes = [_allow_command(groups[0], cidr, p, inbound, region, peering_id) for p in blocked]
     return PathHop(
