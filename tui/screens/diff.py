@@ -273,6 +273,9 @@ class PeeringDiffScreen(Screen[None]):
 
     def action_open_path(self) -> None:
         """``t``: the hop-by-hop path to the highlighted resource."""
+        if self.paths is None and self.paths_error is None and self.dashboard.session:
+            self.notify("the resources' paths are being walked; a moment", severity="warning")
+            return
         if not self.paths:
             self.notify(
                 "no resource of this deployment to walk to here; from a shell: "
