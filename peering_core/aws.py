@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from collections import Counter
@@ -218,12 +219,13 @@ def _destination(destination: str) -> dict[str, str]:
 
 def _acl_entry(raw: dict[str, Any]) -> AclEntry:
     ports = raw.get("PortRange") or {}
+    # Every default ACL repeats the same four entries: their strings are shared, not copied.
     return AclEntry(
         rule_number=int(raw["RuleNumber"]),
         egress=bool(raw.get("Egress")),
-        protocol=str(raw.get("Protocol", "-1")),
+        protocol=sys.intern(str(raw.get("Protocol", "-1"))),
         allow=raw.get("RuleAction") == "allow",
-        cidr=raw.get("CidrBlock") or raw.get("Ipv6CidrBlock") or "",
+        cidr=sys.intern(raw.get("CidrBlock") or raw.get("Ipv6CidrBlock") or ""),
         from_port=ports.get("From"),
         to_port=ports.get("To"),
     )

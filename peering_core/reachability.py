@@ -15,6 +15,7 @@ with these.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,13 @@ def port_label(ports: tuple[int, int] | int | None) -> str:
         return f"tcp/{ports}"
     lo, hi = ports
     return f"tcp/{lo}" if lo == hi else f"tcp/{lo}-{hi}"
+
+
+@functools.cache
+def ports_label(ports: tuple[tuple[int, int], ...]) -> str:
+    """``tcp/5432``, ``tcp/1024-65535``, ``tcp/1883,8883``: one string per label, shared by
+    every row that says it (a fleet's diff has thousands)."""
+    return port_label(ports[0]) + "".join(f",{lo}" for lo, _ in ports[1:])
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -223,12 +231,17 @@ class AclVerdict:
     def rule(self) -> str:
         if self.entry is None or self.entry.rule_number >= DEFAULT_ACL_RULE:
             return "*"
-        return str(self.entry.rule_number)
+        return _number(self.entry.rule_number)
 
     def says(self) -> str:
         if self.entry is None:
             return "* deny all traffic (no entry matches)"
-        return self.entry.describe()
+        return _says(self.entry)
+
+
+# The same few entries decide for thousands of peerings: their words are made once.
+_number = functools.lru_cache(maxsize=4096)(str)
+_says = functools.lru_cache(maxsize=4096)(AclEntry.describe)
 
 
 def acl_verdict(acl: NetworkAcl, *, egress: bool, cidr: str, ports: tuple[int, int]) -> AclVerdict:
