@@ -131,7 +131,12 @@ def _refresh_seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    return refresh_interval(seconds)
+    if refresh_interval(seconds) != seconds:
+        # Said, not silently raised: faster polls would overlap on a large fleet.
+        raise argparse.ArgumentTypeError(
+            f"{value} is under the floor: the dashboard polls every {MIN_REFRESH:g} seconds at most"
+        )
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:

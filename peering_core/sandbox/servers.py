@@ -116,10 +116,13 @@ class PlatformServer:
         audit_log: Path | None = None,
         forwarded_allow_ips: str | None = None,
         host: str = "127.0.0.1",
+        log_path: Path | None = None,
     ) -> None:
         """``forwarded_allow_ips``: the peers whose ``X-Forwarded-For`` is believed (none by
         default, as ``platform serve``)."""
         self.aws = aws
+        self.log_path = log_path
+        self._log_handler: logging.Handler | None = None
         self.db_path = db_path
         self.key = key
         self.secret = secret
@@ -137,6 +140,15 @@ class PlatformServer:
         self._error: BaseException | None = None
 
     def start(self, timeout: float = 30.0) -> PlatformServer:
+        if self.log_path is not None:
+            # The platform's own log (a peering the demo fails on purpose, say) goes to a file:
+            # on the terminal it would read as the sandbox's own error.
+            handler = logging.FileHandler(self.log_path)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            self._log_handler = handler
+            platform_log = logging.getLogger("peering_core.platform")
+            platform_log.addHandler(handler)
+            platform_log.propagate = False
         sock = free_socket(self.host)
         self.url = f"http://{self.host}:{sock.getsockname()[1]}"
         service = PlatformService(
@@ -187,6 +199,12 @@ class PlatformServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._log_handler is not None:
+            platform_log = logging.getLogger("peering_core.platform")
+            platform_log.removeHandler(self._log_handler)
+            platform_log.propagate = not platform_log.handlers
+            self._log_handler.close()
+            self._log_handler = None
 
 
 @dataclass
@@ -250,6 +268,7 @@ class Sandbox:
             failed_logins_per_minute=failed_logins_per_minute,
             audit_log=workdir / "platform-audit.jsonl",
             forwarded_allow_ips=forwarded_allow_ips,
+            log_path=workdir / "platform.log",
         ).start()
         return cls(
             moto=moto,
