@@ -282,7 +282,10 @@ class KeyedTable(ScrollView, can_focus=True):
             self._strips.clear()
             self._resize()
             self.repaints += 1
-            self.refresh()
+            # A table as tall as its rows (height: auto) needs a layout when their number
+            # changes; one that fills its space does not, and skips that cost.
+            height = self.styles.height
+            self.refresh(layout=added and height is not None and height.is_auto)
         else:
             for row_id in changed:
                 self._refresh_row(self._index[row_id])
