@@ -13,10 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from ..access import check_may_change
+from ..audit import check_audit_log
 from ..config import Connection, load_connection, read_only_requested
 from ..errors import ExitCode, PeeringError
 from .create_delete import run_create, run_delete
@@ -38,6 +41,17 @@ OPERATOR_COMMANDS: dict[str, Runner] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader left (`... --json | head`): no traceback, and none again when Python
+        # flushes stdout on exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -46,11 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `peering-tui --read-only delete …` must be as read-only as `delete … --read-only`.
         args.read_only = args.read_only or args.dashboard_read_only
         args.insecure = args.insecure or args.dashboard_insecure
+        args.allow_http = args.allow_http or args.dashboard_allow_http
         args.platform_url = args.platform_url or args.dashboard_platform_url
         args.aws_profile = args.aws_profile or args.dashboard_aws_profile
-    elif args.dashboard_read_only or args.dashboard_platform_url or args.dashboard_aws_profile:
+    elif (
+        args.dashboard_read_only
+        or args.dashboard_platform_url
+        or args.dashboard_aws_profile
+        or args.dashboard_allow_http
+    ):
         parser.error(
-            f"--read-only, --platform-url and --aws-profile do not apply to {args.command}"
+            f"--read-only, --platform-url, --aws-profile and --allow-http do not apply to "
+            f"{args.command}"
         )
     if args.command == "platform":
         from ..platform.command import run_platform
@@ -70,7 +91,10 @@ def run_command(args: argparse.Namespace) -> int:
     out = Output(json=args.json)
     try:
         connection = load_connection(
-            platform_url=args.platform_url, aws_profile=args.aws_profile, insecure=args.insecure
+            platform_url=args.platform_url,
+            aws_profile=args.aws_profile,
+            insecure=args.insecure,
+            allow_http=args.allow_http,
         )
     except PeeringError as exc:
         return out.failure(exc)
@@ -89,7 +113,7 @@ def run_command(args: argparse.Namespace) -> int:
             ExitCode.REFUSED,
         )
     try:
-        return asyncio.run(OPERATOR_COMMANDS[args.command](args, connection, out))
+        return asyncio.run(_run(args, connection, out, mutating=mutating))
     except PeeringError as exc:
         return out.failure(exc)
     except KeyboardInterrupt:
@@ -98,6 +122,18 @@ def run_command(args: argparse.Namespace) -> int:
             "interrupted; re-run the same command to continue",
             ExitCode.INTERRUPTED,
         )
+
+
+async def _run(
+    args: argparse.Namespace, connection: Connection, out: Output, *, mutating: bool
+) -> int:
+    if mutating:
+        # Before any AWS call: a viewer key, or an audit log that cannot be written, stops
+        # the command here, with nothing changed.
+        await asyncio.to_thread(check_audit_log)
+        async with connection.platform_client() as platform:
+            await check_may_change(platform, args.command)
+    return await OPERATOR_COMMANDS[args.command](args, connection, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

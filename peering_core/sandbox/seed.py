@@ -12,7 +12,7 @@ from ..aws import AwsAccess
 from ..create import CreateRequest, create_peering
 from ..errors import Failed
 from ..intent import PeeringIntent
-from ..models import Deployment, PlatformPeering, PlatformStatus
+from ..models import Deployment, NewApiKey, PlatformPeering, PlatformStatus, Role, Tenant
 from ..platform.ec2 import PlatformEc2
 from ..platform_client import PlatformClient
 
@@ -35,6 +35,10 @@ class EstateBuilder(PlatformEc2):
         self, region: str, route_table_id: str, destination: str, gateway_id: str
     ) -> None:
         await self._create_route(region, route_table_id, destination, GatewayId=gateway_id)
+
+    async def associate_vpc_cidr(self, region: str, vpc_id: str, cidr: str) -> None:
+        """A further IPv4 block for the VPC (a requester VPC with several blocks)."""
+        await self._call(region, "associate_vpc_cidr_block", VpcId=vpc_id, CidrBlock=cidr)
 
     async def create_security_group(
         self, region: str, vpc_id: str, name: str, description: str
@@ -88,6 +92,9 @@ class SeedReport:
     deployments: dict[str, Deployment] = field(default_factory=dict)
     vpcs: dict[str, CustomerVpc] = field(default_factory=dict)
     peerings: dict[str, str] = field(default_factory=dict)
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    # An operator key of OPERATOR_TENANT, made through the API (its secret shown only here).
+    operator_key: NewApiKey | None = None
 
 
 DEMO_DEPLOYMENTS: tuple[tuple[str, str, str], ...] = (
@@ -96,6 +103,15 @@ DEMO_DEPLOYMENTS: tuple[tuple[str, str, str], ...] = (
     ("eu-connected-cars", "eu-west-1", "10.201.0.0/16"),
     ("apac-sensors", "ap-southeast-1", "10.202.0.0/16"),
 )
+
+# Two customers of the platform: one owns most of the demo, the other a deployment of its own.
+DEMO_TENANTS: dict[str, str] = {
+    "factory-telemetry": "acme",
+    "fleet-staging": "acme",
+    "eu-connected-cars": "acme",
+    "apac-sensors": "globex",
+}
+OPERATOR_TENANT = "acme"
 
 # name, region, CIDR, databases (name, ip offset inside the second subnet, port)
 DEMO_VPCS: tuple[tuple[str, str, str, tuple[tuple[str, int, int], ...]], ...] = (
@@ -167,8 +183,13 @@ async def seed_estate(
     """Deployments through the platform API, the customer's VPCs, and (``demo``) peerings in
     every interesting state."""
     report = SeedReport()
+    for tenant in dict.fromkeys(DEMO_TENANTS.values()):
+        report.tenants[tenant] = await client.create_tenant(tenant)
+    report.operator_key = await client.create_key(report.tenants[OPERATOR_TENANT].id, Role.OPERATOR)
     for name, region, cidr in DEMO_DEPLOYMENTS:
-        report.deployments[name] = await client.create_deployment(name, region, cidr, "demo")
+        report.deployments[name] = await client.create_deployment(
+            name, region, cidr, "demo", tenant_id=report.tenants[DEMO_TENANTS[name]].id
+        )
     for name, region, cidr, databases in DEMO_VPCS:
         report.vpcs[name] = await build_customer_vpc(customer, name, region, cidr, databases)
     if demo:

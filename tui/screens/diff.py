@@ -59,7 +59,7 @@ __all__ = ["DiffTable", "PeeringDiffScreen"]
 class PeeringDiffScreen(Screen[None]):
     """Routes, inbound rules and network ACLs of one peering, expected vs actual."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(bindings.DIFF)
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings.ESSENTIAL, *bindings.DIFF]
 
     def __init__(self, peering_id: str, deployment_id: str | None = None) -> None:
         super().__init__()

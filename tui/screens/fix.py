@@ -41,6 +41,7 @@ from ..drift_text import (
 )
 from ..failures import describe_error, report_failed_worker
 from ..formatting import clock_time
+from ..widgets.ticks import TickBox
 from .confirm import ConfirmationModal
 
 REDIFFED = "re-diffed"
@@ -68,15 +69,15 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
 
     @property
     def replace(self) -> bool:
-        return self.query_one("#replace", Checkbox).value
+        return self.query_one("#replace", TickBox).value
 
     @property
     def revoke(self) -> bool:
-        return self.query_one("#revoke", Checkbox).value
+        return self.query_one("#revoke", TickBox).value
 
     @property
     def nacl(self) -> bool:
-        return self.query_one("#nacl", Checkbox).value
+        return self.query_one("#nacl", TickBox).value
 
     @property
     def flags(self) -> dict[str, bool]:
@@ -92,7 +93,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
             yield Static(id="fix-title", classes="dialog-title")
             with Horizontal(id="fix-flags"):
                 for flag in FLAGS:
-                    yield Checkbox(f"--{flag}", id=flag, compact=True)
+                    yield TickBox(f"--{flag}", id=flag, compact=True)
             with VerticalScroll(id="fix-body"):
                 yield Static(id="fix-actions")
                 yield Static(id="fix-applied")
@@ -132,7 +133,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
             label = f"--{flag} {'on' if ticked else 'off'}"
             if needing:
                 label += f" ({held[flag]} held back)" if held[flag] else f" ({needing} allowed)"
-            self.query_one(f"#{flag}", Checkbox).label = label
+            self.query_one(f"#{flag}", TickBox).label = label
         actions = self.query_one("#fix-actions", Static)
         actions.update(
             plan_table(
@@ -173,7 +174,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         if self.running:
             self.notify("the fix is running; wait for it", severity="warning")
             return
-        self.query_one(selector, Checkbox).toggle()
+        self.query_one(selector, TickBox).toggle()
 
     def action_copy_commands(self) -> None:
         """``c``: the plan as a shell script of ``aws ec2`` commands, to the clipboard."""
