@@ -37,6 +37,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad usage or input; also ``diff``/``fix``: drift found or left
     REFUSED = 3
     INTERRUPTED = 130
+    PIPE_CLOSED = 141  # the reader of stdout left (`peering-tui ls --json | head`)
 
 
 # ``diff`` and ``fix`` say "drift" with the usage code, so scripts test one number.

@@ -6,12 +6,15 @@ Pure functions over models: the poller fetches, this decides. (It was ``views.py
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
-from .durations import countdown
+from .durations import countdown, iso
 from .intent import PENDING_LIFETIME_DAYS, PeeringIntent
 from .models import (
     AwsPeering,
@@ -24,6 +27,12 @@ from .models import (
 
 
 class Health(StrEnum):
+    """How bad it is, in one word and one symbol everywhere (tables, the status line, the diff
+    view, ``ls``, ``watch``): ``error`` — traffic cannot flow (a missing or blackhole route, no
+    allowing rule, an ACL that blocks, a pcx that is not active); ``warning`` — it works but
+    needs attention (stale, too broad, a request waiting to be confirmed or expiring, a peering
+    being accepted or deleted); ``ok``."""
+
     OK = "ok"
     WARNING = "warning"
     ERROR = "error"
@@ -31,6 +40,15 @@ class Health(StrEnum):
     @property
     def rank(self) -> int:
         return {"ok": 0, "warning": 1, "error": 2}[self.value]
+
+    @property
+    def symbol(self) -> str:
+        return {"ok": "✓", "warning": "!", "error": "✗"}[self.value]
+
+    @property
+    def label(self) -> str:
+        """``✗ error``: the symbol and the word, as every output writes them."""
+        return f"{self.symbol} {self.value}"
 
 
 def worst(healths: Iterable[Health]) -> Health:
@@ -148,15 +166,17 @@ def _judge(
     if status is PlatformStatus.RUNNING:
         side = record.platform_side
         if side is not None and side.routes == "missing":
+            # The deployment's replies have no way back: traffic cannot flow.
             problems.append(f"deployment side: {deployment_side_words(side)}")
-            return Health.WARNING, problems
+            return Health.ERROR, problems
         if pcx.status == "active":
             return Health.OK, problems
         if pcx.status in ("deleted", "deleting"):
             problems.append(f"platform running but pcx {pcx.status} on AWS")
             return Health.ERROR, problems
         problems.append(f"platform running but pcx {pcx.status} on AWS")
-        return Health.ERROR if pcx.status not in LIVE_AWS_STATES else Health.WARNING, problems
+        # Traffic cannot flow through a pcx that is not active, whatever its way there.
+        return Health.ERROR, problems
     if status is PlatformStatus.PENDING:
         if pcx.status in LIVE_AWS_STATES:
             problems.append("confirmed; the platform is accepting it")
@@ -175,12 +195,13 @@ def build_views(
     *,
     now: datetime,
     aws_regions_read: Iterable[str] | None = None,
-    drift: Mapping[str, Sequence[str]] | None = None,
+    drift: Mapping[str, Sequence[tuple[Health, str]]] | None = None,
 ) -> list[PeeringView]:
     """Join platform records and AWS pcxs. pcxs toward a deployment VPC that the platform does
     not know are listed as unconfirmed; deleted ones without a record are history and hidden.
 
-    ``drift`` adds per-peering drift problems (from :mod:`peering_core.drift`).
+    ``drift`` adds per-peering drift problems with their severity (``PeeringDiff.problems``
+    from :mod:`peering_core.drift`); the view's health is the worst of them and its own.
     """
     by_deployment = {d.id: d for d in deployments}
     by_vpc = {v.vpc_id: v for v in vpcs}
@@ -197,9 +218,15 @@ def build_views(
         aws_known = regions_read is None or region in regions_read
         health, problems = _judge(record, pcx, aws_known, expires, now)
         peering_id = record.peering_id if record else pcx.id if pcx else ""
-        extra = list((drift or {}).get(peering_id, ()))
-        if extra and health is Health.OK:
-            health = Health.WARNING
+        found = (drift or {}).get(peering_id, ())
+        # What stops traffic is said first, whichever side it is on.
+        stops = [text for level, text in found if level is Health.ERROR]
+        notes = [text for level, text in found if level is not Health.ERROR]
+        if health is Health.ERROR:
+            problems = [*problems, *stops, *notes]
+        else:
+            problems = [*stops, *problems, *notes]
+        health = worst([health, *(level for level, _ in found)])
         views.append(
             PeeringView(
                 peering_id=peering_id,
@@ -216,7 +243,7 @@ def build_views(
                 requester_vpc=record.vpc_id if record else pcx.requester.vpc_id if pcx else "",
                 requester_cidr=record.cidr if record else pcx.requester.cidr if pcx else None,
                 health=health,
-                problems=(*problems, *extra),
+                problems=tuple(problems),
                 confirmed=record is not None,
                 created_at=record.create_at if record else intent.requested_at if intent else None,
                 expires_at=expires,
@@ -260,3 +287,49 @@ def deployment_views(
             )
         )
     return result
+
+
+def peering_json(
+    view: PeeringView, *, tenant: str | None = None, sides: bool = False
+) -> dict[str, Any]:
+    """One peering as JSON, camelCase like the platform API (``ls --json``); with ``sides``,
+    also the platform's record, the pcx as EC2 describes it and the intent (the detail
+    screen's raw JSON)."""
+    body: dict[str, Any] = {
+        "peeringId": view.peering_id,
+        "deploymentID": view.deployment_id,
+        "tenantId": tenant,
+        "deploymentName": view.deployment_name,
+        "region": view.region,
+        "platformStatus": view.platform_status,
+        "awsStatus": view.aws_status,
+        "requesterAccountId": view.requester_account,
+        "requesterVpcId": view.requester_vpc,
+        "requesterCidr": view.requester_cidr,
+        "health": view.health.value,
+        "problems": list(view.problems),
+        "confirmed": view.confirmed,
+        "createdAt": iso(view.created_at),
+        "expiresAt": iso(view.expires_at),
+    }
+    if sides:
+        body["platform"] = view.platform.model_dump(mode="json") if view.platform else None
+        body["aws"] = camel_json(asdict(view.aws)) if view.aws else None
+        body["intent"] = camel_json(view.intent.model_dump(mode="json")) if view.intent else None
+    return body
+
+
+def camel_json(value: Any) -> Any:
+    """``value`` with every field name in camelCase (tags' keys untouched) and every datetime
+    as :func:`iso` text."""
+    if isinstance(value, dict):
+        # Tags are the customer's data: their keys stay as written.
+        return {
+            to_camel(str(k)) if "_" in str(k) else k: v if k == "tags" else camel_json(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [camel_json(v) for v in value]
+    if isinstance(value, datetime):
+        return iso(value)
+    return value

@@ -44,6 +44,7 @@ from peering_core.snapshot import Snapshot
 
 from . import bindings
 from .failures import describe_error, report_failed_worker
+from .formatting import clock_time
 from .harmless_lines import HarmlessLines
 from .history import StatusHistory
 from .messages import (
@@ -348,6 +349,15 @@ class PeeringApp(App[None]):
         self._apply_pause()
         self.notify("polling paused" if self.user_paused else "polling resumed", timeout=2)
 
+    def action_show_status(self) -> None:
+        """``i``: the header's status line in full, with each source's error."""
+        _, line = self.status_lines()
+        lines = [line.plain]
+        for name, source in self.snapshot.sources.items() if self.snapshot else ():
+            state = "ok" if source.ok else f"stale since {clock_time(source.failing_since)}"
+            lines.append(f"{name}: {state}" + (f" — {source.error}" if source.error else ""))
+        self.notify("\n".join(lines), title="status", timeout=20)
+
     def action_refresh_now(self) -> None:
         """``ctrl+r``: poll both sides now."""
         if self.poller is None:
@@ -376,7 +386,7 @@ class PeeringApp(App[None]):
 
     def action_create_peering(self) -> None:
         """Palette: the create form for the dashboard's selected deployment."""
-        self.open_create(self.main_screen.selected_deployment())
+        self.open_create(self.main_screen.focused_deployment())
 
     def refuse_read_only(self) -> bool:
         """True (and a notification) when read-only mode forbids changing anything."""
@@ -470,7 +480,10 @@ class PeeringApp(App[None]):
         if deployment is None:
             self.notify("select a deployment first", severity="warning")
             return
-        self.push_screen(CreatePeeringScreen(deployment.deployment.id), self._created)
+        self.push_screen(
+            CreatePeeringScreen(deployment.deployment.id, name=deployment.deployment.name),
+            self._created,
+        )
 
     def _created(self, result: CreateResult | None) -> None:
         if result is not None and self.poller is not None:

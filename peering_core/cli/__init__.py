@@ -3,9 +3,9 @@
 Exit codes are :class:`peering_core.errors.ExitCode`: 0 done; 1 the operation failed; 2 bad
 usage or invalid input (nothing changed; ``diff``/``fix``: drift); 3 refused by a guard.
 
-The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``) import no server
-code; ``platform serve`` and ``sandbox`` import theirs only when they run, and the dashboard is
-imported by name so that ``peering_core`` never imports the UI.
+The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``, ``path``) import no
+server code; ``platform serve`` and ``sandbox`` import theirs only when they run, and the
+dashboard is imported by name so that ``peering_core`` never imports the UI.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from .diff_fix import run_diff, run_fix
 from .ls import run_ls
 from .output import Output
 from .parser import build_parser
+from .path import run_path
 
 Runner = Callable[[argparse.Namespace, Connection, Output], Coroutine[Any, Any, int]]
 OPERATOR_COMMANDS: dict[str, Runner] = {
@@ -34,10 +36,22 @@ OPERATOR_COMMANDS: dict[str, Runner] = {
     "delete": run_delete,
     "diff": run_diff,
     "fix": run_fix,
+    "path": run_path,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader left (`... --json | head`): no traceback, and none again when Python
+        # flushes stdout on exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -8,32 +8,12 @@ from typing import Any
 
 from ..access import admin_tenant_names
 from ..config import Connection, connected
-from ..durations import age
+from ..durations import age, iso
 from ..errors import ExitCode
-from ..health import PeeringView
+from ..health import peering_json
 from ..poller import Fleet
 from ..snapshot import Snapshot
 from .output import Output, text_table
-
-
-def _view_json(view: PeeringView, tenant: str | None) -> dict[str, Any]:
-    return {
-        "peeringId": view.peering_id,
-        "deploymentID": view.deployment_id,
-        "tenantId": tenant,
-        "deploymentName": view.deployment_name,
-        "region": view.region,
-        "platformStatus": view.platform_status,
-        "awsStatus": view.aws_status,
-        "requesterAccountId": view.requester_account,
-        "requesterVpcId": view.requester_vpc,
-        "requesterCidr": view.requester_cidr,
-        "health": view.health.value,
-        "problems": list(view.problems),
-        "confirmed": view.confirmed,
-        "createdAt": view.created_at,
-        "expiresAt": view.expires_at,
-    }
 
 
 def render_ls(
@@ -67,7 +47,7 @@ def render_ls(
         return names.get(found, found) if found else "-"
 
     payload = {
-        "takenAt": snapshot.taken_at,
+        "takenAt": iso(snapshot.taken_at),
         "deployments": [
             d.deployment.model_dump(mode="json", by_alias=True)
             | {
@@ -78,9 +58,13 @@ def render_ls(
             }
             for d in deps
         ],
-        "peerings": [_view_json(v, owner.get(v.deployment_id)) for v in views],
+        "peerings": [peering_json(v, tenant=owner.get(v.deployment_id)) for v in views],
         "sources": {
-            name: {"fetchedAt": s.fetched_at, "error": s.error, "failingSince": s.failing_since}
+            name: {
+                "fetchedAt": iso(s.fetched_at),
+                "error": s.error,
+                "failingSince": iso(s.failing_since),
+            }
             for name, s in snapshot.sources.items()
         },
     }
@@ -96,7 +80,7 @@ def render_ls(
             d.deployment.status,
             d.vpc.cidr if d.vpc else "-",
             str(d.peering_count),
-            d.health.value,
+            d.health.label,
         ]
         for d in deps
     ]
@@ -117,7 +101,7 @@ def render_ls(
                 f"{v.requester_account}/{v.requester_vpc}",
                 v.requester_cidr or "-",
                 age(v.created_at, now),
-                v.health.value + ("" if not v.problems else f": {v.summary}"),
+                v.health.label + ("" if not v.problems else f": {v.summary}"),
             ]
             for v in views
         ]

@@ -11,8 +11,10 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from ..durations import iso
 from ..errors import InvalidInput, PeeringError
 from ..printable import harmless
 from ..printable import text_table as text_table  # the commands' tables, from one home
@@ -27,7 +29,7 @@ class Output:
 
     def result(self, payload: dict[str, Any], text: str) -> None:
         if self.json:
-            print(json.dumps(payload, indent=2, default=str))
+            print(json.dumps(payload, indent=2, default=_json_default))
         else:
             print(harmless(text, keep_newlines=True))
 
@@ -55,6 +57,13 @@ class Output:
             return
         mark = {"started": "…", "done": "✓", "skipped": "="}.get(event.state, "·")
         print(f"  {mark} {event.step.value:<9} {harmless(event.message)}", file=sys.stderr)
+
+
+def _json_default(value: Any) -> Any:
+    # Every timestamp the same way, as the platform API writes them.
+    if isinstance(value, datetime):
+        return iso(value)
+    return str(value)
 
 
 async def ask(question: str, *, would: str, hint: str) -> bool:

@@ -29,6 +29,13 @@ def run_sandbox(args: argparse.Namespace) -> int:
             f"{len(report.vpcs)} customer VPCs, {len(report.peerings)} peerings",
             file=sys.stderr,
         )
+        if not args.empty:
+            print(
+                "  the demo shows every state on purpose: office-net -> fleet-staging is failed "
+                "(its CIDR overlaps a route of the deployment), apac-edge's pcx is deleted "
+                "behind the platform's back, eu-prod's routes and rules drifted",
+                file=sys.stderr,
+            )
         print("# the platform's admin key: every tenant, and the tenants and keys themselves")
         for name, value in sandbox.environment().items():
             print(f"export {name}={value}")

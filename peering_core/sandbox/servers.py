@@ -117,6 +117,7 @@ class PlatformServer:
         forwarded_allow_ips: str | None = None,
         host: str = "127.0.0.1",
         work: dict[str, float] | None = None,
+        log_path: Path | None = None,
     ) -> None:
         """``forwarded_allow_ips``: the peers whose ``X-Forwarded-For`` is believed (none by
         default, as ``platform serve``). ``db_path`` may be a ``postgresql://`` URL; ``work``:
@@ -126,6 +127,8 @@ class PlatformServer:
         # on the platform whose pcx was deleted on AWS, for the dashboard to show.
         self.work = {"reconcile_seconds": 0.0, **(work or {})}
         self.aws = aws
+        self.log_path = log_path
+        self._log_handler: logging.Handler | None = None
         self.db_path = db_path
         self.key = key
         self.secret = secret
@@ -143,6 +146,15 @@ class PlatformServer:
         self._error: BaseException | None = None
 
     def start(self, timeout: float = 30.0) -> PlatformServer:
+        if self.log_path is not None:
+            # The platform's own log (a peering the demo fails on purpose, say) goes to a file:
+            # on the terminal it would read as the sandbox's own error.
+            handler = logging.FileHandler(self.log_path)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            self._log_handler = handler
+            platform_log = logging.getLogger("peering_core.platform")
+            platform_log.addHandler(handler)
+            platform_log.propagate = False
         sock = free_socket(self.host)
         self.url = f"http://{self.host}:{sock.getsockname()[1]}"
         service = PlatformService(
@@ -194,6 +206,12 @@ class PlatformServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._log_handler is not None:
+            platform_log = logging.getLogger("peering_core.platform")
+            platform_log.removeHandler(self._log_handler)
+            platform_log.propagate = not platform_log.handlers
+            self._log_handler.close()
+            self._log_handler = None
 
 
 @dataclass
@@ -259,6 +277,7 @@ class Sandbox:
             audit_log=workdir / "platform-audit.jsonl",
             forwarded_allow_ips=forwarded_allow_ips,
             work=work,
+            log_path=workdir / "platform.log",
         ).start()
         return cls(
             moto=moto,

@@ -33,8 +33,9 @@ from tui.drift_text import (
     verdict,
 )
 from tui.filtering import matches
-from tui.formatting import health_text, path_picture
+from tui.formatting import health_text
 from tui.history import GONE, StatusHistory
+from tui.path_text import path_picture
 from tui.screens.create import validation_problems
 from tui.screens.help import key_label
 from tui.status import PollState, status_line
@@ -81,6 +82,28 @@ def test_the_path_picture_shows_both_vpcs_the_pcx_and_the_intent():
     picture = path_picture(view, DEPLOYMENT_VPCS["factory-telemetry"])
     assert "10.200.0.0/16" in picture and "172.20.0.0/16" in picture
     assert pcx_id(1) in picture and "ports 5432, 9092" in picture
+    assert max(len(line) for line in picture.splitlines()) <= 76, "fits 80 columns"
+
+
+def test_the_path_states_what_aws_shows_apart_from_what_the_peering_was_made_for():
+    # Issue 17 (3): the path box said "routes 10.201.0.0/16 via the pcx in rtb-…" from the
+    # intent tags while the problems box said that table had no such route.
+    snapshot = fixed_snapshot()
+    pcx = pcx_id(2)  # eu-connected-cars: the main table's route was removed behind our back
+    view, diff = snapshot.view(pcx), snapshot.diffs[pcx]
+    assert view is not None and view.intent is not None
+    missing = [r for r in diff.routes if r.actual is None]
+    assert missing, "the fixed fleet's drifted peering misses a route"
+    picture = path_picture(view, DEPLOYMENT_VPCS["eu-connected-cars"], diff, NOW)
+    facts, _, intent = picture.partition("made for")
+    for row in missing:
+        assert f"✗ {row.route_table_id}: no route" in facts
+        assert row.route_table_id in intent  # it was made for it, and says so apart
+    assert "via" not in "".join(
+        line for line in facts.splitlines() if missing[0].route_table_id in line
+    )
+    assert "12:00:00" in facts, "the facts say when they were read"
+    assert "not what AWS shows" in intent
     assert max(len(line) for line in picture.splitlines()) <= 76, "fits 80 columns"
 
 
@@ -204,7 +227,9 @@ def render_plain(renderable: object, width: int = 200) -> str:
     return console.export_text()
 
 
-WATCH_STATES = {RouteState.SHADOWED, RouteState.STALE, RuleState.STALE, RuleState.TOO_BROAD}
+# Issue 17 (5): the marks are the severity's — what stops traffic (a shadowed route included:
+# part of the deployment's traffic goes elsewhere) is ✗, what needs attention is !.
+WATCH_STATES = {RouteState.STALE, RuleState.STALE, RuleState.TOO_BROAD}
 
 
 def test_every_drift_state_reads_without_colour():
@@ -231,8 +256,9 @@ def test_a_drifted_peerings_rows_say_what_is_expected_and_what_is_there():
         "allow",
         "(not allowed)",
     ]
-    assert verdict(diff).plain == "✗ 2 drift"
-    assert verdict(fixed_snapshot().diffs[pcx_id(1)]).plain == "✓ in sync"
+    # Issue 17 (5): the view said "✗ 2 drift" where the tables said "! warning".
+    assert verdict(diff).plain == "✗ error: 2 rows stop traffic"
+    assert verdict(fixed_snapshot().diffs[pcx_id(1)]).plain == "✓ ok: in sync"
     reasons = reasons_text(diff).plain.splitlines()
     assert reasons == [f"✗ {row.reason}" for row in diff.drift]
 
@@ -255,8 +281,12 @@ def test_the_plan_lists_held_back_actions_with_the_flag_they_need():
     (held,) = [line for line in text.splitlines() if "held back" in line]
     assert held.startswith("- ") and "held back, needs --revoke: sg-00000000000000e03" in held
     assert "aws ec2 revoke-security-group-ingress" in text
-    assert plan_counts(plan, replace=False, revoke=False) == (2, {"replace": 0, "revoke": 1})
-    assert plan_counts(plan, replace=False, revoke=True) == (3, {"replace": 0, "revoke": 0})
+    assert plan_counts(plan, replace=False, revoke=False) == (
+        2, {"replace": 0, "revoke": 1, "nacl": 0},
+    )  # fmt: skip
+    assert plan_counts(plan, replace=False, revoke=True) == (
+        3, {"replace": 0, "revoke": 0, "nacl": 0},
+    )  # fmt: skip
     ticked = render_plain(plan_table(plan, replace=False, revoke=True))
     assert "held back" not in ticked and "· 3. sg-00000000000000e03" in ticked
 
@@ -279,10 +309,10 @@ def test_after_a_fix_the_verdict_says_what_is_left_and_which_key_ticks_it():
     plan = plan_fix([left])
     _, held = plan_counts(plan, replace=False, revoke=False)
     text = after_fix_text(left, plan, 0, held).plain
-    assert text.startswith("re-diffed: ✗ 1 drift")
+    assert text.startswith("re-diffed: ! warning: 1 row needs attention")
     assert "1 need --revoke (v ticks it)" in text
     synced = after_fix_text(fixed_snapshot().diffs[pcx_id(1)], plan_fix([]), 0, held).plain
-    assert synced == "re-diffed: ✓ in sync"
+    assert synced == "re-diffed: ✓ ok: in sync"
 
 
 # --- the README's key map -------------------------------------------------------------------

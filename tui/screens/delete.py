@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 from textual.worker import Worker
 
 from peering_core.delete import (
@@ -22,12 +22,13 @@ from peering_core.delete import (
     delete_peering,
 )
 from peering_core.errors import PeeringError, Refused
-from peering_core.health import PeeringView
+from peering_core.health import LIVE_AWS_STATES, PeeringView
 
 from .. import bindings
 from ..dashboard import Dashboard, audited_run
 from ..failures import report_failed_worker
 from ..widgets.step_log import StepLog
+from ..widgets.ticks import TickBox
 
 
 def guard_text(guard: DeleteGuard) -> Text:
@@ -59,7 +60,8 @@ def guard_text(guard: DeleteGuard) -> Text:
 
 def delete_result_text(result: DeleteResult) -> Text:
     """What the delete removed (or kept)."""
-    text = Text(f"✓ {result.peering_id} deleted", style="bold green")
+    what = "withdrawn (never confirmed on the platform)" if result.withdrawn else "deleted"
+    text = Text(f"✓ {result.peering_id} {what}", style="bold green")
     if result.kept:
         text.append("\nroutes and inbound rules kept, as asked")
     else:
@@ -80,6 +82,7 @@ class DeletePeeringModal(ModalScreen[bool]):
         self.view = view
         self.guard = guard
         self.guard_error: str | None = None
+        self.withdraw = False
         self.running = False
         self.deleted = False
 
@@ -101,7 +104,7 @@ class DeletePeeringModal(ModalScreen[bool]):
                 classes="dialog-title",
             )
             yield Static("checking the guard…", id="guard")
-            yield Checkbox(
+            yield TickBox(
                 "keep routes and rules (only remove the peering)", id="keep", compact=True
             )
             yield Label(f"type {self.peering_id} to confirm", id="confirm-label")
@@ -132,6 +135,9 @@ class DeletePeeringModal(ModalScreen[bool]):
                 session.platform, self.view.deployment_id, self.peering_id, None
             )
         except PeeringError as exc:
+            if exc.code == "PEERING_NOT_FOUND" and self.withdrawable:
+                self.show_withdraw()
+                return
             self._no_guard(exc.summary)
             return
         except OSError as exc:
@@ -139,6 +145,25 @@ class DeletePeeringModal(ModalScreen[bool]):
             self.notify(f"delete guard: {exc}", severity="error")
             return
         self.show_guard(guard)
+
+    @property
+    def withdrawable(self) -> bool:
+        """A request the platform never had, still live on AWS: deleting withdraws it."""
+        return not self.view.confirmed and self.view.aws_status in LIVE_AWS_STATES
+
+    def show_withdraw(self) -> None:
+        """An unconfirmed request: what delete does to it, and the typed confirmation."""
+        self.withdraw = True
+        self.query_one("#keep").display = False
+        self.query_one("#guard", Static).update(
+            Text(
+                f"never confirmed on the platform: deleting withdraws the request on AWS "
+                f"({self.view.aws_status}); nothing changes on the platform\n"
+                "type the pcx id to confirm",
+                style="bold",
+            )
+        )
+        self.update_button()
 
     def _no_guard(self, message: str) -> None:
         self.guard_error = message
@@ -149,7 +174,9 @@ class DeletePeeringModal(ModalScreen[bool]):
         self._refused()
 
     def _refused(self) -> None:
-        # Typing the id cannot help any more: lock the form and leave only Cancel.
+        # Typing the id cannot help any more: take the form away and leave only Cancel.
+        for selector in ("#confirm", "#confirm-label", "#keep", "#delete"):
+            self.query_one(selector).display = False
         self.query_one("#confirm").disabled = True
         self.query_one("#keep").disabled = True
         self.update_button()
@@ -168,8 +195,7 @@ class DeletePeeringModal(ModalScreen[bool]):
     def can_delete(self) -> bool:
         """Guard passed, pcx id typed exactly, and nothing running or done."""
         return (
-            self.guard is not None
-            and self.guard.ok
+            ((self.guard is not None and self.guard.ok) or self.withdraw)
             and self.query_one("#confirm", Input).value == self.peering_id
             and not self.running
             and not self.deleted
@@ -187,8 +213,20 @@ class DeletePeeringModal(ModalScreen[bool]):
     @on(Button.Pressed, "#delete")
     def _delete(self) -> None:
         if not self.can_delete:
+            typed = self.query_one("#confirm", Input).value
             if self.guard is not None and not self.guard.ok:
                 self.notify(self.guard.refusal(), title="delete refused", severity="error")
+            elif (
+                (self.guard is not None or self.withdraw)
+                and typed != self.peering_id
+                and not self.running
+            ):
+                self.notify(
+                    f"type {self.peering_id} exactly to confirm"
+                    + (f" (not {typed!r})" if typed else ""),
+                    title="not confirmed",
+                    severity="warning",
+                )
             return
         if self.dashboard.refuse_read_only():
             return
@@ -197,7 +235,7 @@ class DeletePeeringModal(ModalScreen[bool]):
                 deployment_id=self.view.deployment_id,
                 peering_id=self.peering_id,
                 confirmation=self.query_one("#confirm", Input).value,
-                keep_routes=self.query_one("#keep", Checkbox).value,
+                keep_routes=self.query_one("#keep", TickBox).value,
             )
         )
 

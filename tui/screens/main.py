@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
 from rich.text import Text
@@ -52,6 +52,44 @@ PEERING_COLUMNS = [
 ]
 
 
+# On a narrow terminal the peerings table keeps the status mark, PCX, DEPLOYMENT, PLATFORM,
+# AWS and HEALTH in view: these columns give way first, in this order...
+GIVE_WAY = ("account", "vpc", "expires", "age", "cidr", "tenant")
+# ...then these are narrowed, as far as needed and no further than this (longer cells end
+# with "…"); HEALTH takes what is left, at least its symbol and word, at most the problem's
+# width.
+NARROWED = {"deployment": 11, "aws": 12}
+HEALTH_MIN = len("! warning…")
+# Columns give way until HEALTH has this much room for the first problem's words.
+HEALTH_ROOM = 24
+PAD = 2  # the blank cell each side of a column
+
+
+def fit_peering_columns(
+    available: int, natural: Mapping[str, int]
+) -> tuple[list[str], dict[str, int]]:
+    """The peerings columns a table ``available`` cells wide hides, and the widths it gives
+    (HEALTH always gets one, so drift appearing on a tick never widens the table)."""
+    hidden: list[str] = []
+    widths = dict(natural)
+
+    def overflow(health: int = HEALTH_MIN) -> int:
+        shown = sum(w + PAD for k, w in widths.items() if k != "health" and k not in hidden)
+        return shown + health + PAD - available
+
+    for column in GIVE_WAY:
+        if overflow(HEALTH_ROOM) <= 0:
+            break
+        if column in widths:  # TENANT is there with the admin key only
+            hidden.append(column)
+    for column, floor in NARROWED.items():
+        cut = min(max(overflow(), 0), max(widths[column] - floor, 0))
+        widths[column] -= cut
+    given = {k: widths[k] for k in NARROWED if widths[k] < natural[k]}
+    given["health"] = max(HEALTH_MIN, min(PROBLEM_WIDTH, HEALTH_MIN - overflow()))
+    return hidden, given
+
+
 def _by_deployment(v: PeeringView) -> tuple[Any, ...]:
     return (v.deployment_name, v.region, v.peering_id)
 
@@ -91,7 +129,7 @@ SORTS: list[tuple[str, Callable[[PeeringView], tuple[Any, ...]]]] = [
 class MainScreen(Screen[None]):
     """Deployments and peerings, filter, sort, and the doors to diff, detail, create, delete."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(bindings.MAIN)
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings.ESSENTIAL, *bindings.MAIN]
 
     def __init__(self) -> None:
         super().__init__()
@@ -113,15 +151,8 @@ class MainScreen(Screen[None]):
         yield StatusHeader()
         with Vertical(id="tables"):
             yield KeyedTable(DEPLOYMENT_COLUMNS, id_column="id", id="deployments")
-            # HEALTH is as wide as the longest verdict from the start: drift appearing on a
-            # tick then repaints its rows, not the whole table.
-            yield KeyedTable(
-                PEERING_COLUMNS,
-                id_column="pcx",
-                id="peerings",
-                fixed_columns=2,
-                min_widths={"health": PROBLEM_WIDTH + 2},
-            )
+            # Its columns fit the terminal (fit_peering_columns) on every resize and tick.
+            yield KeyedTable(PEERING_COLUMNS, id_column="pcx", id="peerings", fixed_columns=2)
             yield Static(id="peering-line")
         yield Input(placeholder="filter: id, name, region, VPC, status, health", id="filter")
         yield Footer()
@@ -182,8 +213,21 @@ class MainScreen(Screen[None]):
             if pcx in matching and (self.all_deployments or views[pcx].deployment_id == selected)
         ]
         self.peerings_table.sync({pcx: rows.peering_cells(pcx) for pcx in shown})
+        self.fit_columns()
         self._titles(len(deployments), len(shown))
         self.show_peering_line()
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Fit the peerings table's columns to the terminal (a no-op when nothing changed)."""
+        table = self.peerings_table
+        available = table.scrollable_content_region.width
+        if available <= 0:
+            return
+        hidden, widths = fit_peering_columns(available, table.natural_widths())
+        table.fit_columns(hidden=hidden, widths=widths)
 
     def _sorted(self, rows: FleetRows) -> list[str]:
         """Every peering id in the current sort order, sorted once per tick and order: a
@@ -246,6 +290,15 @@ class MainScreen(Screen[None]):
         """The deployment under the cursor, as a view."""
         dep_id = self.selected_deployment_id()
         return None if dep_id is None else self.dashboard.rows.deployments.get(dep_id)
+
+    def focused_deployment(self) -> DeploymentView | None:
+        """The deployment the operator is looking at: the highlighted peering's when the
+        peerings table has focus, else the deployments table's."""
+        if self.focused is self.peerings_table:
+            view = self.selected_peering()
+            if view is not None:
+                return self.dashboard.rows.deployments.get(view.deployment_id)
+        return self.selected_deployment()
 
     def selected_peering(self) -> PeeringView | None:
         """The peering under the peerings table's cursor."""
@@ -342,8 +395,8 @@ class MainScreen(Screen[None]):
         self.dashboard.open_detail(view.peering_id)
 
     def action_create(self) -> None:
-        """``n``: create a peering for the selected deployment."""
-        self.dashboard.open_create(self.selected_deployment())
+        """``n``: create a peering for the deployment of the focused row, in either table."""
+        self.dashboard.open_create(self.focused_deployment())
 
     def action_delete(self) -> None:
         """``ctrl+d``: guarded delete of the highlighted peering."""
