@@ -92,6 +92,9 @@ class DeploymentView(BaseModel):
     health: Health
 
 
+# A pcx in one of these states, with no platform record, is history (deleted, rejected by the
+# platform, expired unconfirmed, failed): AWS shows it for a while, nothing can be done with it.
+HISTORY_AWS_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
 LIVE_AWS_STATES = frozenset({"initiating-request", "pending-acceptance", "provisioning", "active"})
 
 
@@ -198,7 +201,8 @@ def build_views(
     drift: Mapping[str, Sequence[tuple[Health, str]]] | None = None,
 ) -> list[PeeringView]:
     """Join platform records and AWS pcxs. pcxs toward a deployment VPC that the platform does
-    not know are listed as unconfirmed; deleted ones without a record are history and hidden.
+    not know are listed as unconfirmed; ones gone on AWS (deleted, rejected, expired, failed)
+    without a record are history and hidden.
 
     ``drift`` adds per-peering drift problems with their severity (``PeeringDiff.problems``
     from :mod:`peering_core.drift`); the view's health is the worst of them and its own.
@@ -260,7 +264,7 @@ def build_views(
         if pcx.id in seen:
             continue
         vpc = by_vpc.get(pcx.accepter.vpc_id)
-        if vpc is None or pcx.status in ("deleted", "deleting"):
+        if vpc is None or pcx.status in HISTORY_AWS_STATES:
             continue
         seen.add(pcx.id)
         add(None, pcx, vpc.deployment_id)

@@ -220,3 +220,10 @@ def test_a_peerings_json_is_camel_case_but_its_tags_stay_as_written():
         "tags": {"cost_center": "ops"},
         "at": "2026-01-02T00:00:00Z",
     }
+
+
+@pytest.mark.parametrize("state", ["rejected", "expired", "failed", "deleted"])
+def test_a_pcx_gone_on_aws_without_a_record_is_history(state):
+    # Issue 17 (2): after a failed peering is cleared, its rejected pcx must not keep the
+    # deployment in warning as an "unconfirmed" row.
+    assert build_views([DEP], [VPC], [], [pcx(state)], now=NOW) == []
