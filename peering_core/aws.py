@@ -25,6 +25,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader, create_loader
+from botocore.parsers import ResponseParserError
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .errors import AwsError
@@ -104,7 +105,8 @@ def _translated(operation: str) -> Iterator[None]:
     except ClientError as exc:
         err = exc.response.get("Error", {})
         raise AwsError(operation, err.get("Code", "Unknown"), err.get("Message", "")) from None
-    except BotoCoreError as exc:
+    except (BotoCoreError, ResponseParserError) as exc:
+        # An answer botocore cannot parse (a proxy's HTML error page) is a failure like any.
         raise AwsError(operation, type(exc).__name__, str(exc)) from None
 
 

@@ -10,9 +10,9 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, WithJsonSchema, field_serializer
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -81,7 +81,12 @@ class ApiKey(ApiModel):
 class NewApiKey(ApiKey):
     """A key just made, with its secret: the one answer that ever carries it."""
 
-    secret: SecretStr
+    # Documented as what the answer holds (a plain string), not as pydantic's write-only
+    # password, which would tell the API's readers that no answer carries it.
+    secret: Annotated[
+        SecretStr,
+        WithJsonSchema({"type": "string", "description": "shown in this answer only"}),
+    ]
 
     @field_serializer("secret", when_used="json")
     def _reveal(self, secret: SecretStr) -> str:

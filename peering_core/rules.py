@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from .errors import RuleViolation
-from .printable import first_unsafe, harmless, shown
+from .printable import harmless, shown
 
 DEFAULT_RESERVED_CIDRS: tuple[str, ...] = ("100.0.0.0/8", "101.0.0.0/8")
 
@@ -23,6 +23,65 @@ _RTB_RE = re.compile(r"rtb-[0-9a-f]{8,17}")
 _SG_RE = re.compile(r"sg-[0-9a-f]{8,17}")
 ACCOUNT_RE = re.compile(r"[0-9]{12}")
 REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]")
+TENANT_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+# A host name; to it an IPv4 address is one too. At most 253 characters.
+_LABEL = r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+HOSTNAME_RE = re.compile(rf"({_LABEL}\.)*{_LABEL}")
+HOSTNAME_LENGTH = 253
+
+# What a name may not hold: control characters (C0, DEL, C1), every separator but the space,
+# format characters (bidi overrides, zero-width joiners, BOM…), surrogates and private use —
+# Unicode 14's Cc, Zs, Zl, Zp, Cf, Cs and Co. A fixed table rather than Python's own Unicode
+# version, so the API's document says the same on every server; a terminal acts on none of
+# what it leaves (unassigned code points included, which output escapes anyway).
+_NAME_REFUSED = (
+    (0x0, 0x1F), (0x7F, 0xA0), (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD),
+    (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2), (0x1680, 0x1680), (0x180E, 0x180E),
+    (0x2000, 0x200F), (0x2028, 0x202F), (0x205F, 0x2064), (0x2066, 0x206F), (0x3000, 0x3000),
+    (0xD800, 0xF8FF), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001), (0xE0020, 0xE007F), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD),
+)  # fmt: skip
+
+
+def _class_item(point: int) -> str:
+    # \uXXXX reads the same in Python's re and ECMA-262 (JSON Schema's patterns); a character
+    # beyond the BMP is written as itself (JSON carries it as a surrogate pair).
+    return f"\\u{point:04x}" if point <= 0xFFFF else chr(point)
+
+
+def _class(ranges: Iterable[tuple[int, int]]) -> str:
+    return "".join(
+        _class_item(a) if a == b else f"{_class_item(a)}-{_class_item(b)}" for a, b in ranges
+    )
+
+
+_NAME_REFUSED_RE = re.compile(f"[{_class(_NAME_REFUSED)}]")
+# A name as a JSON Schema pattern: something besides spaces, nothing refused. Without the
+# surrogates: a string of JSON Schema is Unicode scalar values, which they are not (validators
+# in other languages cannot even compile the range); the server refuses an unpaired one.
+_SCHEMA_REFUSED = _class(
+    (max(a, 0xE000), b) if a <= 0xDFFF <= b else (a, b)
+    for a, b in _NAME_REFUSED
+    if not (a >= 0xD800 and b <= 0xDFFF)
+)
+NAME_PATTERN = f"^ *[^ {_SCHEMA_REFUSED}][^{_SCHEMA_REFUSED}]*$"
+
+
+def _network(prefix: int) -> str:
+    """A regular expression of every IPv4 network ``a.b.c.d/prefix`` (host bits zero)."""
+    octets = []
+    for i in range(4):
+        bits = min(max(prefix - 8 * i, 0), 8)  # of the network, in this octet
+        if bits == 8:
+            octets.append(r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])")
+        else:
+            octets.append("(" + "|".join(str(n) for n in range(0, 256, 2 ** (8 - bits))) + ")")
+    return r"\.".join(octets) + f"/{prefix}"
+
+
+# What ``check_vpc_cidr`` takes, as one JSON Schema pattern: /16 to /28, host bits zero.
+VPC_CIDR_PATTERN = "^(" + "|".join(_network(p) for p in range(16, 29)) + ")$"
 
 Network = ipaddress.IPv4Network
 
@@ -61,8 +120,8 @@ def check_region(value: object, field: str = "region") -> str:
 
 def check_name(value: object, field: str, *, max_length: int = 64) -> str:
     """A name: a string with something besides spaces, at most ``max_length`` characters, and
-    nothing a terminal would act on (no control or format characters, no unpaired surrogate).
-    Returned without surrounding spaces."""
+    nothing a terminal would act on (no control, separator, format, surrogate or private-use
+    character; see ``_NAME_REFUSED``). Returned without surrounding spaces."""
     if not isinstance(value, str) or not value.strip():
         raise RuleViolation(
             "INVALID_ARGUMENT", f"{field} is required and must be a non-empty string", field
@@ -73,15 +132,31 @@ def check_name(value: object, field: str, *, max_length: int = 64) -> str:
             f"{field} is {len(value)} characters long; at most {max_length} are allowed",
             field,
         )
-    bad = first_unsafe(value)
+    bad = _NAME_REFUSED_RE.search(value)
     if bad is not None:
         raise RuleViolation(
             "INVALID_ARGUMENT",
             f"{field} holds a control character or an unpaired surrogate "
-            f"({harmless(value[bad])} at position {bad}): '{harmless(value)}'",
+            f"({harmless(bad.group())} at position {bad.start()}): '{harmless(value)}'",
             field,
         )
     return value.strip()
+
+
+def check_tenant_id(value: object, field: str = "tenantId") -> str:
+    return _check_id(value, TENANT_ID_RE, field, "tenant id (like t1a2b3c4)")
+
+
+def check_host(value: object, field: str = "host") -> str:
+    """A resource's host: an IPv4 address or a host name, at most 253 characters."""
+    if isinstance(value, str) and len(value) <= HOSTNAME_LENGTH and HOSTNAME_RE.fullmatch(value):
+        return value
+    raise RuleViolation(
+        "INVALID_ARGUMENT",
+        f"{field} {shown(value)} is neither an IPv4 address nor a host name of at most "
+        f"{HOSTNAME_LENGTH} characters",
+        field,
+    )
 
 
 def parse_cidr(value: object, field: str = "cidr") -> Network:

@@ -1,97 +1,79 @@
-"""The platform API against its own OpenAPI document, by schemathesis.
+"""The platform API against its own OpenAPI document, by schemathesis, as an outside tool runs it.
 
-Every operation in ``GET /openapi.json`` gets schema-valid and schema-invalid requests (with
-the API's basic auth) against a running sandbox platform: no answer may be a 5xx, and every
-answer must conform to the document (status codes, content type, body schema, headers, an
-``Allow`` header that lists the path's methods).
-
-Schema-valid requests may still be refused with 400 or 422: the platform's rules go beyond
-what a JSON schema can say (a CIDR with host bits set, a reserved or overlapping range, a pcx
-that must exist on AWS in pending-acceptance), and those refusals name the value.
+``st run`` (schemathesis 4, the project's ``schemathesis.toml``) goes over every operation of
+``GET /openapi.json`` with every check — status codes, content types, response schemas and
+headers, positive data accepted, negative data refused, authentication enforced, unsupported
+methods answered 405 with ``Allow`` — in every phase: examples, coverage, fuzzing, and
+stateful runs that follow the document's links (a created deployment to its VPC, peerings and
+resources; a peering to its GET, DELETE and retry; a tenant to its keys). It runs on a fresh
+platform holding a deployment and a confirmed, running peering, on SQLite and on PostgreSQL,
+and must find nothing. ``make test`` runs a short, seeded round; ``make test-all`` a long one.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
 
-import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.config import SchemathesisConfig
 
 from peering_core.sandbox.servers import Sandbox
 
-CONFIG = {
-    "generation": {"mode": "all"},
-    "checks": {
-        "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "409", "422"]}
-    },
-}
+from .contract import SchemathesisRun, a_deployment_and_a_confirmed_peering, run_schemathesis
+
+SEED = 18
+# The fuzzer is one client on one address by design: hundreds of requests a minute, many of them
+# deliberately without credentials (to check they are refused), which the platform's budgets
+# would otherwise answer with 429.
+UNTHROTTLED = {"requests_per_minute": 1_000_000, "failed_logins_per_minute": 1_000_000}
 
 
-@pytest.fixture
-def platform_api(sandbox: Sandbox) -> schemathesis.schemas.BaseSchema:
-    """The running platform's own document, with deployments and VPCs behind it."""
-    asyncio.run(sandbox.seed(demo=False))
-    return schemathesis.openapi.from_url(
-        f"{sandbox.platform_url}/openapi.json",
-        config=SchemathesisConfig.from_dict(CONFIG),
-        auth=(sandbox.key, sandbox.secret.get_secret_value()),
+@pytest.fixture(params=["sqlite", "postgresql"])
+def used_platform(
+    request: pytest.FixtureRequest, start_sandbox: Callable[..., Sandbox]
+) -> tuple[Sandbox, str, str]:
+    """A fresh platform (on each backend) with one deployment and one running peering."""
+    db = request.getfixturevalue("new_database")() if request.param == "postgresql" else None
+    box = start_sandbox(db_path=db, **UNTHROTTLED)
+    deployment, pcx = asyncio.run(a_deployment_and_a_confirmed_peering(box))
+    return box, deployment, pcx
+
+
+def assert_nothing_found(run: SchemathesisRun) -> None:
+    assert run.exit_code == 0 and not run.findings, run.summary()
+
+
+def assert_the_life_cycle_was_walked(run: SchemathesisRun) -> None:
+    """The links took the stateful runs from the lists and the deployments to the recorded
+    peering (read, deleted or refused a retry: never a 404 for an id made up), and from a
+    created resource and key to their deletion."""
+    peering = "/api/v1/deployments/{deployment_id}/peerings/{peering_id}"
+    reached = (
+        run.answered.get(f"GET {peering}", set()) & {200}
+        | run.answered.get(f"DELETE {peering}", set()) & {202}
+        | run.answered.get(f"POST {peering}/retry", set()) & {409}
     )
+    assert reached, run.answered
+    resource = "/api/v1/deployments/{deployment_id}/resources/{resource_id}"
+    assert 204 in run.answered.get(f"DELETE {resource}", set()), run.answered
+    assert 200 in run.answered.get("DELETE /api/v1/keys/{key_id}", set()), run.answered
 
 
-schema = schemathesis.pytest.from_fixture("platform_api")
-
-
-@schema.parametrize()
-@settings(
-    max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-)
-def test_the_platform_api_answers_as_its_openapi_document_says(
-    case: schemathesis.Case, sandbox: Sandbox
+def test_schemathesis_finds_nothing_on_a_platform_with_a_deployment_and_a_running_peering(
+    used_platform: tuple[Sandbox, str, str], tmp_path: Path
 ) -> None:
-    case.call_and_validate(
-        base_url=sandbox.platform_url, auth=(sandbox.key, sandbox.secret.get_secret_value())
-    )
+    box, _deployment, _pcx = used_platform
+    run = run_schemathesis(box, examples=10, scenarios=60, seed=SEED, workdir=tmp_path)
+    assert_nothing_found(run)
+    assert_the_life_cycle_was_walked(run)
 
 
-# What schemathesis found, pinned as stories.
-
-
-async def test_a_region_shaped_name_aws_does_not_have_is_refused_not_a_500(
-    api: httpx.AsyncClient,
+@pytest.mark.slow
+def test_a_long_schemathesis_run_finds_nothing_either(
+    used_platform: tuple[Sandbox, str, str], tmp_path: Path
 ) -> None:
-    response = await api.post(
-        "/api/v1/deployments",
-        json={"deploymentName": "edge", "region": "aa-a-0", "cidr": "10.0.0.0/16"},
-    )
-    assert response.status_code == 400
-    assert response.json()["code"] == "INVALID_ARGUMENT" and "aa-a-0" in response.json()["message"]
-    assert (await api.get("/api/v1/deployments")).json() == []
-
-
-async def test_a_method_the_path_does_not_take_is_answered_with_every_method_it_does(
-    api: httpx.AsyncClient,
-) -> None:
-    response = await api.request("PATCH", "/api/v1/deployments")
-    assert response.status_code == 405
-    assert response.headers["allow"] == "GET, HEAD, POST"
-    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
-
-
-async def test_a_number_where_the_document_says_string_is_refused_naming_the_field(
-    api: httpx.AsyncClient,
-) -> None:
-    deployment = (
-        await api.post(
-            "/api/v1/deployments",
-            json={"deploymentName": "edge", "region": "us-east-1", "cidr": "10.0.0.0/16"},
-        )
-    ).json()["deploymentID"]
-    response = await api.post(
-        f"/api/v1/deployments/{deployment}/resources",
-        json={"name": "db", "type": "postgresql", "host": "10.0.0.5", "port": "5432"},
-    )
-    assert response.status_code == 400
-    assert "port" in response.json()["message"]
+    box, _deployment, _pcx = used_platform
+    run = run_schemathesis(box, examples=200, scenarios=1000, seed=SEED + 1, workdir=tmp_path)
+    assert_nothing_found(run)
+    assert_the_life_cycle_was_walked(run)

@@ -18,12 +18,14 @@ import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -33,7 +35,6 @@ from ..models import (
     ApiKey,
     Deployment,
     DeploymentVpc,
-    ErrorBody,
     NewApiKey,
     PlatformPeering,
     Resource,
@@ -44,11 +45,45 @@ from ..models import (
 from ..printable import shown
 from .audit_log import PlatformAuditLog
 from .auth import Authenticator, FailedLogins, Principal, RequestBudget, basic_credentials
-from .errors import PlatformError, forbidden
-from .service import HOST_LENGTH, NAME_LENGTH, RESOURCE_TYPES, PlatformService
+from .contract import answers, document, operation_id
+from .errors import (
+    AWS_FAILED,
+    AWS_UNREACHABLE,
+    CIDR_OVERLAP,
+    CIDR_RESERVED,
+    DEPLOYMENT_HAS_PEERINGS,
+    DEPLOYMENT_NOT_FOUND,
+    DEPLOYMENT_NOT_RUNNING,
+    FORBIDDEN,
+    INVALID_ARGUMENT,
+    KEY_NOT_FOUND,
+    PEERING_EXISTS,
+    PEERING_IN_USE,
+    PEERING_NOT_FAILED,
+    PEERING_NOT_FOUND,
+    PEERING_NOT_PENDING,
+    PEERING_NOT_RUNNING,
+    PEERING_NOT_VISIBLE,
+    PEERING_REQUESTER_MISMATCH,
+    PEERING_WRONG_ACCEPTER,
+    REGION_MISMATCH,
+    RESOURCE_NOT_FOUND,
+    TENANT_EXISTS,
+    TENANT_NOT_FOUND,
+    TENANT_REQUIRED,
+    PlatformError,
+    forbidden,
+)
+from .reference import reference_page
+from .service import NAME_LENGTH, RESOURCE_TYPES, PlatformService, ec2_regions
 
 API = "/api/v1"
 OPEN_PATHS = frozenset({"/healthz"})
+# The reference page is the server's own HTML: no script, nothing fetched from elsewhere.
+REFERENCE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
 MAX_BODY_BYTES = 64 * 1024
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -59,36 +94,48 @@ Send = Callable[[Message], Awaitable[None]]
 Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _shape(pattern: re.Pattern[str] | str | None = None, **schema: Any) -> dict[str, Any]:
-    """What the service accepts, for the OpenAPI document only: the service still checks every
-    value itself (``rules.py``), so a refusal keeps its own message naming the value."""
-    if pattern is not None:
-        text = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
-        schema["pattern"] = f"^{text}$"
-    return schema
+def _shape(pattern: re.Pattern[str], **schema: Any) -> dict[str, Any]:
+    """What the service accepts, for the OpenAPI document: as strict as the service, which
+    still checks every value itself (``rules.py``), so a refusal names the value."""
+    return {"pattern": f"^{pattern.pattern}$", **schema}
 
 
-# As ``rules.check_name`` reads them: something besides whitespace, no control characters.
-_NAME = _shape(r"[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*", maxLength=NAME_LENGTH)
-_LABEL = r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-# A host name (to this pattern an IPv4 address is one too); the service also takes IPv6.
-_HOST = _shape(rf"({_LABEL}\.)*{_LABEL}", maxLength=HOST_LENGTH)
-_CIDR = _shape(r"([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-8])")
-_ID = _shape(maxLength=64)
+_NAME: dict[str, Any] = {
+    "pattern": rules.NAME_PATTERN,
+    "maxLength": NAME_LENGTH,
+    "description": "something besides spaces; no control, separator (but the space), format, "
+    "surrogate or private-use character",
+}
+_TENANT_ID = _shape(rules.TENANT_ID_RE)
+
+
+def _regions(schema: dict[str, Any]) -> None:
+    # Read when the document is made, not when the module is imported (botocore's data).
+    schema["enum"] = sorted(ec2_regions())
+
+
+def _json_integer(value: object) -> object:
+    """JSON has one number type: ``402.0`` is the integer 402, as JSON Schema reads it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class CreateDeploymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     deployment_name: str = Field(alias="deploymentName", json_schema_extra=_NAME)
-    region: str = Field(json_schema_extra=_shape(rules.REGION_RE))
-    cidr: str = Field(json_schema_extra=_CIDR)
+    region: str = Field(description="an AWS region with EC2", json_schema_extra=_regions)
+    cidr: str = Field(
+        description="an IPv4 network, /16 to /28",
+        json_schema_extra={"pattern": rules.VPC_CIDR_PATTERN},
+    )
     project_name: str = Field(default="default", alias="projectName", json_schema_extra=_NAME)
     tenant_id: str | None = Field(
         default=None,
         alias="tenantId",
         description="the admin's choice of tenant (default: the built-in tenant 'default'); "
         "another key's deployment lands in its own tenant",
-        json_schema_extra=_ID,
+        json_schema_extra=_TENANT_ID,
     )
 
 
@@ -103,8 +150,13 @@ class CreateResourceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(json_schema_extra=_NAME)
     type: str = Field(json_schema_extra={"enum": list(RESOURCE_TYPES)})
-    host: str = Field(json_schema_extra=_HOST)
-    port: int = Field(json_schema_extra={"minimum": 1, "maximum": 65535})
+    host: str = Field(
+        description="an IPv4 address or a host name",
+        json_schema_extra=_shape(rules.HOSTNAME_RE, maxLength=rules.HOSTNAME_LENGTH),
+    )
+    port: Annotated[int, BeforeValidator(_json_integer)] = Field(
+        json_schema_extra={"minimum": 1, "maximum": 65535}
+    )
 
 
 class CreateTenantRequest(BaseModel):
@@ -118,12 +170,18 @@ class CreateKeyRequest(BaseModel):
         default=None,
         alias="tenantId",
         description="required for the admin; an operator's key is for its own tenant",
-        json_schema_extra=_ID,
+        json_schema_extra=_TENANT_ID,
     )
     role: str = Field(json_schema_extra={"enum": [Role.OPERATOR.value, Role.VIEWER.value]})
 
 
-PeeringId = Annotated[str, Path(json_schema_extra=_shape(rules.PCX_RE))]
+# Checked here too (400 before any lookup), as the document says.
+PeeringId = Annotated[str, Path(pattern=f"^{rules.PCX_RE.pattern}$")]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    reason: str | None = Field(default=None, description="why it is degraded")
 
 
 def _body(status: int, code: str, message: str, **extra: Any) -> bytes:
@@ -413,16 +471,16 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        responses={
-            400: {"model": ErrorBody},
-            401: {"model": ErrorBody},
-            404: {"model": ErrorBody},
-            413: {"model": ErrorBody},
-            429: {"model": ErrorBody},
-            502: {"model": ErrorBody},
-            503: {"model": ErrorBody},
-        },
+        generate_unique_id_function=operation_id,
     )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            generated = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            app.openapi_schema = document(generated, open_paths=OPEN_PATHS)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.service = service
     app.add_middleware(
         Gate,
@@ -433,7 +491,6 @@ def create_app(
         max_body_bytes=max_body_bytes,
     )
     tenancy = service.tenancy
-    refusals: dict[int | str, dict[str, Any]] = {403: {"model": ErrorBody}}
 
     async def reader(request: Request) -> Principal:
         """The asking key (set by the gate); for a GET, the ETag of its tenant's state."""
@@ -515,7 +572,10 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        # 400: a body Starlette could not read (not JSON, not UTF-8).
+        code = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+            exc.status_code, "HTTP_ERROR"
+        )
         refused(request, code)
         response = _error(exc.status_code, code, str(exc.detail))
         if exc.status_code == 405:
@@ -532,16 +592,20 @@ def create_app(
             response.headers["Allow"] = ", ".join(sorted(allowed))
         return response
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
+    @app.get("/healthz", response_model=Health, response_model_exclude_none=True)
+    async def health() -> dict[str, str]:
         # 200 either way: a degraded replica still serves reads, and a load balancer taking
         # every replica out because AWS is down would stop those too.
         status, reason = service.health()
         return {"status": status} if reason is None else {"status": status, "reason": reason}
 
     @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(request: Request, _: Reader) -> Response:
+    async def openapi_document(request: Request, _: Reader) -> Response:
         return _json(request, app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def reference(_: Reader) -> Response:
+        return HTMLResponse(reference_page(app.openapi()), headers=REFERENCE_HEADERS)
 
     # --- who is asking, tenants and keys --------------------------------------------------
 
@@ -549,7 +613,7 @@ def create_app(
     async def whoami(request: Request, principal: Reader) -> Response:
         return _json(request, _dump(principal.whoami()))
 
-    @app.get(f"{API}/tenants", response_model=list[Tenant], responses=refusals)
+    @app.get(f"{API}/tenants", response_model=list[Tenant], responses=answers(FORBIDDEN))
     async def list_tenants(request: Request, _: Admin) -> Response:
         return _json(request, _dump(await tenancy.tenants()))
 
@@ -557,18 +621,23 @@ def create_app(
         f"{API}/tenants",
         response_model=Tenant,
         status_code=201,
-        responses=refusals | {409: {"model": ErrorBody}},
+        responses=answers(INVALID_ARGUMENT, FORBIDDEN, TENANT_EXISTS),
     )
     async def create_tenant(request: Request, body: CreateTenantRequest, _: Admin) -> Response:
         created = await tenancy.create_tenant(body.model_dump(by_alias=True))
         made(request, tenantId=created.id)
         return _json(request, _dump(created), status=201)
 
-    @app.get(f"{API}/keys", response_model=list[ApiKey], responses=refusals)
+    @app.get(f"{API}/keys", response_model=list[ApiKey], responses=answers(FORBIDDEN))
     async def list_keys(request: Request, principal: KeyManager) -> Response:
         return _json(request, _dump(await tenancy.keys(scope=principal.scope)))
 
-    @app.post(f"{API}/keys", response_model=NewApiKey, status_code=201, responses=refusals)
+    @app.post(
+        f"{API}/keys",
+        response_model=NewApiKey,
+        status_code=201,
+        responses=answers(INVALID_ARGUMENT, FORBIDDEN, TENANT_NOT_FOUND, TENANT_REQUIRED),
+    )
     async def create_key(
         request: Request, body: CreateKeyRequest, principal: KeyManager
     ) -> Response:
@@ -577,7 +646,9 @@ def create_app(
         made(request, keyId=created.key_id, tenantId=created.tenant_id)
         return _json(request, _dump(created), status=201)
 
-    @app.delete(f"{API}/keys/{{key_id}}", response_model=ApiKey, responses=refusals)
+    @app.delete(
+        f"{API}/keys/{{key_id}}", response_model=ApiKey, responses=answers(FORBIDDEN, KEY_NOT_FOUND)
+    )
     async def revoke_key(request: Request, key_id: str, principal: KeyManager) -> Response:
         revoked = await tenancy.revoke_key(key_id, scope=principal.scope)
         authenticator.forget(key_id)
@@ -593,7 +664,7 @@ def create_app(
         f"{API}/deployments",
         response_model=Deployment,
         status_code=201,
-        responses=refusals | {502: {"model": ErrorBody}},
+        responses=answers(INVALID_ARGUMENT, FORBIDDEN, TENANT_NOT_FOUND, AWS_FAILED),
     )
     async def create_deployment(
         request: Request, body: CreateDeploymentRequest, principal: Writer
@@ -603,14 +674,18 @@ def create_app(
         made(request, deploymentID=created.id)
         return _json(request, _dump(created), status=201)
 
-    @app.get(f"{API}/deployments/{{deployment_id}}", response_model=Deployment)
+    @app.get(
+        f"{API}/deployments/{{deployment_id}}",
+        response_model=Deployment,
+        responses=answers(DEPLOYMENT_NOT_FOUND),
+    )
     async def get_deployment(request: Request, deployment_id: str, principal: Reader) -> Response:
         return _json(request, _dump(await service.deployment(deployment_id, scope=principal.scope)))
 
     @app.delete(
         f"{API}/deployments/{{deployment_id}}",
         status_code=204,
-        responses=refusals | {409: {"model": ErrorBody}, 502: {"model": ErrorBody}},
+        responses=answers(FORBIDDEN, DEPLOYMENT_NOT_FOUND, DEPLOYMENT_HAS_PEERINGS, AWS_FAILED),
     )
     async def delete_deployment(deployment_id: str, principal: Writer) -> Response:
         await service.delete_deployment(deployment_id, scope=principal.scope)
@@ -619,7 +694,7 @@ def create_app(
     @app.post(
         f"{API}/deployments/{{deployment_id}}/stop",
         response_model=Deployment,
-        responses=refusals | {409: {"model": ErrorBody}},
+        responses=answers(FORBIDDEN, DEPLOYMENT_NOT_FOUND, DEPLOYMENT_NOT_RUNNING),
     )
     async def stop_deployment(request: Request, deployment_id: str, principal: Writer) -> Response:
         stopped = await service.set_deployment_running(deployment_id, False, scope=principal.scope)
@@ -628,14 +703,20 @@ def create_app(
     @app.post(
         f"{API}/deployments/{{deployment_id}}/start",
         response_model=Deployment,
-        responses=refusals | {409: {"model": ErrorBody}},
+        responses=answers(FORBIDDEN, DEPLOYMENT_NOT_FOUND, DEPLOYMENT_NOT_RUNNING),
     )
     async def start_deployment(request: Request, deployment_id: str, principal: Writer) -> Response:
         started = await service.set_deployment_running(deployment_id, True, scope=principal.scope)
         return _json(request, _dump(started))
 
-    @app.get(f"{API}/deployments/{{deployment_id}}/vpc", response_model=DeploymentVpc)
-    async def get_vpc(request: Request, deployment_id: str, principal: Reader) -> Response:
+    @app.get(
+        f"{API}/deployments/{{deployment_id}}/vpc",
+        response_model=DeploymentVpc,
+        responses=answers(DEPLOYMENT_NOT_FOUND),
+    )
+    async def get_deployment_vpc(
+        request: Request, deployment_id: str, principal: Reader
+    ) -> Response:
         vpc = await service.deployment_vpc(deployment_id, scope=principal.scope)
         return _json(request, _dump(vpc))
 
@@ -645,7 +726,11 @@ def create_app(
 
     # --- peerings -------------------------------------------------------------------------
 
-    @app.get(f"{API}/deployments/{{deployment_id}}/peerings", response_model=list[PlatformPeering])
+    @app.get(
+        f"{API}/deployments/{{deployment_id}}/peerings",
+        response_model=list[PlatformPeering],
+        responses=answers(DEPLOYMENT_NOT_FOUND),
+    )
     async def list_deployment_peerings(
         request: Request, deployment_id: str, principal: Reader
     ) -> Response:
@@ -655,7 +740,22 @@ def create_app(
         f"{API}/deployments/{{deployment_id}}/peerings",
         response_model=PlatformPeering,
         status_code=202,
-        responses=refusals | {409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+        responses=answers(
+            INVALID_ARGUMENT,
+            FORBIDDEN,
+            DEPLOYMENT_NOT_FOUND,
+            DEPLOYMENT_NOT_RUNNING,
+            PEERING_EXISTS,
+            PEERING_NOT_VISIBLE,
+            PEERING_WRONG_ACCEPTER,
+            PEERING_REQUESTER_MISMATCH,
+            PEERING_NOT_PENDING,
+            REGION_MISMATCH,
+            CIDR_RESERVED,
+            CIDR_OVERLAP,
+            AWS_FAILED,
+            AWS_UNREACHABLE,
+        ),
     )
     async def confirm_peering(
         request: Request, deployment_id: str, body: ConfirmPeeringRequest, principal: Writer
@@ -669,6 +769,7 @@ def create_app(
     @app.get(
         f"{API}/deployments/{{deployment_id}}/peerings/{{peering_id}}",
         response_model=PlatformPeering,
+        responses=answers(INVALID_ARGUMENT, DEPLOYMENT_NOT_FOUND, PEERING_NOT_FOUND),
     )
     async def get_peering(
         request: Request, deployment_id: str, peering_id: PeeringId, principal: Reader
@@ -680,7 +781,14 @@ def create_app(
         f"{API}/deployments/{{deployment_id}}/peerings/{{peering_id}}",
         response_model=PlatformPeering,
         status_code=202,
-        responses=refusals | {409: {"model": ErrorBody}},
+        responses=answers(
+            INVALID_ARGUMENT,
+            FORBIDDEN,
+            DEPLOYMENT_NOT_FOUND,
+            PEERING_NOT_FOUND,
+            PEERING_NOT_RUNNING,
+            PEERING_IN_USE,
+        ),
     )
     async def delete_peering(
         request: Request, deployment_id: str, peering_id: PeeringId, principal: Writer
@@ -692,7 +800,9 @@ def create_app(
         f"{API}/deployments/{{deployment_id}}/peerings/{{peering_id}}/retry",
         response_model=PlatformPeering,
         status_code=202,
-        responses=refusals | {409: {"model": ErrorBody}},
+        responses=answers(
+            INVALID_ARGUMENT, FORBIDDEN, DEPLOYMENT_NOT_FOUND, PEERING_NOT_FOUND, PEERING_NOT_FAILED
+        ),
     )
     async def retry_peering(
         request: Request, deployment_id: str, peering_id: PeeringId, principal: Writer
@@ -707,18 +817,24 @@ def create_app(
     # --- resources ------------------------------------------------------------------------
 
     @app.get(f"{API}/resources", response_model=list[Resource])
-    async def list_all_resources(request: Request, principal: Reader) -> Response:
+    async def list_resources(request: Request, principal: Reader) -> Response:
         return _json(request, _dump(await service.all_resources(scope=principal.scope)))
 
-    @app.get(f"{API}/deployments/{{deployment_id}}/resources", response_model=list[Resource])
-    async def list_resources(request: Request, deployment_id: str, principal: Reader) -> Response:
+    @app.get(
+        f"{API}/deployments/{{deployment_id}}/resources",
+        response_model=list[Resource],
+        responses=answers(DEPLOYMENT_NOT_FOUND),
+    )
+    async def list_deployment_resources(
+        request: Request, deployment_id: str, principal: Reader
+    ) -> Response:
         return _json(request, _dump(await service.resources(deployment_id, scope=principal.scope)))
 
     @app.post(
         f"{API}/deployments/{{deployment_id}}/resources",
         response_model=Resource,
         status_code=201,
-        responses=refusals,
+        responses=answers(INVALID_ARGUMENT, FORBIDDEN, DEPLOYMENT_NOT_FOUND),
     )
     async def create_resource(
         request: Request, deployment_id: str, body: CreateResourceRequest, principal: Writer
@@ -732,10 +848,20 @@ def create_app(
     @app.delete(
         f"{API}/deployments/{{deployment_id}}/resources/{{resource_id}}",
         status_code=204,
-        responses=refusals,
+        responses=answers(FORBIDDEN, DEPLOYMENT_NOT_FOUND, RESOURCE_NOT_FOUND),
     )
     async def delete_resource(deployment_id: str, resource_id: str, principal: Writer) -> Response:
         await service.delete_resource(deployment_id, resource_id, scope=principal.scope)
         return Response(status_code=204)
 
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document as ``GET /openapi.json`` serves it, made without serving
+    (nothing is opened or started): what ``peering-tui platform openapi`` prints."""
+    from .ec2 import PlatformEc2
+    from .store import Store
+
+    service = PlatformService(Store(":memory:"), PlatformEc2())
+    return create_app(service, key="-", secret=SecretStr("-")).openapi()

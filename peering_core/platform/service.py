@@ -19,7 +19,6 @@ import functools
 import hashlib
 import ipaddress
 import logging
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -64,10 +63,6 @@ RESOURCE_TYPES = (
     "clickhouse",
     "other",
 )
-_HOSTNAME_RE = re.compile(
-    r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
-    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-)
 # Errors worth another try: throttling and transport trouble, not a refusal.
 TRANSIENT_AWS_CODES = frozenset(
     {
@@ -85,6 +80,7 @@ TRANSIENT_AWS_CODES = frozenset(
         "ConnectionError",
         "HTTPClientError",
         "ProxyConnectionError",
+        "ResponseParserError",
     }
 )
 GONE_AWS_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
@@ -110,15 +106,16 @@ class LeaseLost(Exception):
     """Another replica holds the peering's lease now: this one stops working it."""
 
 
+# The partition of the platform's own AWS account, where every deployment VPC is made: a
+# region of another partition (China, GovCloud, ISO) could never be served by it.
+PLATFORM_PARTITION = "aws"
+
+
 @functools.cache
 def ec2_regions() -> frozenset[str]:
-    """Every region botocore knows EC2 in, across partitions (no network)."""
+    """The regions of the platform's partition that botocore knows EC2 in (no network)."""
     session = botocore.session.Session()
-    return frozenset(
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("ec2", partition_name=partition)
-    )
+    return frozenset(session.get_available_regions("ec2", partition_name=PLATFORM_PARTITION))
 
 
 # Reads every IPv4 block of a requester VPC (region, account, VPC id) where EC2's answer
@@ -126,7 +123,6 @@ def ec2_regions() -> frozenset[str]:
 RequesterCidrs = Callable[[str, str, str], Awaitable[tuple[str, ...]]]
 
 NAME_LENGTH = 64
-HOST_LENGTH = 253
 
 
 def _name(body: dict[str, Any], field: str, default: str | None = None) -> str:
@@ -409,7 +405,9 @@ class PlatformService:
             raise from_rule(exc) from None
         if region not in ec2_regions():
             raise PlatformError(
-                400, "INVALID_ARGUMENT", f"region {region!r} is not an AWS region with EC2"
+                400,
+                "INVALID_ARGUMENT",
+                f"region {region!r} is not an AWS region with EC2 in the platform's partition",
             )
         given = body.get("tenantId", scope or DEFAULT_TENANT)
         tenant = await self.tenancy.tenant(given, scope=scope)
@@ -1022,22 +1020,10 @@ class PlatformService:
                 "INVALID_ARGUMENT",
                 f"type {shown(kind)} is not one of {', '.join(RESOURCE_TYPES)}",
             )
-        host = body.get("host")
-        if not isinstance(host, str) or not host or len(host) > HOST_LENGTH:
-            raise PlatformError(
-                400,
-                "INVALID_ARGUMENT",
-                f"host must be an IP address or a host name of at most {HOST_LENGTH} characters",
-            )
         try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            if not _HOSTNAME_RE.fullmatch(host):
-                raise PlatformError(
-                    400,
-                    "INVALID_ARGUMENT",
-                    f"host {shown(host)} is neither an IP address nor a host name",
-                ) from None
+            host = rules.check_host(body.get("host"))
+        except RuleViolation as exc:
+            raise from_rule(exc) from None
         port = body.get("port")
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
             raise PlatformError(400, "INVALID_ARGUMENT", f"port {shown(port)} is not in 1-65535")

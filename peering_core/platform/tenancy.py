@@ -57,13 +57,16 @@ class Tenancy:
 
     async def tenant(self, given: object, *, scope: str | None, by_name: bool = False) -> Tenant:
         """The tenant with id ``given`` (``by_name``: or that name) within ``scope``."""
-        if not isinstance(given, str) or not given:
-            raise PlatformError(
-                400, "INVALID_ARGUMENT", "tenantId is required and must be a string"
-            )
-        tenant = await self.store.tenant(given)
+        if by_name and isinstance(given, str) and given:
+            wanted = given
+        else:
+            try:
+                wanted = rules.check_tenant_id(given)
+            except RuleViolation as exc:
+                raise from_rule(exc) from None
+        tenant = await self.store.tenant(wanted)
         if tenant is None and by_name:
-            tenant = await self.store.tenant(name=given)
+            tenant = await self.store.tenant(name=wanted)
         if tenant is None or (scope is not None and tenant.id != scope):
             raise tenant_not_found(given)
         return tenant
@@ -80,6 +83,10 @@ class Tenancy:
                 f"role {shown(role)} is not one of operator, viewer",
             )
         given = body.get("tenantId", scope)
+        if given is None:
+            raise PlatformError(
+                422, "TENANT_REQUIRED", "the admin key names the tenant a key is for: tenantId"
+            )
         tenant = await self.tenant(given, scope=scope, by_name=by_name)
         secret = new_secret()
         # scrypt takes a tenth of a second of CPU: not on the event loop.
