@@ -20,6 +20,7 @@ from peering_core.sandbox.seed import SeedReport
 from peering_core.sandbox.servers import MotoServer, Sandbox
 
 from .cli_helpers import Cli
+from .contract import check_every_answer_async
 from .postgres import PostgresServer
 
 
@@ -100,11 +101,13 @@ async def estate(sandbox: Sandbox) -> SeedReport:
 
 @pytest.fixture
 async def api(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    """Raw HTTP to the sandbox platform with good credentials, for status/header/body checks."""
+    """Raw HTTP to the sandbox platform with good credentials, for status/header/body checks.
+    Every answer is held to the OpenAPI document: one it does not describe fails the test."""
     async with httpx.AsyncClient(
         base_url=sandbox.platform_url,
         auth=httpx.BasicAuth(sandbox.key, sandbox.secret.get_secret_value()),
         timeout=30.0,
+        event_hooks={"response": [check_every_answer_async]},
     ) as client:
         yield client
 

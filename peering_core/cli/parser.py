@@ -107,6 +107,13 @@ def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         metavar="SECONDS",
         help="the longest wait between two attempts at work AWS failed (default 60)",
     )
+    platform_commands.add_parser(
+        "openapi",
+        help="print the platform API's OpenAPI document (JSON), as GET /openapi.json serves it",
+        description="Print the platform API's OpenAPI document, as the server serves it at "
+        "/openapi.json (nothing is started or opened): peering-tui platform openapi > "
+        "docs/openapi.json",
+    )
     add_admin_parsers(platform_commands, store)
 
 
