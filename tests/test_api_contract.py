@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from peering_core.models import PlatformStatus
+from peering_core.platform.errors import REFUSALS
 from peering_core.platform.service import ec2_regions
 from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, build_customer_vpc, wait_for_platform
 from peering_core.sandbox.servers import Sandbox
@@ -351,3 +352,15 @@ def test_the_stateful_tester_reaches_peerings_through_links_not_made_up_ids() ->
         for operation in item.values()
     }
     assert with_ids <= targets, with_ids - targets
+
+
+def test_every_refusal_the_server_writes_is_in_the_table_the_document_is_made_from() -> None:
+    """A refusal raised with a status and code of its own would be missing from the document:
+    every one in the platform's source is a row of ``errors.REFUSALS``."""
+    table = {(r.status, r.code) for r in REFUSALS}
+    written = set()
+    for source in (ROOT / "peering_core" / "platform").glob("*.py"):
+        text = " ".join(source.read_text().split())
+        written |= {(int(s), c) for s, c in re.findall(r'\b([1-5]\d\d), "([A-Z_]+)"', text)}
+    assert written, "the search finds nothing: it is out of date"
+    assert written <= table, written - table

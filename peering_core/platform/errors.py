@@ -31,7 +31,7 @@ def from_rule(exc: RuleViolation) -> PlatformError:
 
 
 def forbidden(message: str) -> PlatformError:
-    return PlatformError(403, "FORBIDDEN", message)
+    return FORBIDDEN(message)
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,15 @@ class Refusal:
     status: int
     code: str
     when: str
+
+    def __call__(
+        self,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        retry_after: float | None = None,
+    ) -> PlatformError:
+        """This refusal, answered with ``message`` naming the value."""
+        return PlatformError(self.status, self.code, message, details, retry_after)
 
 
 # Every refusal the API answers with; each operation's document lists the ones it can give.

@@ -40,7 +40,26 @@ from ..models import (
 )
 from ..printable import shown
 from .ec2 import PlatformEc2
-from .errors import PlatformError, from_rule
+from .errors import (
+    AWS_FAILED,
+    AWS_UNREACHABLE,
+    DEPLOYMENT_HAS_PEERINGS,
+    DEPLOYMENT_NOT_FOUND,
+    DEPLOYMENT_NOT_RUNNING,
+    INVALID_ARGUMENT,
+    PEERING_EXISTS,
+    PEERING_IN_USE,
+    PEERING_NOT_FAILED,
+    PEERING_NOT_FOUND,
+    PEERING_NOT_PENDING,
+    PEERING_NOT_RUNNING,
+    PEERING_NOT_VISIBLE,
+    PEERING_REQUESTER_MISMATCH,
+    PEERING_WRONG_ACCEPTER,
+    RESOURCE_NOT_FOUND,
+    PlatformError,
+    from_rule,
+)
 from .store import NEVER, DeploymentRow, PeeringExistsError, Store, now
 from .tenancy import Tenancy
 
@@ -94,9 +113,7 @@ def transient(exc: AwsError) -> bool:
 
 def aws_unavailable(exc: AwsError, retry_after: float) -> PlatformError:
     """503 for a request that needed AWS while it failed in a way that may pass."""
-    return PlatformError(
-        503,
-        "AWS_UNAVAILABLE",
+    return AWS_UNREACHABLE(
         f"AWS is not answering the platform ({exc}); nothing was recorded, try again",
         retry_after=retry_after,
     )
@@ -135,9 +152,7 @@ def _name(body: dict[str, Any], field: str, default: str | None = None) -> str:
 
 
 def _deployment_not_found(deployment_id: str) -> PlatformError:
-    return PlatformError(
-        404, "DEPLOYMENT_NOT_FOUND", f"deployment {shown(deployment_id)} does not exist"
-    )
+    return DEPLOYMENT_NOT_FOUND(f"deployment {shown(deployment_id)} does not exist")
 
 
 def _split(cidr: str) -> list[str]:
@@ -404,9 +419,7 @@ class PlatformService:
         except RuleViolation as exc:
             raise from_rule(exc) from None
         if region not in ec2_regions():
-            raise PlatformError(
-                400,
-                "INVALID_ARGUMENT",
+            raise INVALID_ARGUMENT(
                 f"region {region!r} is not an AWS region with EC2 in the platform's partition",
             )
         given = body.get("tenantId", scope or DEFAULT_TENANT)
@@ -438,9 +451,7 @@ class PlatformService:
         except BaseException as exc:
             await asyncio.shield(self._roll_back(made))
             if isinstance(exc, AwsError):
-                raise PlatformError(
-                    502,
-                    "AWS_UNAVAILABLE",
+                raise AWS_FAILED(
                     f"could not build the deployment's VPC in {region} (nothing was left "
                     f"behind): {exc.code}: {exc.message}",
                 ) from None
@@ -498,18 +509,14 @@ class PlatformService:
             left = await tx.peerings(deployment_id)
             if left:
                 names = ", ".join(p.peering_id for p in left)
-                raise PlatformError(
-                    409,
-                    "DEPLOYMENT_HAS_PEERINGS",
+                raise DEPLOYMENT_HAS_PEERINGS(
                     f"deployment {deployment_id} still has peerings: {names}; delete them first",
                 )
             await tx.set_deployment_status(row, "deleting")
         try:
             await self._remove_vpc(row.deployment.region, row.vpc_id, row.route_table_ids)
         except AwsError as exc:
-            raise PlatformError(
-                502,
-                "AWS_UNAVAILABLE",
+            raise AWS_FAILED(
                 f"deleting the VPC {row.vpc_id} of deployment {deployment_id} stopped: "
                 f"{exc.code}: {exc.message}; delete the deployment again to continue",
             ) from None
@@ -541,9 +548,7 @@ class PlatformService:
         async with self.store.transaction() as tx:
             row = await self._deployment_row(deployment_id, scope, tx)
             if row.deployment.status == "deleting":
-                raise PlatformError(
-                    409, "DEPLOYMENT_NOT_RUNNING", f"deployment {deployment_id} is being deleted"
-                )
+                raise DEPLOYMENT_NOT_RUNNING(f"deployment {deployment_id} is being deleted")
             await tx.set_deployment_status(row, "running" if running else "stopped")
         return await self.deployment(deployment_id, scope=scope)
 
@@ -615,18 +620,14 @@ class PlatformService:
                 raise aws_unavailable(exc, self.retry_base * 4) from None
             raise
         if pcx is None:
-            raise PlatformError(
-                422,
-                "PEERING_NOT_FOUND",
+            raise PEERING_NOT_VISIBLE(
                 f"peering {peering_id} is not visible to the platform account "
                 f"{self.account_id} in {region}",
             )
         if pcx.accepter.vpc_id != row.vpc_id:
             raise await self._wrong_accepter(peering_id, pcx, row)
         if pcx.requester.owner_id != account_id or pcx.requester.vpc_id != vpc_id:
-            raise PlatformError(
-                422,
-                "PEERING_REQUESTER_MISMATCH",
+            raise PEERING_REQUESTER_MISMATCH(
                 f"peering {peering_id} was requested by account {pcx.requester.owner_id} "
                 f"VPC {pcx.requester.vpc_id}, not account {account_id} VPC {vpc_id}",
             )
@@ -635,9 +636,7 @@ class PlatformService:
         except RuleViolation as exc:
             raise from_rule(exc) from None
         if pcx.status != "pending-acceptance":
-            raise PlatformError(
-                422,
-                "PEERING_NOT_PENDING",
+            raise PEERING_NOT_PENDING(
                 f"peering {peering_id} is {pcx.status} on AWS, not pending-acceptance",
             )
         try:
@@ -647,9 +646,7 @@ class PlatformService:
                 raise aws_unavailable(exc, self.retry_base * 4) from None
             raise
         if not requester_cidrs:
-            raise PlatformError(
-                422, "PEERING_NOT_FOUND", f"peering {peering_id} shows no requester CIDR"
-            )
+            raise PEERING_NOT_VISIBLE(f"peering {peering_id} shows no requester CIDR")
         try:
             record, created = await self._record_confirmation(
                 row, peering_id, account_id, vpc_id, requester_cidrs
@@ -666,9 +663,7 @@ class PlatformService:
 
     def _check_running(self, row: DeploymentRow) -> None:
         if row.deployment.status != "running":
-            raise PlatformError(
-                409,
-                "DEPLOYMENT_NOT_RUNNING",
+            raise DEPLOYMENT_NOT_RUNNING(
                 f"deployment {row.deployment.id} is {row.deployment.status}, not running",
             )
 
@@ -732,9 +727,7 @@ class PlatformService:
         target = pcx.accepter.vpc_id
         ours = [d for d in await self.store.deployments(row.tenant_id) if d.vpc_id == target]
         where = f"{target} (deployment {ours[0].deployment.id})" if ours else "another VPC"
-        return PlatformError(
-            422,
-            "PEERING_WRONG_ACCEPTER",
+        return PEERING_WRONG_ACCEPTER(
             f"peering {peering_id} is addressed to {where}, not to this deployment's VPC "
             f"{row.vpc_id}",
         )
@@ -942,9 +935,7 @@ class PlatformService:
         the peer's blocks. Whatever of it exists on AWS is removed in the background."""
         async with self._changing(deployment_id, peering_id, scope) as (tx, record):
             if record.status not in (PlatformStatus.RUNNING, PlatformStatus.FAILED):
-                raise PlatformError(
-                    409,
-                    "PEERING_NOT_RUNNING",
+                raise PEERING_NOT_RUNNING(
                     f"peering {peering_id} is {record.status.value}; only a running or failed "
                     "peering can be deleted",
                 )
@@ -956,9 +947,7 @@ class PlatformService:
             if dependents:
                 names = ", ".join(f"{r.name} ({r.host}:{r.port})" for r in dependents)
                 blocks = ", ".join(record.requester_cidrs)
-                raise PlatformError(
-                    409,
-                    "PEERING_IN_USE",
+                raise PEERING_IN_USE(
                     f"peering {peering_id} is used by resources inside {blocks}: {names}; "
                     "delete them first",
                     details=[r.model_dump(mode="json") for r in dependents],
@@ -981,9 +970,7 @@ class PlatformService:
         deletion (back to ``deleting``)."""
         async with self._changing(deployment_id, peering_id, scope) as (tx, record):
             if record.status is not PlatformStatus.FAILED:
-                raise PlatformError(
-                    409,
-                    "PEERING_NOT_FAILED",
+                raise PEERING_NOT_FAILED(
                     f"peering {peering_id} is {record.status.value}; only a failed peering "
                     "can be retried",
                 )
@@ -1015,9 +1002,7 @@ class PlatformService:
         name = _name(body, "name")
         kind = body.get("type")
         if kind not in RESOURCE_TYPES:
-            raise PlatformError(
-                400,
-                "INVALID_ARGUMENT",
+            raise INVALID_ARGUMENT(
                 f"type {shown(kind)} is not one of {', '.join(RESOURCE_TYPES)}",
             )
         try:
@@ -1026,7 +1011,7 @@ class PlatformService:
             raise from_rule(exc) from None
         port = body.get("port")
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-            raise PlatformError(400, "INVALID_ARGUMENT", f"port {shown(port)} is not in 1-65535")
+            raise INVALID_ARGUMENT(f"port {shown(port)} is not in 1-65535")
         row = await self._deployment_row(deployment_id, scope)
         resource = Resource(
             id="r" + secrets.token_hex(4)[:7],
@@ -1046,9 +1031,7 @@ class PlatformService:
     ) -> None:
         row = await self._deployment_row(deployment_id, scope)
         if not await self.store.remove_resource(row, resource_id):
-            raise PlatformError(
-                404,
-                "RESOURCE_NOT_FOUND",
+            raise RESOURCE_NOT_FOUND(
                 f"resource {shown(resource_id)} does not exist on deployment {deployment_id}",
             )
 
@@ -1064,9 +1047,7 @@ class _MadeVpc:
 
 
 def _peering_not_found(deployment_id: str, peering_id: str) -> PlatformError:
-    return PlatformError(
-        404,
-        "PEERING_NOT_FOUND",
+    return PEERING_NOT_FOUND(
         f"peering {shown(peering_id)} is not recorded for deployment {shown(deployment_id)}",
     )
 
@@ -1089,10 +1070,8 @@ def _recorded_elsewhere(
 ) -> PlatformError:
     """409 for a pcx recorded with other values; the record is named only to its own tenant."""
     if existing.tenant_id != row.tenant_id:
-        return PlatformError(409, "PEERING_EXISTS", f"peering {peering_id} is already recorded")
-    return PlatformError(
-        409,
-        "PEERING_EXISTS",
+        return PEERING_EXISTS(f"peering {peering_id} is already recorded")
+    return PEERING_EXISTS(
         f"peering {peering_id} is already recorded for deployment {existing.deployment_id} "
         f"with account {existing.account_id} and VPC {existing.vpc_id}",
     )

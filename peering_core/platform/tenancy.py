@@ -16,7 +16,15 @@ from .. import rules
 from ..errors import RuleViolation
 from ..models import ApiKey, NewApiKey, Role, Tenant
 from ..printable import shown
-from .errors import PlatformError, from_rule
+from .errors import (
+    INVALID_ARGUMENT,
+    KEY_NOT_FOUND,
+    TENANT_EXISTS,
+    TENANT_NOT_FOUND,
+    TENANT_REQUIRED,
+    PlatformError,
+    from_rule,
+)
 from .keys import hash_secret, new_key_id, new_secret
 from .store import Store, TenantExistsError, now
 
@@ -25,11 +33,11 @@ KEY_ROLES = (Role.OPERATOR, Role.VIEWER)  # the admin key is the one set at star
 
 
 def tenant_not_found(tenant: object) -> PlatformError:
-    return PlatformError(404, "TENANT_NOT_FOUND", f"tenant {shown(tenant)} does not exist")
+    return TENANT_NOT_FOUND(f"tenant {shown(tenant)} does not exist")
 
 
 def key_not_found(key_id: str) -> PlatformError:
-    return PlatformError(404, "KEY_NOT_FOUND", f"key {shown(key_id)} does not exist")
+    return KEY_NOT_FOUND(f"key {shown(key_id)} does not exist")
 
 
 class Tenancy:
@@ -47,9 +55,7 @@ class Tenancy:
         try:
             await self.store.add_tenant(tenant)
         except TenantExistsError:
-            raise PlatformError(
-                409, "TENANT_EXISTS", f"a tenant named {shown(name)} already exists"
-            ) from None
+            raise TENANT_EXISTS(f"a tenant named {shown(name)} already exists") from None
         return tenant
 
     async def tenants(self) -> list[Tenant]:
@@ -77,16 +83,12 @@ class Tenancy:
         """A new key of ``role`` for the tenant; its secret is in this answer and nowhere else."""
         role = body.get("role")
         if role not in [r.value for r in KEY_ROLES]:
-            raise PlatformError(
-                400,
-                "INVALID_ARGUMENT",
+            raise INVALID_ARGUMENT(
                 f"role {shown(role)} is not one of operator, viewer",
             )
         given = body.get("tenantId", scope)
         if given is None:
-            raise PlatformError(
-                422, "TENANT_REQUIRED", "the admin key names the tenant a key is for: tenantId"
-            )
+            raise TENANT_REQUIRED("the admin key names the tenant a key is for: tenantId")
         tenant = await self.tenant(given, scope=scope, by_name=by_name)
         secret = new_secret()
         # scrypt takes a tenth of a second of CPU: not on the event loop.
