@@ -67,15 +67,33 @@ class SchemathesisRun:
 
 
 def run_schemathesis(
-    box: Sandbox, *, examples: int, scenarios: int, seed: int, workdir: Path
+    box: Sandbox,
+    *,
+    examples: int,
+    scenarios: int,
+    seed: int,
+    workdir: Path,
+    known: dict[str, str] | None = None,
 ) -> SchemathesisRun:
     """``st run`` over the whole document of ``box``'s platform, with the project's
     configuration, ``examples`` per operation in the fuzzing phase and ``scenarios`` in the
-    stateful one (the coverage phase makes what the schema calls for); blocking."""
+    stateful one (the coverage phase makes what the schema calls for); blocking. ``known``
+    path parameters (``deployment_id`` → an id that exists) are used in half the generated
+    requests, so the phases without links reach real records too."""
     har = workdir / "requests.har"
     config = workdir / "schemathesis.toml"
+    dictionaries = "".join(
+        f'\n[dictionaries.{name}]\nvalues = ["{value}"]\n' for name, value in (known or {}).items()
+    )
+    bindings = "".join(
+        f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}\n'
+        for name in (known or {})
+    )
     config.write_text(
-        CONFIG.read_text()
+        # Top-level keys before the file's first table.
+        (f"[parameters]\n{bindings}\n" if bindings else "")
+        + CONFIG.read_text()
+        + dictionaries
         + f"\n[phases.fuzzing.generation]\nmax-examples = {examples}\n"
         + f"\n[phases.stateful.generation]\nmax-examples = {scenarios}\n"
     )

@@ -63,8 +63,9 @@ def assert_the_life_cycle_was_walked(run: SchemathesisRun) -> None:
 def test_schemathesis_finds_nothing_on_a_platform_with_a_deployment_and_a_running_peering(
     used_platform: tuple[Sandbox, str, str], tmp_path: Path
 ) -> None:
-    box, _deployment, _pcx = used_platform
-    run = run_schemathesis(box, examples=10, scenarios=60, seed=SEED, workdir=tmp_path)
+    box, deployment, pcx = used_platform
+    known = {"deployment_id": deployment, "peering_id": pcx}
+    run = run_schemathesis(box, examples=5, scenarios=40, seed=SEED, workdir=tmp_path, known=known)
     assert_nothing_found(run)
     assert_the_life_cycle_was_walked(run)
 
@@ -73,7 +74,10 @@ def test_schemathesis_finds_nothing_on_a_platform_with_a_deployment_and_a_runnin
 def test_a_long_schemathesis_run_finds_nothing_either(
     used_platform: tuple[Sandbox, str, str], tmp_path: Path
 ) -> None:
-    box, _deployment, _pcx = used_platform
-    run = run_schemathesis(box, examples=200, scenarios=1000, seed=SEED + 1, workdir=tmp_path)
+    box, deployment, pcx = used_platform
+    known = {"deployment_id": deployment, "peering_id": pcx}
+    run = run_schemathesis(
+        box, examples=200, scenarios=1000, seed=SEED + 1, workdir=tmp_path, known=known
+    )
     assert_nothing_found(run)
     assert_the_life_cycle_was_walked(run)
