@@ -138,9 +138,7 @@ def _answered(har: Path, base: str) -> dict[str, set[int]]:
     """Per operation (method and path template), the statuses seen in the run's HAR file."""
     if not har.exists():
         return {}
-    templates = [
-        (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"), path) for path in _paths()
-    ]
+    templates = [(_template(path), path) for path in _paths()]
     seen: dict[str, set[int]] = {}
     for entry in json.loads(har.read_text())["log"]["entries"]:
         url = entry["request"]["url"].removeprefix(base).split("?", 1)[0]
@@ -150,6 +148,11 @@ def _answered(har: Path, base: str) -> dict[str, set[int]]:
                 seen.setdefault(key, set()).add(entry["response"]["status"])
                 break
     return seen
+
+
+def _template(path: str) -> re.Pattern[str]:
+    """A document path (``/deployments/{deployment_id}``) as a pattern of the URLs it names."""
+    return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
 
 
 def _paths() -> list[str]:
@@ -172,11 +175,10 @@ def openapi_document() -> dict[str, Any]:
 # --- one answer against the document --------------------------------------------------------
 
 
-def _operation(method: str, url_path: str) -> tuple[str, dict[str, Any]] | None:
+def documented_operation(method: str, url_path: str) -> tuple[str, dict[str, Any]] | None:
     doc = openapi_document()
     for path in _paths():
-        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"
-        if re.match(pattern, url_path):
+        if _template(path).match(url_path):
             operation = doc["paths"][path].get(method.lower())
             return (path, operation) if operation is not None else None
     return None
@@ -187,7 +189,7 @@ def conforming(response: httpx.Response) -> list[str]:
     method or path the document does not have (405, 404 ``NOT_FOUND``) is not checked."""
     request = response.request
     method = "GET" if request.method == "HEAD" else request.method
-    found = _operation(method, request.url.path)
+    found = documented_operation(method, request.url.path)
     if found is None:
         return []
     path, operation = found

@@ -21,7 +21,13 @@ from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, build_customer_vpc, w
 from peering_core.sandbox.servers import Sandbox
 
 from .cli_helpers import Cli
-from .contract import ROOT, a_deployment_and_a_confirmed_peering, conforming, openapi_document
+from .contract import (
+    ROOT,
+    a_deployment_and_a_confirmed_peering,
+    conforming,
+    documented_operation,
+    openapi_document,
+)
 
 API = "/api/v1"
 REGION = "us-east-1"
@@ -133,7 +139,9 @@ async def follow(
     api: httpx.AsyncClient, answer: httpx.Response, target: str, body: Any = None
 ) -> httpx.Response:
     """The request the document's link from ``answer`` to ``target`` makes."""
-    source = conforming_operation(answer)
+    found = documented_operation(answer.request.method, answer.request.url.path)
+    assert found is not None, answer.request
+    _path, source = found
     links = source["responses"][str(answer.status_code)].get("links", {})
     assert target in links, (source["operationId"], answer.status_code, sorted(links))
     link = links[target]
@@ -143,16 +151,6 @@ async def follow(
     if "requestBody" in link:
         body = {k: _pointer(answer.json(), v) for k, v in link["requestBody"].items()}
     return await api.request(method, path, json=body)
-
-
-def conforming_operation(answer: httpx.Response) -> dict[str, Any]:
-    request = answer.request
-    for path, item in openapi_document()["paths"].items():
-        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"
-        if re.match(pattern, request.url.path) and request.method.lower() in item:
-            operation: dict[str, Any] = item[request.method.lower()]
-            return operation
-    raise AssertionError(f"{request.method} {request.url.path} is not in the document")
 
 
 async def test_the_links_lead_from_a_deployment_to_its_vpc_peerings_and_resources_and_back(
