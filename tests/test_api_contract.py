@@ -362,3 +362,31 @@ def test_every_refusal_the_server_writes_is_in_the_table_the_document_is_made_fr
         written |= {(int(s), c) for s, c in re.findall(r'\b([1-5]\d\d), "([A-Z_]+)"', text)}
     assert written, "the search finds nothing: it is out of date"
     assert written <= table, written - table
+
+
+async def test_if_none_match_star_is_no_304_for_a_malformed_or_missing_path(
+    api: httpx.AsyncClient,
+) -> None:
+    """A long schemathesis run found a 304 for a pcx id the document calls invalid: ``*`` holds
+    only where a representation exists, so the refusal comes first."""
+    deployment = (
+        await api.post(
+            f"{API}/deployments",
+            json={"deploymentName": "edge", "region": REGION, "cidr": "10.0.0.0/16"},
+        )
+    ).json()["deploymentID"]
+    star = {"If-None-Match": "*"}
+    malformed = await api.get(f"{API}/deployments/{deployment}/peerings/pcx-nope", headers=star)
+    assert "pcx-nope" in refusal(malformed, 400, "INVALID_ARGUMENT")
+    missing = await api.get(f"{API}/deployments/d0nosuch", headers=star)
+    refusal(missing, 404, "DEPLOYMENT_NOT_FOUND")
+    unknown_pcx = await api.get(
+        f"{API}/deployments/{deployment}/peerings/pcx-0123456789abcdef0", headers=star
+    )
+    refusal(unknown_pcx, 404, "PEERING_NOT_FOUND")
+
+    found = await api.get(f"{API}/deployments/{deployment}", headers=star)
+    assert found.status_code == 304 and found.headers["etag"]
+    fresh = await api.get(f"{API}/deployments/{deployment}")
+    again = await api.get(f"{API}/deployments", headers={"If-None-Match": fresh.headers["etag"]})
+    assert again.status_code == 304

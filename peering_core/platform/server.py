@@ -209,10 +209,13 @@ class NotModified(Exception):
         self.tag = tag
 
 
-def _matches(request: Request, tag: str) -> bool:
+def _matches(request: Request, tag: str, *, found: bool) -> bool:
+    """Whether ``If-None-Match`` holds for ``tag``. ``*`` holds only once the answer is
+    ``found`` (RFC 9110: a current representation exists), so a path that is malformed or names
+    nothing is still refused."""
     wanted = request.headers.get("if-none-match", "")
     candidates = {t.strip().removeprefix("W/") for t in wanted.split(",") if t.strip()}
-    return tag in candidates or "*" in candidates
+    return tag in candidates or (found and "*" in candidates)
 
 
 def _json(request: Request, payload: Any, status: int = 200) -> Response:
@@ -221,7 +224,7 @@ def _json(request: Request, payload: Any, status: int = 200) -> Response:
     if request.method != "GET":
         return Response(body, status_code=status, media_type="application/json")
     tag = getattr(request.state, "etag", None) or _etag(body)
-    if _matches(request, tag):
+    if _matches(request, tag, found=True):
         return Response(status_code=304, headers={"ETag": tag})
     return Response(body, status_code=status, media_type="application/json", headers={"ETag": tag})
 
@@ -506,7 +509,7 @@ def create_app(
             generation = await store.generation_of(scope)
             tag = f'"{store.store_id}-{service.view_tag}-{scope or "all"}-{generation}"'
             request.state.etag = tag
-            if _matches(request, tag):
+            if _matches(request, tag, found=False):
                 raise NotModified(tag)
         return principal
 
