@@ -94,7 +94,10 @@ def _translated(operation: str) -> Iterator[None]:
         yield
     except ClientError as exc:
         err = exc.response.get("Error", {})
-        raise AwsError(operation, err.get("Code", "Unknown"), err.get("Message", "")) from None
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise AwsError(
+            operation, err.get("Code", "Unknown"), err.get("Message", ""), status
+        ) from None
     except BotoCoreError as exc:
         raise AwsError(operation, type(exc).__name__, str(exc)) from None
 
@@ -229,6 +232,7 @@ class Ec2Gateway:
     ) -> None:
         self.access = access or AwsAccess()
         self.default_region = default_region
+        self.max_attempts = max_attempts
         self.calls: Counter[str] = Counter()
         self._session = _session(self.access.profile)
         self._config = AioConfig(
@@ -239,8 +243,13 @@ class Ec2Gateway:
             read_timeout=30,
             max_pool_connections=20,
         )
+        # For calls that are not idempotent: botocore would repeat one whose answer was lost,
+        # after AWS acted on it. Their callers decide what to do after a failure.
+        self._once = self._config.merge(
+            AioConfig(retries={"mode": "adaptive", "total_max_attempts": 1})
+        )
         self._stack = AsyncExitStack()
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -258,8 +267,8 @@ class Ec2Gateway:
         if model is not None:
             self.calls[model.name] += 1
 
-    async def _client(self, service: str, region: str) -> Any:
-        key = (service, region)
+    async def _client(self, service: str, region: str, *, retried: bool = True) -> Any:
+        key = (service, region, retried)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -271,7 +280,7 @@ class Ec2Gateway:
                 self._session.create_client(
                     service,
                     region_name=region,
-                    config=self._config,
+                    config=self._config if retried else self._once,
                     **self.access.client_kwargs(),
                 )
             )
@@ -279,8 +288,18 @@ class Ec2Gateway:
             self._clients[key] = created
             return created
 
-    async def _call(self, region: str, operation: str, service: str = "ec2", **params: Any) -> Any:
-        client = await self._client(service, region)
+    async def _call(
+        self,
+        region: str,
+        operation: str,
+        service: str = "ec2",
+        *,
+        retried: bool = True,
+        **params: Any,
+    ) -> Any:
+        """One API call; ``retried=False`` makes exactly one attempt (for a call that is not
+        idempotent, whose caller knows how to find out whether a failed attempt acted)."""
+        client = await self._client(service, region, retried=retried)
         with _translated(operation):
             return await getattr(client, operation)(**params)
 
@@ -383,6 +402,8 @@ class Ec2Gateway:
         peer_owner_id: str,
         tags: dict[str, str] | None = None,
     ) -> AwsPeering:
+        """Request a pcx, in one attempt: the call takes no idempotency token, so a retry
+        after a lost answer would request a second one (see ``create.request_pcx``)."""
         params: dict[str, Any] = {
             "VpcId": vpc_id,
             "PeerVpcId": peer_vpc_id,
@@ -392,6 +413,7 @@ class Ec2Gateway:
         raw = await self._call(
             region,
             "create_vpc_peering_connection",
+            retried=False,
             **params,
             **tagged("vpc-peering-connection", tags),
         )
@@ -470,13 +492,11 @@ class Ec2Gateway:
     async def _create_route(
         self, region: str, route_table_id: str, destination: str, **target: str
     ) -> None:
-        await self._call(
-            region,
-            "create_route",
-            RouteTableId=route_table_id,
-            DestinationCidrBlock=destination,
-            **target,
-        )
+        params: dict[str, Any] = {
+            "RouteTableId": route_table_id,
+            "DestinationCidrBlock": destination,
+        }
+        await self._call(region, "create_route", **(params | target))
 
     async def replace_route(
         self, region: str, route_table_id: str, destination: str, peering_id: str

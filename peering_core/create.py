@@ -18,7 +18,7 @@ from .aws import Ec2Gateway
 from .drift import serving_route_tables
 from .errors import AwsError, Failed, InvalidInput, PlatformApiError, Refused, RuleViolation
 from .health import LIVE_AWS_STATES
-from .intent import PeeringIntent, rule_description
+from .intent import TAG_REQUEST_TOKEN, PeeringIntent, request_token, rule_description
 from .models import (
     AwsPeering,
     Deployment,
@@ -96,6 +96,11 @@ class CreateResult(ResultModel):
     rules_present: tuple[str, ...]
     platform_status: str
     aws_status: str
+
+
+# Seconds before asking AWS for the pcx again (doubled per attempt; four times as long after
+# a throttled attempt).
+REQUEST_BACKOFF = 0.25
 
 
 # --- rules both the workflow and the create form apply ---------------------------------------
@@ -266,19 +271,62 @@ async def request_pcx(
         await steps.skipped(Step.REQUEST, f"{pcx.id} already requested")
         return pcx, False
     await steps.started(Step.REQUEST, "requesting the peering on AWS")
-    name = f"{plan.vpc.name or plan.vpc.id} ↔ {plan.deployment.name}"
     try:
-        pcx = await ec2.create_peering(
-            plan.region,
-            vpc_id=plan.vpc.id,
-            peer_vpc_id=plan.deployment_vpc.vpc_id,
-            peer_owner_id=plan.deployment_vpc.account_id,
-            tags={"Name": name} | intent.to_tags(),
-        )
+        pcx = await _request_once(plan, ec2, intent)
     except AwsError as exc:
-        raise Failed(exc.code, str(exc), step=Step.REQUEST) from None
+        hint = "; re-run the same command: it finds the pcx if AWS made it"
+        raise Failed(
+            exc.code, str(exc) + (hint if exc.outcome_unknown else ""), step=Step.REQUEST
+        ) from None
     await steps.done(Step.REQUEST, f"requested {pcx.id}")
     return pcx, True
+
+
+async def _request_once(plan: CreatePlan, ec2: Ec2Gateway, intent: PeeringIntent) -> AwsPeering:
+    """Exactly one pcx for this request, however many attempts it takes.
+
+    ``CreateVpcPeeringConnection`` takes no idempotency token and the gateway makes it in one
+    attempt; the request carries a token of its own in its tags instead. After a failure
+    that may have acted (a lost answer, a server error) the pcx with that token is looked
+    for before asking again; a throttled attempt is asked again after a pause. Should a
+    second pcx with the token turn up anyway (AWS's describes are eventually consistent),
+    the extra one is withdrawn before anything else sees it.
+    """
+    token = request_token()
+    tags = {"Name": f"{plan.vpc.name or plan.vpc.id} ↔ {plan.deployment.name}"}
+    tags |= intent.to_tags() | {TAG_REQUEST_TOKEN: token}
+    unsure = False
+    for attempt in range(ec2.max_attempts):
+        try:
+            pcx = await ec2.create_peering(
+                plan.region,
+                vpc_id=plan.vpc.id,
+                peer_vpc_id=plan.deployment_vpc.vpc_id,
+                peer_owner_id=plan.deployment_vpc.account_id,
+                tags=tags,
+            )
+            break
+        except AwsError as exc:
+            if not (exc.throttled or exc.outcome_unknown) or attempt == ec2.max_attempts - 1:
+                raise
+            unsure = unsure or exc.outcome_unknown
+            made = await _requested(ec2, plan, token) if exc.outcome_unknown else []
+            if made:
+                pcx = made[0]
+                break
+            await asyncio.sleep(REQUEST_BACKOFF * 2**attempt * (4 if exc.throttled else 1))
+    if unsure:
+        for extra in await _requested(ec2, plan, token):
+            if extra.id != pcx.id:
+                await ec2.delete_peering(plan.region, extra.id)
+    return pcx
+
+
+async def _requested(ec2: Ec2Gateway, plan: CreatePlan, token: str) -> list[AwsPeering]:
+    """The live pcxs of ``plan``'s VPC that carry the request ``token`` (in id order)."""
+    found = await ec2.describe_peerings(plan.region, requester_vpc_ids=[plan.vpc.id])
+    ours = [p for p in found if p.tags.get(TAG_REQUEST_TOKEN) == token]
+    return sorted((p for p in ours if p.status in LIVE_AWS_STATES), key=lambda p: p.id)
 
 
 async def confirm_on_platform(

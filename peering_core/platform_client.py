@@ -3,6 +3,12 @@
 Errors come back as :class:`PlatformApiError` carrying the server's ``code``; ``429`` is
 retried after ``Retry-After``; connection errors are retried with backoff; GETs remember
 their ETag so an unchanged poll costs a ``304`` and no parsing.
+
+A request that would make something new on a repeat (``POST`` of a deployment or a resource)
+is retried only when the platform surely did not act on it: the connection was never made,
+or the answer was ``429``/``503``. Every other call is safe to repeat (GETs; confirming a pcx,
+which the platform answers alike when repeated; DELETE, whose repeat the delete workflow
+recognises).
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from pydantic import SecretStr, TypeAdapter
 
 from .errors import PlatformApiError, PlatformUnavailable
 from .models import Deployment, DeploymentVpc, PlatformPeering, Resource, unchanged
+
+# Transport failures before the request reached the platform: safe to repeat any request.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 _DEPLOYMENTS = TypeAdapter(list[Deployment])
 _PEERINGS = TypeAdapter(list[PlatformPeering])
@@ -75,8 +84,11 @@ class PlatformClient:
         json: Any = None,
         *,
         parse: Callable[[Any], Any] | None = None,
+        idempotent: bool = True,
     ) -> Any:
-        """The answer's JSON body, or ``parse(body)``; a GET's result is kept with its ETag."""
+        """The answer's JSON body, or ``parse(body)``; a GET's result is kept with its ETag.
+
+        ``idempotent=False``: retried only where the platform cannot have acted on it."""
         headers: dict[str, str] = {}
         cached = self._etags.get(path) if method == "GET" else None
         if cached is not None:
@@ -88,12 +100,21 @@ class PlatformClient:
                 response = await self._http.request(method, path, json=json, headers=headers)
             except httpx.TransportError as exc:
                 last = exc
+                if not idempotent and not isinstance(exc, _NOT_SENT):
+                    raise PlatformUnavailable(
+                        0,
+                        "PLATFORM_ANSWER_LOST",
+                        f"{method} {path}: the platform's answer was lost ({type(exc).__name__});"
+                        " not repeated, since the platform may have acted on it",
+                    ) from None
                 await asyncio.sleep(self.backoff * 2**attempt)
                 continue
             if response.status_code == 304 and cached is not None:
                 self.not_modified += 1
                 return cached[1]
-            if response.status_code == 429 or response.status_code in (502, 503, 504):
+            if response.status_code in (429, 503) or (
+                idempotent and response.status_code in (502, 504)
+            ):
                 retry_after = _retry_after(response, self.backoff * 2**attempt)
                 last = _api_error(response)
                 if attempt < self.max_attempts - 1 and retry_after <= self.max_retry_after:
@@ -151,7 +172,9 @@ class PlatformClient:
         self, name: str, region: str, cidr: str, project_name: str = "default"
     ) -> Deployment:
         body = {"deploymentName": name, "region": region, "cidr": cidr, "projectName": project_name}
-        return Deployment.model_validate(await self._request("POST", "/api/v1/deployments", body))
+        return Deployment.model_validate(
+            await self._request("POST", "/api/v1/deployments", body, idempotent=False)
+        )
 
     async def stop_deployment(self, deployment_id: str) -> Deployment:
         return Deployment.model_validate(
@@ -224,7 +247,9 @@ class PlatformClient:
     ) -> Resource:
         body = {"name": name, "type": type, "host": host, "port": port}
         return Resource.model_validate(
-            await self._request("POST", f"/api/v1/deployments/{deployment_id}/resources", body)
+            await self._request(
+                "POST", f"/api/v1/deployments/{deployment_id}/resources", body, idempotent=False
+            )
         )
 
     async def delete_resource(self, deployment_id: str, resource_id: str) -> None:

@@ -44,9 +44,9 @@ class Proxies:
     aws: FaultProxy
     platform: FaultProxy
 
-    def set_rate(self, rate: float) -> None:
-        self.aws.set_rate(rate)
-        self.platform.set_rate(rate)
+    def set_rate(self, rate: float, lose_rate: float = 0.0) -> None:
+        self.aws.set_rate(rate, lose_rate)
+        self.platform.set_rate(rate, lose_rate)
 
     def injected(self) -> Counter[str]:
         return Counter({f"aws {k}": v for k, v in self.aws.injected.items()}) + Counter(
@@ -67,9 +67,12 @@ def proxies(sandbox: Sandbox) -> Iterator[Proxies]:
     pair.platform.stop()
 
 
-def customer_gateway(sandbox: Sandbox, proxies: Proxies, *, max_attempts: int) -> Ec2Gateway:
-    """The customer's EC2, reached through the AWS fault proxy."""
-    access = sandbox.customer_aws.model_copy(update={"endpoint_url": proxies.aws.url})
+def customer_gateway(
+    sandbox: Sandbox, proxies: Proxies, *, max_attempts: int, lane: int | None = None
+) -> Ec2Gateway:
+    """The customer's EC2, reached through the AWS fault proxy (a lane of it, if given)."""
+    url = proxies.aws.url if lane is None else proxies.aws.lane(lane)
+    access = sandbox.customer_aws.model_copy(update={"endpoint_url": url})
     return Ec2Gateway(access, default_region=REGION, max_attempts=max_attempts)
 
 
@@ -80,10 +83,11 @@ def platform_client(
     max_attempts: int,
     backoff: float = 0.25,
     max_retry_after: float = 30.0,
+    lane: int | None = None,
 ) -> PlatformClient:
-    """The platform API, reached through the platform fault proxy."""
+    """The platform API, reached through the platform fault proxy (a lane of it, if given)."""
     return PlatformClient(
-        proxies.platform.url,
+        proxies.platform.url if lane is None else proxies.platform.lane(lane),
         sandbox.key,
         sandbox.secret,
         max_attempts=max_attempts,
@@ -226,13 +230,18 @@ class Ledger:
 
 
 async def run_once(
-    sandbox: Sandbox, proxies: Proxies, ledger: Ledger, what: str, action: Any
+    sandbox: Sandbox,
+    proxies: Proxies,
+    ledger: Ledger,
+    what: str,
+    action: Any,
+    lane: int | None = None,
 ) -> Any:
     """One CLI-like run (fresh clients, the real retry paths with three attempts each);
     ``None`` if it stopped cleanly."""
     async with (
-        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
-        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS, lane=lane) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS, lane=lane) as ec2,
     ):
         try:
             result = await action(platform, ec2)
@@ -416,3 +425,90 @@ async def test_a_delete_stopped_after_the_platform_let_go_finishes_the_cleanup_w
             customer,
         )
     assert unknown.value.code == "PEERING_NOT_FOUND" and never in unknown.value.message
+
+
+# --- exactly once: answers lost after AWS or the platform acted -------------------------------
+
+LOSE_RATE = 0.15  # answers dropped after the real server acted
+REFUSE_RATE = 0.15  # requests answered by the proxy with a fault, never forwarded
+SEEDS = range(20)
+MAX_RUNS = 20
+
+
+async def test_creates_and_deletes_through_a_link_that_loses_answers_make_exactly_one_of_everything(
+    sandbox: Sandbox, proxies: Proxies
+) -> None:
+    """20 seeds side by side, one customer VPC each, each seed a lane of the proxies with its
+    own faults: create, re-run until done, read back; then the same for delete."""
+    estate = await build_estate(sandbox, {f"seed-{s}": f"172.{16 + s}.0.0/16" for s in SEEDS})
+    ledger = Ledger()
+    runs: Counter[str] = Counter()
+    proxies.set_rate(REFUSE_RATE, LOSE_RATE)
+
+    async def until_done_under_faults(seed: int, what: str, action: Any) -> Any:
+        for _ in range(MAX_RUNS):
+            runs[what] += 1
+            result = await run_once(sandbox, proxies, ledger, what, action, lane=seed)
+            if result is not None:
+                return result
+        raise AssertionError(f"seed {seed}: {what} did not finish in {MAX_RUNS} runs")
+
+    async def one_seed(seed: int, vpc: CustomerVpc) -> None:
+        request = CreateRequest(
+            deployment_id=estate.deployment_id,
+            vpc_id=vpc.vpc_id,
+            security_groups=(vpc.security_groups["app"],),
+            ports=PORTS,
+        )
+
+        async def create(platform: PlatformClient, ec2: Ec2Gateway) -> Any:
+            return await create_peering(request, platform, ec2, poll_interval=0.05)
+
+        pcx = (await until_done_under_faults(seed, "create", create)).peering_id
+        state = await read_back(sandbox, estate)
+        async with sandbox.customer_gateway() as ec2:
+            every = await ec2.describe_peerings(REGION, requester_vpc_ids=[vpc.vpc_id])
+        assert [p.id for p in every] == [pcx], f"seed {seed}: {len(every)} pcx requested"
+        assert state["live"][pcx].status == "active"
+        assert state["records"][pcx].status.value == "running"
+        tables, group = set(vpc.route_tables), vpc.security_groups["app"]
+        assert sorted(t for t, target in state["routes"] if t in tables) == sorted(tables)
+        assert {target for t, target in state["routes"] if t in tables} == {pcx}
+        assert sorted(port for g, port in state["rules"] if g == group) == sorted(PORTS)
+
+        removal = DeleteRequest(
+            deployment_id=estate.deployment_id, peering_id=pcx, confirmation=pcx
+        )
+
+        async def delete(platform: PlatformClient, ec2: Ec2Gateway) -> Any:
+            return await delete_peering(removal, platform, ec2, poll_interval=0.05)
+
+        await until_done_under_faults(seed, "delete", delete)
+        state = await read_back(sandbox, estate)
+        assert pcx not in state["live"] and pcx not in state["records"], f"seed {seed}"
+        assert not [t for t, target in state["routes"] if target == pcx], f"seed {seed}"
+        assert not [g for g, _ in state["rules"] if g == group], f"seed {seed}"
+
+    await asyncio.gather(
+        *(one_seed(seed, vpc) for seed, vpc in zip(SEEDS, estate.vpcs.values(), strict=True))
+    )
+    proxies.set_rate(0.0)
+    async with sandbox.customer_gateway() as ec2:
+        every = await ec2.describe_peerings(REGION)
+    assert len(every) == len(SEEDS), "one pcx per seed, ever"
+    lost = proxies.aws.lost
+    platform_lost = proxies.platform.lost
+    report(
+        f"exactly once: {len(SEEDS)} seeds, each a create then a delete through links that lose "
+        f"{LOSE_RATE:.0%} of answers after the server acted and refuse {REFUSE_RATE:.0%} "
+        f"before; {runs['create']} create runs, {runs['delete']} delete runs; "
+        f"{kinds(proxies.injected())} faults; answers lost after acting: "
+        f"CreateVpcPeeringConnection {lost['CreateVpcPeeringConnection']}, CreateRoute "
+        f"{lost['CreateRoute']}, AuthorizeSecurityGroupIngress "
+        f"{lost['AuthorizeSecurityGroupIngress']}, platform POST (confirm) "
+        f"{sum(v for k, v in platform_lost.items() if k.startswith('POST'))}, platform DELETE "
+        f"{sum(v for k, v in platform_lost.items() if k.startswith('DELETE'))}; "
+        f"{len(every)} pcx requested in all: 0 duplicates"
+    )
+    for stop in ledger.stops:
+        report(f"  stopped: {stop}")
