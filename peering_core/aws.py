@@ -17,15 +17,18 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession, get_session
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.loaders import Loader, create_loader
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .errors import AwsError
+
+if TYPE_CHECKING:
+    # aiobotocore and botocore cost ~0.3 s to import and EC2's model as long to load: both
+    # wait until a gateway exists, and then load on a thread of their own (:func:`warm_up`).
+    from aiobotocore.session import AioSession
+    from botocore.loaders import Loader
+
 from .models import (
     AwsPeering,
     CallerIdentity,
@@ -74,22 +77,64 @@ class AwsAccess(BaseModel):
 # with the same parsed files, so sharing it across threads is safe.
 _LOADERS: dict[str | None, Loader] = {}
 _LOADERS_LOCK = threading.Lock()
+_WARM_UP: threading.Thread | None = None
+# What creating an EC2 (or STS) client reads through the loader, besides the service model.
+_WARM_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 
 
 def _session(profile: str | None) -> AioSession:
+    from aiobotocore.session import AioSession, get_session
+
     session = AioSession(profile=profile) if profile else get_session()
-    data_path = session.get_config_variable("data_path")
+    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
+    return session
+
+
+def _loader(data_path: str | None) -> Loader:
+    from botocore.loaders import create_loader
+
     with _LOADERS_LOCK:
         loader = _LOADERS.get(data_path)
         if loader is None:
             loader = _LOADERS[data_path] = create_loader(data_path)
-    session.register_component("data_loader", loader)
-    return session
+        return loader
+
+
+def _load_botocore() -> None:
+    # Any failure here (botocore missing, a broken data file) shows on the first real call.
+    with contextlib.suppress(Exception):
+        loader = _session(None).get_component("data_loader")
+        for service in ("ec2", "sts"):
+            loader.load_service_model(service, "service-2")
+            loader.load_service_model(service, "endpoint-rule-set-1")
+        for name in _WARM_DATA:
+            loader.load_data(name)
+
+
+async def _warmed_up() -> None:
+    """Wait (off the event loop) for :func:`warm_up` to finish: loading a file it is still
+    loading would load it twice."""
+    thread = _WARM_UP
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join)
+
+
+def warm_up() -> None:
+    """Import botocore and load EC2's model on a daemon thread, once per process, so that a
+    command's first AWS call does not pay for them while its platform calls are in flight."""
+    global _WARM_UP
+    with _LOADERS_LOCK:
+        if _WARM_UP is not None:
+            return
+        _WARM_UP = threading.Thread(target=_load_botocore, name="botocore-warm-up", daemon=True)
+    _WARM_UP.start()
 
 
 @contextlib.contextmanager
 def _translated(operation: str) -> Iterator[None]:
     """botocore's errors as :class:`AwsError`, the one place they are translated."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         yield
     except ClientError as exc:
@@ -234,23 +279,34 @@ class Ec2Gateway:
         self.default_region = default_region
         self.max_attempts = max_attempts
         self.calls: Counter[str] = Counter()
-        self._session = _session(self.access.profile)
-        self._config = AioConfig(
+        self._botocore_session: AioSession | None = None
+        self._stack = AsyncExitStack()
+        self._clients: dict[tuple[str, str, bool], Any] = {}
+        self._lock = asyncio.Lock()
+        warm_up()
+
+    @property
+    def _session(self) -> AioSession:
+        if self._botocore_session is None:
+            self._botocore_session = _session(self.access.profile)
+        return self._botocore_session
+
+    def _config(self, retried: bool) -> Any:
+        from aiobotocore.config import AioConfig
+
+        return AioConfig(
             # botocore's own "max_attempts" counts retries only; "total_max_attempts" counts
-            # every attempt, which is what this parameter promises.
-            retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+            # every attempt, which is what this parameter promises. A call that is not
+            # idempotent gets one attempt: botocore would repeat one whose answer was lost,
+            # after AWS acted on it; its caller decides what to do after a failure.
+            retries={
+                "mode": "adaptive",
+                "total_max_attempts": self.max_attempts if retried else 1,
+            },
             connect_timeout=10,
             read_timeout=30,
             max_pool_connections=20,
         )
-        # For calls that are not idempotent: botocore would repeat one whose answer was lost,
-        # after AWS acted on it. Their callers decide what to do after a failure.
-        self._once = self._config.merge(
-            AioConfig(retries={"mode": "adaptive", "total_max_attempts": 1})
-        )
-        self._stack = AsyncExitStack()
-        self._clients: dict[tuple[str, str, bool], Any] = {}
-        self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
         return self
@@ -276,11 +332,12 @@ class Ec2Gateway:
             existing = self._clients.get(key)
             if existing is not None:
                 return existing
+            await _warmed_up()
             created: Any = await self._stack.enter_async_context(
                 self._session.create_client(
                     service,
                     region_name=region,
-                    config=self._config if retried else self._once,
+                    config=self._config(retried),
                     **self.access.client_kwargs(),
                 )
             )

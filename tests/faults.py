@@ -84,6 +84,7 @@ class FaultProxy:
         self.rate = rate
         self.lose_rate = lose_rate
         self.lost: Counter[str] = Counter()
+        self._to_lose: Counter[str] = Counter()
         self.slow_seconds = slow_seconds
         self.retry_after = retry_after
         self.injected: Counter[str] = Counter()
@@ -101,6 +102,19 @@ class FaultProxy:
             self.rate = rate
             if lose_rate is not None:
                 self.lose_rate = lose_rate
+
+    def lose_next(self, asked: str, count: int = 1) -> None:
+        """Drop the answer of the next ``count`` requests that ask ``asked`` (an EC2 action,
+        or ``"POST /api/v1/…"``), after forwarding them."""
+        with self._lock:
+            self._to_lose[asked] += count
+
+    def _planned(self, asked: str) -> bool:
+        with self._lock:
+            if self._to_lose[asked] <= 0:
+                return False
+            self._to_lose[asked] -= 1
+            return True
 
     def lane(self, seed: int) -> str:
         """A URL through this proxy whose faults follow ``seed`` alone."""
@@ -138,11 +152,12 @@ class FaultProxy:
         lane = _LANE.match(scope["path"])
         if lane is not None:
             scope = dict(scope, path=scope["path"][lane.end() :] or "/")
-        fault = self._draw(lane.group(1) if lane else None)
+        asked = _asked(scope, body)
+        fault = "lost" if self._planned(asked) else self._draw(lane.group(1) if lane else None)
         if fault is not None:
             self.injected[fault] += 1
         if fault == "lost":
-            self.lost[_asked(scope, body)] += 1
+            self.lost[asked] += 1
             await self._forward(scope, body, send, lose=True)
             return
         if fault == "slow":

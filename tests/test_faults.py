@@ -19,15 +19,16 @@ from typing import Any
 import pytest
 
 from peering_core.aws import Ec2Gateway
-from peering_core.create import CreateRequest, create_peering
+from peering_core.create import CreateRequest, create_peering, plan_create, request_pcx
 from peering_core.delete import DeleteRequest, delete_peering
 from peering_core.errors import PeeringError
+from peering_core.intent import TAG_REQUEST_TOKEN
 from peering_core.platform_client import PlatformClient
 from peering_core.poller import Fleet, StatusPoller
 from peering_core.sandbox.seed import CustomerVpc, build_customer_vpc
 from peering_core.sandbox.servers import Sandbox
 from peering_core.snapshot import PLATFORM, Snapshot, aws_source
-from peering_core.workflow import Progress, Step
+from peering_core.workflow import Progress, Reporter, Step
 
 from .faults import AWS_FAULTS, PLATFORM_FAULTS, FaultProxy
 from .reliability import kinds, report
@@ -512,3 +513,114 @@ async def test_creates_and_deletes_through_a_link_that_loses_answers_make_exactl
     )
     for stop in ledger.stops:
         report(f"  stopped: {stop}")
+
+
+async def test_a_pcx_request_whose_answer_is_lost_is_found_by_its_token_and_not_made_again(
+    sandbox: Sandbox, proxies: Proxies
+) -> None:
+    estate = await build_estate(sandbox, {"prod-data": "172.20.0.0/16"})
+    vpc = estate.vpcs["prod-data"]
+    proxies.aws.lose_next("CreateVpcPeeringConnection")
+    events: list[Progress] = []
+    async with (
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+    ):
+        request = CreateRequest(deployment_id=estate.deployment_id, vpc_id=vpc.vpc_id)
+        result = await create_peering(
+            request, platform, ec2, on_progress=events.append, poll_interval=0.05
+        )
+        asked = ec2.calls["CreateVpcPeeringConnection"]
+    assert proxies.aws.lost["CreateVpcPeeringConnection"] == 1, "AWS made it; the answer was lost"
+    assert asked == 1, "found by its token, not requested again"
+    async with sandbox.customer_gateway() as direct:
+        every = await direct.describe_peerings(REGION, requester_vpc_ids=[vpc.vpc_id])
+    assert [p.id for p in every] == [result.peering_id]
+    assert every[0].tags[TAG_REQUEST_TOKEN], "the request carries its token"
+    assert result.pcx_created and result.aws_status == "active"
+    assert [e.message for e in events if e.step is Step.REQUEST and e.state == "done"] == [
+        f"requested {result.peering_id}"
+    ]
+
+
+async def test_a_second_pcx_with_the_same_token_is_withdrawn_after_an_unsure_request(
+    sandbox: Sandbox, proxies: Proxies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS's describes are eventually consistent: the look-up after a lost answer can miss the
+    pcx AWS made, and the next attempt makes another. moto is consistent, so the miss is
+    staged: a pcx with the request's token exists beforehand, as if made by that attempt."""
+    estate = await build_estate(sandbox, {"prod-data": "172.20.0.0/16"})
+    vpc = estate.vpcs["prod-data"]
+    monkeypatch.setattr("peering_core.create.request_token", lambda: "0123456789abcdef")
+    async with sandbox.client() as platform, sandbox.customer_gateway() as direct:
+        info = await platform.deployment_vpc(estate.deployment_id)
+        staged = await direct.create_peering(
+            REGION, vpc_id=vpc.vpc_id, peer_vpc_id=info.vpc_id, peer_owner_id=info.account_id,
+            tags={TAG_REQUEST_TOKEN: "0123456789abcdef"},
+        )  # fmt: skip
+    proxies.aws.lose_next("CreateVpcPeeringConnection")
+    async with (
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+    ):
+        plan = await plan_create(
+            CreateRequest(deployment_id=estate.deployment_id, vpc_id=vpc.vpc_id), platform, ec2
+        )
+        plan = plan.model_copy(update={"existing": None})  # as if the staged one were unseen
+        pcx, created = await request_pcx(plan, ec2, Reporter(None))
+    async with sandbox.customer_gateway() as direct:
+        every = {
+            p.id: p.status
+            for p in await direct.describe_peerings(REGION, requester_vpc_ids=[vpc.vpc_id])
+        }
+    assert created and len(every) == 2
+    assert [p for p, status in every.items() if status != "deleted"] == [pcx.id]
+    assert staged.id == pcx.id or every[staged.id] == "deleted"
+
+
+async def test_a_lost_answer_to_confirm_or_delete_on_the_platform_changes_nothing_twice(
+    sandbox: Sandbox, proxies: Proxies
+) -> None:
+    estate = await build_estate(sandbox, {"prod-data": "172.20.0.0/16"})
+    vpc = estate.vpcs["prod-data"]
+    peerings = f"/api/v1/deployments/{estate.deployment_id}/peerings"
+    proxies.platform.lose_next(f"POST {peerings}")
+    async with (
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+    ):
+        request = CreateRequest(deployment_id=estate.deployment_id, vpc_id=vpc.vpc_id)
+        pcx = (await create_peering(request, platform, ec2, poll_interval=0.05)).peering_id
+        confirms = platform.calls[f"POST {peerings}"]
+        proxies.platform.lose_next(f"DELETE {peerings}/{pcx}")
+        removal = DeleteRequest(
+            deployment_id=estate.deployment_id, peering_id=pcx, confirmation=pcx
+        )
+        result = await delete_peering(removal, platform, ec2, poll_interval=0.05)
+        deletes = platform.calls[f"DELETE {peerings}/{pcx}"]
+    assert proxies.platform.lost == Counter({f"POST {peerings}": 1, f"DELETE {peerings}/{pcx}": 1})
+    assert confirms == 2 and deletes == 2, "both were sent again after the lost answer"
+    assert len(result.routes_removed) == 2 and not result.kept
+    state = await read_back(sandbox, estate)
+    assert state["records"] == {} and state["live"] == {} and state["routes"] == []
+
+
+async def test_a_post_that_would_make_a_second_object_is_not_repeated_after_a_lost_answer(
+    sandbox: Sandbox, proxies: Proxies
+) -> None:
+    proxies.platform.lose_next("POST /api/v1/deployments")
+    async with platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform:
+        with pytest.raises(PeeringError) as lost:
+            await platform.create_deployment("factory-telemetry", REGION, DEPLOYMENT_CIDR)
+        posts = platform.calls["POST /api/v1/deployments"]
+        proxies.platform.set_rate(1.0)  # every request answered 429 or 503 by the proxy
+        proxies.platform.faults = ("429", "503")
+        with pytest.raises(PeeringError):
+            await platform.create_deployment("fleet-staging", REGION, "10.203.0.0/16")
+        refused = platform.calls["POST /api/v1/deployments"] - posts
+    assert lost.value.code == "PLATFORM_ANSWER_LOST"
+    assert "may have acted" in lost.value.message
+    assert posts == 1, "not sent again: a repeat would make a second deployment"
+    assert refused == ATTEMPTS, "refusals before acting are retried"
+    async with sandbox.client() as direct:
+        assert [d.name for d in await direct.deployments()] == ["factory-telemetry"]

@@ -30,7 +30,6 @@ from peering_core.config import (
     DEFAULT_REFRESH,
     Connection,
     config_path,
-    load_connection,
     load_keymap,
     read_only_requested,
     refresh_interval,
@@ -59,12 +58,13 @@ from .screens.detail import PeeringDetailScreen
 from .screens.diff import PeeringDiffScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
-from .session import SANDBOX_ACCEPT_DELAY, Session, start_sandbox
+from .session import Session, spawn_sandbox
 from .status import PollState, status_line
 
 if TYPE_CHECKING:
-    # The platform server behind the sandbox (FastAPI, uvicorn) is imported only when a
-    # sandbox starts: a dashboard on a configured platform does without its ~10 MiB.
+    # The sandbox's code is imported only when a sandbox starts: a dashboard on a configured
+    # platform does without it (and the platform server behind it, ~10 MiB).
+    from peering_core.sandbox.process import SandboxProcess
     from peering_core.sandbox.servers import Sandbox
 
 
@@ -91,9 +91,11 @@ class PeeringApp(App[None]):
         refresh: float = DEFAULT_REFRESH,
         read_only: bool = False,
         clock: Callable[[], datetime] | None = None,
-        sandbox_accept_delay: float = SANDBOX_ACCEPT_DELAY,
+        sandbox_process: SandboxProcess | None = None,
         keymap: Mapping[str, str] | None = None,
     ) -> None:
+        """With neither ``connection``, ``sandbox`` nor ``snapshot``, the dashboard runs on the
+        sandbox process ``sandbox_process`` (the command line starts it early), or starts one."""
         super().__init__()
         # Binding id → keys from the config file's [keys]; the footer shows the keys in force.
         self.keymap: dict[str, str] = dict(keymap or {})
@@ -105,7 +107,7 @@ class PeeringApp(App[None]):
         self.started_read_only = read_only
         self.set_reactive(PeeringApp.read_only, read_only)
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.sandbox_accept_delay = sandbox_accept_delay
+        self.sandbox_process = sandbox_process
         self.session: Session | None = None
         self.poller: PollThread | None = None
         # The rows of the snapshot on screen; _prepared is the poll thread's latest.
@@ -155,21 +157,31 @@ class PeeringApp(App[None]):
 
     @work(exclusive=True, group="session", exit_on_error=False)
     async def start_own_sandbox(self) -> None:
-        """Nothing configured: start the embedded sandbox, seed it, then poll it."""
+        """Nothing configured: poll the sandbox process as soon as it serves, and again each
+        time its seeding makes something, so rows show as they are made."""
         self.post_message(SandboxStage("starting the sandbox (moto + platform on loopback)…"))
         try:
-            sandbox = await start_sandbox(self.sandbox_accept_delay)
+            process = self.sandbox_process
+            if process is None:
+                process = self.sandbox_process = await asyncio.to_thread(spawn_sandbox)
+            connection = await asyncio.to_thread(process.connection)
         except Exception as exc:  # any failure to start is shown, never a crash
             self.post_message(SessionFailed(f"sandbox did not start: {describe_error(exc)}"))
             return
-        session = Session.for_sandbox(sandbox, owns=True)
+        session = Session.for_sandbox_process(process, connection)
         self.session = session  # from here on, quitting stops the sandbox
-        self.post_message(SandboxStage("seeding the sandbox's demo deployments and peerings…"))
+        await self._open(session)
+        self.post_message(SandboxStage("seeding the demo deployments and peerings…"))
         try:
-            await sandbox.seed()
+            await asyncio.to_thread(self._follow_seeding, process)
         except Exception as exc:  # a half-seeded sandbox is still worth showing
             self.notify(f"sandbox seeding: {describe_error(exc)}", severity="error")
-        await self._open(session)
+        self.post_message(SandboxStage(""))
+
+    def _follow_seeding(self, process: SandboxProcess) -> None:
+        """On a thread: each stage the sandbox finishes, in the header, and a poll."""
+        for stage in process.stages():
+            self.post_message(SandboxStage(stage, made=True))
 
     @work(exclusive=True, group="session", exit_on_error=False)
     async def open_session(self, session: Session) -> None:
@@ -187,6 +199,8 @@ class PeeringApp(App[None]):
     def on_sandbox_stage(self, message: SandboxStage) -> None:
         self.stage = message.stage
         self.refresh_header()
+        if message.made:
+            self.poll_now()
 
     def on_session_opened(self, message: SessionOpened) -> None:
         self.stage = ""
@@ -461,8 +475,13 @@ class PeeringApp(App[None]):
             await self.session.close()
 
 
-def run(args: argparse.Namespace) -> int:
-    """``peering-tui`` with no command: the dashboard (the CLI calls this)."""
+def run(
+    args: argparse.Namespace,
+    connection: Connection | None,
+    sandbox_process: SandboxProcess | None = None,
+) -> int:
+    """``peering-tui`` with no command: the dashboard (the command line calls this with the
+    configured ``connection``, or with nothing configured the sandbox process it started)."""
     try:
         keymap = bindings.check_keymap(load_keymap())
     except PeeringError as exc:
@@ -471,21 +490,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"peering-tui: {config_path()}: {exc}", file=sys.stderr)
         return int(ExitCode.USAGE)
-    try:
-        connection = load_connection(
-            platform_url=getattr(args, "dashboard_platform_url", None),
-            aws_profile=getattr(args, "dashboard_aws_profile", None),
-            insecure=getattr(args, "dashboard_insecure", False),
-        )
-    except PeeringError as exc:
-        print(f"peering-tui: {exc.summary}", file=sys.stderr)
-        return int(exc.exit_code)
     app = PeeringApp(
         connection=connection,
         refresh=getattr(args, "refresh", None) or DEFAULT_REFRESH,
         # The same switch as the CLI's commands: the flag or PEERING_READ_ONLY=1.
         read_only=read_only_requested(getattr(args, "dashboard_read_only", False)),
         keymap=keymap,
+        sandbox_process=sandbox_process,
     )
     app.run()
     return app.return_code or 0

@@ -22,11 +22,8 @@ from peering_core.platform_client import PlatformClient
 from .formatting import arn_principal
 
 if TYPE_CHECKING:
+    from peering_core.sandbox.process import SandboxProcess
     from peering_core.sandbox.servers import Sandbox
-
-# The sandbox platform accepts a confirmed peering after this long, so the dashboard has a state
-# change to show (the same default as ``peering-tui sandbox``).
-SANDBOX_ACCEPT_DELAY = 3.0
 
 
 @dataclass
@@ -40,12 +37,13 @@ class Session:
     platform_url: str
     platform_key: str = ""
     sandbox: Sandbox | None = None
-    owns_sandbox: bool = False
+    # The sandbox process this session started (nothing configured); it stops with it.
+    sandbox_process: SandboxProcess | None = None
     identity: CallerIdentity | None = None
     identity_error: str | None = None
 
     @classmethod
-    def for_sandbox(cls, sandbox: Sandbox, *, owns: bool = False) -> Session:
+    def for_sandbox(cls, sandbox: Sandbox) -> Session:
         """A session on a running sandbox (the customer's account is the AWS side)."""
         return cls(
             platform=sandbox.client(),
@@ -54,8 +52,18 @@ class Session:
             platform_url=sandbox.platform_url,
             platform_key=sandbox.key,
             sandbox=sandbox,
-            owns_sandbox=owns,
         )
+
+    @classmethod
+    def for_sandbox_process(cls, process: SandboxProcess, connection: Connection) -> Session:
+        """A session on the sandbox process the dashboard started; closing it stops it."""
+        session = cls.for_connection(connection)
+        session.sandbox_process = process
+        return session
+
+    @property
+    def on_sandbox(self) -> bool:
+        return self.sandbox is not None or self.sandbox_process is not None
 
     @classmethod
     def for_connection(cls, connection: Connection) -> Session:
@@ -80,32 +88,27 @@ class Session:
     def describe(self) -> str:
         """``sandbox · platform 127.0.0.1:8080 · AWS 210987654321 (operator)``."""
         where = urlsplit(self.platform_url)
-        platform = where.netloc if self.sandbox is not None else self.platform_url
+        platform = where.netloc if self.on_sandbox else self.platform_url
         if self.identity is not None:
             aws = f"AWS {self.identity.account_id} ({arn_principal(self.identity.arn)})"
         elif self.identity_error is not None:
             aws = "AWS identity unknown"
         else:
             aws = "AWS …"
-        prefix = "sandbox · " if self.sandbox is not None else ""
+        prefix = "sandbox · " if self.on_sandbox else ""
         return f"{prefix}platform {platform} · {aws}"
 
     async def close(self) -> None:
-        """Close both clients; stop the sandbox when this session started it."""
+        """Close both clients; stop the sandbox process when this session started it."""
         await self.platform.close()
         await self.ec2.close()
-        if self.owns_sandbox and self.sandbox is not None:
-            await asyncio.to_thread(self.sandbox.stop)
+        if self.sandbox_process is not None:
+            await asyncio.to_thread(self.sandbox_process.stop)
 
 
-async def start_sandbox(accept_delay: float = SANDBOX_ACCEPT_DELAY) -> Sandbox:
-    """Start the embedded sandbox without blocking the event loop (it is not seeded yet)."""
-    try:  # only now: a dashboard on a configured platform loads no server code
-        from peering_core.sandbox.servers import Sandbox
-    except ImportError as exc:
-        raise RuntimeError(
-            f"{exc.name} is not installed: install peering-tui[sandbox] for the sandbox, or "
-            "configure a platform (PEERING_PLATFORM_URL, _KEY, _SECRET)"
-        ) from None
+def spawn_sandbox() -> SandboxProcess:
+    """Start the sandbox process (it serves before it seeds; see ``SandboxProcess``)."""
+    # Imported only now: a dashboard on a configured platform loads no sandbox code.
+    from peering_core.sandbox.process import SandboxProcess
 
-    return await asyncio.to_thread(Sandbox.start, accept_delay=accept_delay)
+    return SandboxProcess.spawn()

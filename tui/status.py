@@ -52,6 +52,8 @@ def status_line(
         line.append(f" · refreshed {age(snapshot.taken_at, now)} ago")
         if state in (PollState.LIVE, PollState.PAUSED, PollState.DIALOG):
             line.append(f" · every {interval:g}s")
+    if stage and state not in (PollState.STARTING, PollState.DOWN):
+        line.append(f" · {stage}", style="italic")
     for source in failing:
         since = clock_time(source.failing_since)
         line.append(f" · {source.name} stale since {since}", style="red")

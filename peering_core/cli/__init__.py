@@ -3,9 +3,10 @@
 Exit codes are :class:`peering_core.errors.ExitCode`: 0 done; 1 the operation failed; 2 bad
 usage or invalid input (nothing changed; ``diff``/``fix``: drift); 3 refused by a guard.
 
-The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``) import no server
-code; ``platform serve`` and ``sandbox`` import theirs only when they run, and the dashboard is
-imported by name so that ``peering_core`` never imports the UI.
+The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``, ``watch``) import
+no server code, and each imports only its own module when it runs (a command's first request
+leaves sooner); ``platform serve`` and ``sandbox`` import theirs only when they run, and the
+dashboard is imported by name so that ``peering_core`` never imports the UI.
 """
 
 from __future__ import annotations
@@ -17,29 +18,36 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from ..aws import warm_up
 from ..config import Connection, load_connection, read_only_requested
 from ..errors import ExitCode, PeeringError
-from .create_delete import run_create, run_delete
-from .diff_fix import run_diff, run_fix
-from .ls import run_ls
 from .output import Output
 from .parser import build_parser
 
 Runner = Callable[[argparse.Namespace, Connection, Output], Coroutine[Any, Any, int]]
-OPERATOR_COMMANDS: dict[str, Runner] = {
-    "ls": run_ls,
-    "create": run_create,
-    "delete": run_delete,
-    "diff": run_diff,
-    "fix": run_fix,
+# command → (module of this package, its runner)
+OPERATOR_COMMANDS: dict[str, tuple[str, str]] = {
+    "ls": ("ls", "run_ls"),
+    "create": ("create_delete", "run_create"),
+    "delete": ("create_delete", "run_delete"),
+    "diff": ("diff_fix", "run_diff"),
+    "fix": ("diff_fix", "run_fix"),
+    "watch": ("watch", "run_watch"),
 }
+
+
+def runner(command: str) -> Runner:
+    """The coroutine function that runs ``command``, its module imported now."""
+    module, name = OPERATOR_COMMANDS[command]
+    found: Runner = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        return int(importlib.import_module("tui.app").run(args))
+        return run_dashboard(args)
     if hasattr(args, "read_only"):
         # `peering-tui --read-only delete …` must be as read-only as `delete … --read-only`.
         args.read_only = args.read_only or args.dashboard_read_only
@@ -61,6 +69,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "diff" and not args.all and not (args.deployment and args.peering):
         parser.error("diff needs DEPLOYMENT PCX, or --all")
     return run_command(args)
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """The dashboard. With nothing configured, its sandbox process starts before the dashboard
+    loads, so the sandbox starts and seeds on the other core meanwhile."""
+    try:
+        connection = load_connection(
+            platform_url=args.dashboard_platform_url,
+            aws_profile=args.dashboard_aws_profile,
+            insecure=args.dashboard_insecure,
+        )
+    except PeeringError as exc:
+        print(f"peering-tui: {exc.summary}", file=sys.stderr)
+        return int(exc.exit_code)
+    sandbox = None
+    if connection is None:
+        from ..sandbox.process import SandboxProcess
+
+        sandbox = SandboxProcess.spawn()
+    warm_up()  # botocore and EC2's model load while the dashboard does
+    try:
+        # By name: peering_core never imports the UI.
+        return int(importlib.import_module("tui.app").run(args, connection, sandbox))
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -87,7 +121,7 @@ def run_command(args: argparse.Namespace) -> int:
             ExitCode.REFUSED,
         )
     try:
-        return asyncio.run(OPERATOR_COMMANDS[args.command](args, connection, out))
+        return asyncio.run(runner(args.command)(args, connection, out))
     except PeeringError as exc:
         return out.failure(exc)
     except KeyboardInterrupt:

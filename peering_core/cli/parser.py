@@ -214,5 +214,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--revoke", action="store_true", help="also revoke stale and too-broad inbound rules"
     )
 
+    watch = commands.add_parser(
+        "watch",
+        parents=[common],
+        help="stream the fleet's state changes (JSON lines with --json) until interrupted",
+        description="Poll like the dashboard and print one line per change: a peering "
+        "appearing or disappearing, its platform or AWS status, its health (with the problems), "
+        "a source failing or coming back. SIGINT or SIGTERM ends it (exit 0).",
+    )
+    watch.add_argument(
+        "--refresh",
+        type=_refresh_seconds,
+        dest="watch_refresh",
+        metavar="SECONDS",
+        help=f"poll interval (default {DEFAULT_REFRESH:g}, at least {MIN_REFRESH:g})",
+    )
+    watch.add_argument(
+        "--initial", action="store_true", help="first print every peering there is, as appeared"
+    )
+    watch.add_argument(
+        "--exec",
+        metavar="CMD",
+        help="run CMD for each event, the event's JSON line on its standard input "
+        "(PEERING_EVENT, PEERING_PEERING_ID, PEERING_DEPLOYMENT_ID, PEERING_SOURCE set; "
+        "its output goes to standard error)",
+    )
+
     add_sandbox_parser(commands)
     return parser

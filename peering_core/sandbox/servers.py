@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -34,21 +34,9 @@ from ..platform.server import create_app
 from ..platform.service import PlatformService
 from ..platform.store import Store
 from ..platform_client import PlatformClient
-from .seed import CUSTOMER_ACCOUNT_ID, EstateBuilder, SeedReport, seed_estate
-
-
-def free_socket(host: str = "127.0.0.1") -> socket.socket:
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only then, and
-    # without it every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    return sock
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with free_socket(host) as sock:
-        return int(sock.getsockname()[1])
+from .moto_process import NO_DEFAULT_AMIS, MotoProcess
+from .ports import free_port, free_socket
+from .seed import CUSTOMER_ACCOUNT_ID, EstateBuilder, SeedReport, StageCallback, seed_estate
 
 
 class MotoServer:
@@ -57,6 +45,7 @@ class MotoServer:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        os.environ.update(NO_DEFAULT_AMIS)  # read by moto as it makes each region's backend
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -100,6 +89,7 @@ class PlatformServer:
         self.requests_per_minute = requests_per_minute
         self.region = region
         self.url = ""
+        self.service: PlatformService | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -107,7 +97,7 @@ class PlatformServer:
     def start(self, timeout: float = 30.0) -> PlatformServer:
         sock = free_socket()
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        service = PlatformService(
+        service = self.service = PlatformService(
             Store(self.db_path),
             PlatformEc2(self.aws, default_region=self.region),
             reserved_cidrs=self.reserved_cidrs,
@@ -151,7 +141,7 @@ class PlatformServer:
 class Sandbox:
     """A moto server, the platform on loopback, and credentials for both AWS accounts."""
 
-    moto: MotoServer
+    moto: MotoServer | MotoProcess
     platform: PlatformServer
     key: str
     secret: SecretStr
@@ -170,7 +160,8 @@ class Sandbox:
     def start(
         cls,
         *,
-        moto: MotoServer | None = None,
+        moto: MotoServer | MotoProcess | None = None,
+        owns_moto: bool | None = None,
         accept_delay: float = 0.0,
         reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
         db_path: Path | None = None,
@@ -178,22 +169,24 @@ class Sandbox:
     ) -> Sandbox:
         """Start (or reset and reuse) a moto server and start a fresh platform in front of it.
 
+        ``owns_moto``: stop ``moto`` with the sandbox (default: only one it started itself).
         Blocking: call it through ``asyncio.to_thread`` from a running event loop.
         """
-        owns_moto = moto is None
+        given = moto is not None
+        if owns_moto is None:
+            owns_moto = not given
         if moto is None:
             moto = MotoServer().start()
-        else:
-            moto.reset()
         workdir = Path(tempfile.mkdtemp(prefix="peering-sandbox-"))
         platform_aws = AwsAccess(
             access_key_id="sandbox-platform",
             secret_access_key=SecretStr("sandbox-platform"),
             endpoint_url=moto.url,
         )
-        customer_aws = asyncio.run(_assume_customer(platform_aws))
         key = "sandbox-" + secrets.token_hex(4)
         secret = SecretStr(secrets.token_urlsafe(24))
+        # The platform needs moto only for its first AWS call: it starts while moto resets
+        # (or, in a process of its own, still imports).
         platform = PlatformServer(
             aws=platform_aws,
             db_path=db_path or workdir / "platform.sqlite3",
@@ -203,6 +196,9 @@ class Sandbox:
             accept_delay=accept_delay,
             requests_per_minute=requests_per_minute,
         ).start()
+        if given:  # a shared one forgets the last test; a process is waited for until it serves
+            moto.reset()
+        customer_aws = asyncio.run(_assume_customer(platform_aws))
         return cls(
             moto=moto,
             platform=platform,
@@ -219,8 +215,9 @@ class Sandbox:
         if self.owns_moto:
             # moto keeps its state in the process, not the server: a sandbox that started its
             # own server takes its AWS resources with it, or the next sandbox would see them.
-            with contextlib.suppress(OSError):
-                self.moto.reset()
+            if isinstance(self.moto, MotoServer):
+                with contextlib.suppress(OSError):
+                    self.moto.reset()
             self.moto.stop()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -256,10 +253,31 @@ class Sandbox:
         }
         return env
 
-    async def seed(self, *, demo: bool = True) -> SeedReport:
-        """Create deployments in three regions and the customer estate; with ``demo``, peerings."""
-        async with self.client() as client, self.customer_gateway() as customer:
-            report = await seed_estate(client, customer, self.platform_aws, demo=demo)
+    async def seed(self, *, demo: bool = True, on_stage: StageCallback | None = None) -> SeedReport:
+        """Create deployments in three regions and the customer estate; with ``demo``, peerings.
+
+        The platform accepts the demo's peerings at once, whatever its accept delay; the delay
+        applies from the last one on (the one a fresh dashboard sees move to running)."""
+        service = self.platform.service
+        assert service is not None, "the platform is not started"
+        delay = service.accept_delay
+
+        def restore_delay() -> None:
+            service.accept_delay = delay
+
+        service.accept_delay = 0.0
+        try:
+            async with self.client() as client, self.customer_gateway() as customer:
+                report = await seed_estate(
+                    client,
+                    customer,
+                    self.platform_aws,
+                    demo=demo,
+                    on_stage=on_stage or (lambda _stage: None),
+                    before_last=restore_delay,
+                )
+        finally:
+            restore_delay()
         self.deployments = list(report.deployments.values())
         return report
 
