@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench lint clean
+.PHONY: run test test-all bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ lint: $(STAMP_TEST)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Every feature, each long run in its short variant, on every core (pytest-xdist).
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto -m "not slow"
+
+# Everything, the long variants too (200 poll ticks under faults, 5,000 peerings, ...).
+test-all: lint
+	$(BIN)/pytest -q -n auto
 
 bench: $(STAMP_TEST)
 	$(BIN)/python -m tests.bench

@@ -25,7 +25,7 @@ from .errors import AwsError
 
 if TYPE_CHECKING:
     # aiobotocore and botocore cost ~0.3 s to import and EC2's model as long to load: both
-    # wait until a gateway exists, and then load on a thread of their own (:func:`warm_up`).
+    # wait until a gateway makes its first client (or :func:`warm_up` loads them early).
     from aiobotocore.session import AioSession
     from botocore.loaders import Loader
 
@@ -120,8 +120,9 @@ async def _warmed_up() -> None:
 
 
 def warm_up() -> None:
-    """Import botocore and load EC2's model on a daemon thread, once per process, so that a
-    command's first AWS call does not pay for them while its platform calls are in flight."""
+    """Import botocore and load EC2's model on a daemon thread, once per process, for a
+    program that has a wait to fill (the dashboard, while it draws and its sandbox starts).
+    A command does without: the thread would slow its first request more than it gains."""
     global _WARM_UP
     with _LOADERS_LOCK:
         if _WARM_UP is not None:
@@ -283,7 +284,6 @@ class Ec2Gateway:
         self._stack = AsyncExitStack()
         self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = asyncio.Lock()
-        warm_up()
 
     @property
     def _session(self) -> AioSession:

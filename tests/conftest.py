@@ -95,6 +95,12 @@ def start_sandbox(moto_server: MotoServer) -> Iterator[Callable[..., Sandbox]]:
         box.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heavy tests first: under pytest-xdist each starts early on some worker, instead of one
+    of them running alone at the end while the other workers wait."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print what the reliability tests measured (faults injected, runs, outcomes)."""
     from .reliability import FIGURES
@@ -103,6 +109,23 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("reliability figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its figures to the controller, which prints them."""
+    from .reliability import FIGURES
+
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["reliability_figures"] = list(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker finished; keep its figures for the summary."""
+    from .reliability import FIGURES
+
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("reliability_figures", []))
 
 
 @pytest.fixture

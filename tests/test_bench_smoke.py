@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.heavy
 def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path):
     out = tmp_path / "nested" / "platform.json"
     done = subprocess.run(
@@ -86,6 +89,16 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     assert dashboard["diff_view"]["rediffs"] == 1
     assert dashboard["platform_server_loaded"] is False
     assert dashboard["peak_rss_mib"] > 0
+
+    # Whole processes: `peering-tui` with nothing configured drew peering rows (from the
+    # sandbox it started) and quit on q; `ls --json` asked the platform before AWS.
+    startup = results["startup"]
+    assert "peering-tui, nothing configured: first peering row" in done.stdout
+    (screen,) = startup["first_screen"]["runs"]
+    assert 0 < screen["header_s"] <= screen["first_row_s"] and screen["quit_s"] > 0
+    assert startup["ls"]["peerings"] == 40 and len(startup["ls"]["runs"]) == 2
+    for run in startup["ls"]["runs"]:
+        assert 0 < run["first_request_s"] <= run["first_aws_request_s"] <= run["total_s"]
 
 
 def test_the_benchmark_refuses_nonsense_sizes():

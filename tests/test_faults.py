@@ -148,12 +148,13 @@ def check_sources(snapshot: Snapshot, previous: Snapshot) -> None:
         assert source.failing_since == expected_since, name
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
+@pytest.mark.parametrize("ticks", [40, pytest.param(200, marks=pytest.mark.slow)])
 async def test_the_dashboard_keeps_polling_through_faults_and_says_which_side_is_stale(
-    sandbox: Sandbox, proxies: Proxies, peered: tuple[Estate, list[str]]
+    sandbox: Sandbox, proxies: Proxies, peered: tuple[Estate, list[str]], ticks: int
 ) -> None:
     _estate, peerings = peered
-    ticks, rate = 200, 0.3
+    rate = 0.3
     async with (
         platform_client(
             sandbox, proxies, max_attempts=1, backoff=0.01, max_retry_after=0.1
@@ -301,6 +302,7 @@ async def read_back(sandbox: Sandbox, estate: Estate) -> dict[str, Any]:
     }
 
 
+@pytest.mark.heavy
 async def test_creates_and_deletes_under_faults_end_done_or_clearly_stopped_and_lose_nothing(
     sandbox: Sandbox, proxies: Proxies
 ) -> None:
@@ -436,6 +438,7 @@ SEEDS = range(20)
 MAX_RUNS = 20
 
 
+@pytest.mark.heavy
 async def test_creates_and_deletes_through_a_link_that_loses_answers_make_exactly_one_of_everything(
     sandbox: Sandbox, proxies: Proxies
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from peering_core.poller import Fleet, StatusPoller
 from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, wait_for_platform
 
@@ -29,6 +31,7 @@ async def _tick_calls(sandbox) -> tuple[int, int]:
         return first.calls, len(first.views), second.calls
 
 
+@pytest.mark.heavy
 async def test_a_poll_tick_costs_the_same_for_2_and_for_200_peerings(
     sandbox, estate, platform, customer
 ):

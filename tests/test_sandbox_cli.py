@@ -101,6 +101,7 @@ async def aws_cli_peerings(env: dict[str, str], region: str) -> list[dict[str, A
     return peerings
 
 
+@pytest.mark.heavy
 async def test_the_sandbox_exports_an_environment_for_the_aws_cli_and_the_platform_api(
     sandbox_process: asyncio.subprocess.Process, tmp_path: Path
 ) -> None:

@@ -48,6 +48,7 @@ schema = schemathesis.pytest.from_fixture("platform_api")
 @settings(
     max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
+@pytest.mark.heavy
 def test_the_platform_api_answers_as_its_openapi_document_says(
     case: schemathesis.Case, sandbox: Sandbox
 ) -> None:

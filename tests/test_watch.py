@@ -17,6 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from peering_core.aws import Ec2Gateway
 from peering_core.changes import ChangeKind, fleet_changes
 from peering_core.create import CreateRequest, create_peering
@@ -217,6 +219,7 @@ class Watching:
         assert self.process.stdout.at_eof() or not self.process.stdout._buffer  # type: ignore[attr-defined]
 
 
+@pytest.mark.heavy
 async def test_watch_streams_a_route_deleted_and_fixed_and_the_platform_going_away(
     sandbox: Sandbox, platform: PlatformClient, customer: Ec2Gateway, tmp_path: Path
 ) -> None:

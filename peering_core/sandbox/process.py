@@ -146,6 +146,9 @@ def _serve(accept_delay: float) -> None:
     accounts = (PLATFORM_ACCOUNT_ID, CUSTOMER_ACCOUNT_ID)
     warm = [f"{account}:{region}" for account in accounts for region in SANDBOX_REGIONS]
     moto = MotoProcess(free_port(), warm).start()
+    from ..aws import warm_up
+
+    warm_up()  # the platform's and the seeding's EC2 clients need botocore: load it meanwhile
     try:
         from .servers import Sandbox
     except ImportError as exc:

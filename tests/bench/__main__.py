@@ -12,6 +12,7 @@ from typing import Any
 from . import MAX_PEERINGS, run
 from .dashboard import dashboard_table, run_dashboard
 from .refresh import RTTS_MS, refresh_table, run_refresh
+from .startup import run_startup, startup_table
 
 QUICK = {"peerings": 50, "requests": 20, "deployments": 5, "per_deployment": 2}
 STRESS_DEPLOYMENTS = 2000  # at 5 peerings each: the 10,000-peering stress run
@@ -39,7 +40,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("platform", "refresh", "dashboard", "stress"),
+        choices=("platform", "refresh", "dashboard", "stress", "startup"),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -141,6 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(dashboard_table(dashboard))
         print()
         results["dashboard"] = dashboard
+    if args.only in (None, "startup"):
+        startup = run_startup(
+            screen_runs=1 if args.quick else 5,
+            ls_runs=2 if args.quick else 10,
+            ls_deployments=8 if args.quick else 40,
+        )
+        print(startup_table(startup))
+        print()
+        results["startup"] = startup
     if args.only in (None, "stress") and not args.quick:
         stress_refresh = run_refresh(
             args.stress, 5, runs=1, hand_sample=0, cli_sample=0, rtts_ms=()

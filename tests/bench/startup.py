@@ -139,7 +139,9 @@ class FirstByte:
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(*self._upstream)
 
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, note: bool) -> None:
+        async def pipe(
+            source: asyncio.StreamReader, sink: asyncio.StreamWriter, note: bool
+        ) -> None:
             while data := await source.read(65536):
                 if note and self.first_at is None:
                     self.first_at = time.perf_counter()
@@ -177,7 +179,9 @@ async def _ls_once(server: FleetServer) -> dict[str, float]:
     }
 
 
-def run_startup(*, screen_runs: int = 3, ls_runs: int = 5, ls_deployments: int = 40) -> dict[str, Any]:
+def run_startup(
+    *, screen_runs: int = 3, ls_runs: int = 5, ls_deployments: int = 40
+) -> dict[str, Any]:
     """Both measurements, each repeated; medians and worsts."""
     screens = [first_screen_once() for _ in range(screen_runs)]
     with FleetServer.start(ls_deployments, 5) as server:
@@ -213,7 +217,12 @@ def startup_table(r: dict[str, Any]) -> str:
             f"{screen['worst']['header_s']:.2f} s",
             "",
         ),
-        ("  q to exit", f"{screen['median']['quit_s']:.2f} s", f"{screen['worst']['quit_s']:.2f} s", ""),
+        (
+            "  q to exit",
+            f"{screen['median']['quit_s']:.2f} s",
+            f"{screen['worst']['quit_s']:.2f} s",
+            "",
+        ),
         (
             f"ls --json, {ls['peerings']} peerings: first request",
             f"{ls['median']['first_request_s']:.2f} s",

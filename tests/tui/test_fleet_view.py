@@ -246,6 +246,7 @@ async def test_it_fits_an_80x24_ssh_session(demo_fleet: DemoFleet):
     app = app_on(demo_fleet)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_fleet(pilot, 6)
+        await pilot.pause()  # the rows are in; let the layout that follows them run
         screen = app.main_screen
         assert screen.query_one("StatusHeader").region.height == 2
         deployments, peerings = deployments_table(app), peerings_table(app)
