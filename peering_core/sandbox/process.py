@@ -131,7 +131,13 @@ def _serve(accept_delay: float) -> None:
     import asyncio
     import signal
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stopping: list[bool] = []  # once the servers are being stopped, a SIGTERM waits for that to finish
+
+    def on_sigterm(*_: object) -> None:
+        if not stopping:
+            sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     protocol, sys.stdout = sys.stdout, sys.stderr
 
     def say(**message: Any) -> None:
@@ -179,6 +185,7 @@ def _serve(accept_delay: float) -> None:
             )
         sys.stdin.read()
     finally:
+        stopping.append(True)
         sandbox.stop()
 
 

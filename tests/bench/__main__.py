@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             QUICK["per_deployment"] if args.quick else 5,
             runs=1 if args.quick else 3,
             hand_sample=20 if args.quick else 200,
-            cli_sample=3 if args.quick else 50,
+            cli_sample=1 if args.quick else 50,
             rtts_ms=(10,) if args.quick else RTTS_MS,
             rtt_hand_sample=5 if args.quick else 100,
         )
