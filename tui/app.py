@@ -26,6 +26,7 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
 from peering_core.audit import AuditLog, actor, verdict
+from peering_core.aws import warm_up
 from peering_core.config import (
     DEFAULT_REFRESH,
     Connection,
@@ -168,10 +169,13 @@ class PeeringApp(App[None]):
         except Exception as exc:  # any failure to start is shown, never a crash
             self.post_message(SessionFailed(f"sandbox did not start: {describe_error(exc)}"))
             return
+        warm_up()  # the sandbox serves: its imports no longer compete for the cores
         session = Session.for_sandbox_process(process, connection)
         self.session = session  # from here on, quitting stops the sandbox
-        await self._open(session)
+        # Polling starts at once; who the AWS side is shows in the header when STS has said.
+        self.post_message(SessionOpened(session))
         self.post_message(SandboxStage("seeding the demo deployments and peerings…"))
+        await self._identify(session)
         try:
             await asyncio.to_thread(self._follow_seeding, process)
         except Exception as exc:  # a half-seeded sandbox is still worth showing
@@ -191,10 +195,14 @@ class PeeringApp(App[None]):
 
     async def _open(self, session: Session) -> None:
         self.post_message(SandboxStage("asking AWS who we are…"))
+        await self._identify(session)
+        self.post_message(SessionOpened(session))
+
+    async def _identify(self, session: Session) -> None:
         await session.identify()
         if session.identity_error:
             self.notify(f"AWS identity: {session.identity_error}", severity="warning")
-        self.post_message(SessionOpened(session))
+        self.refresh_header()
 
     def on_sandbox_stage(self, message: SandboxStage) -> None:
         self.stage = message.stage

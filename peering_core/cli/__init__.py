@@ -88,7 +88,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
         from ..sandbox.process import SandboxProcess
 
         sandbox = SandboxProcess.spawn()
-    warm_up()  # botocore and EC2's model load while the dashboard does
+    if sandbox is None:
+        # botocore and EC2's model load while the dashboard does. With a sandbox starting, the
+        # dashboard waits for it to serve first: three processes importing share two cores.
+        warm_up()
     try:
         # By name: peering_core never imports the UI.
         return int(importlib.import_module("tui.app").run(args, connection, sandbox))

@@ -131,7 +131,8 @@ def _serve(accept_delay: float) -> None:
     import asyncio
     import signal
 
-    stopping: list[bool] = []  # once the servers are being stopped, a SIGTERM waits for that to finish
+    # Once the servers are being stopped, a SIGTERM lets that finish.
+    stopping: list[bool] = []
 
     def on_sigterm(*_: object) -> None:
         if not stopping:
@@ -152,9 +153,6 @@ def _serve(accept_delay: float) -> None:
     accounts = (PLATFORM_ACCOUNT_ID, CUSTOMER_ACCOUNT_ID)
     warm = [f"{account}:{region}" for account in accounts for region in SANDBOX_REGIONS]
     moto = MotoProcess(free_port(), warm).start()
-    from ..aws import warm_up
-
-    warm_up()  # the platform's and the seeding's EC2 clients need botocore: load it meanwhile
     try:
         from .servers import Sandbox
     except ImportError as exc:

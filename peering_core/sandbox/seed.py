@@ -257,7 +257,7 @@ async def _request(
         tags={"Name": f"{vpc} to {deployment}"} | intent.to_tags(),
     )
     report.peerings[f"{vpc}->{deployment}"] = pcx.id
-    on_stage(f"{vpc} → {deployment}: requested {pcx.id}")
+    on_stage(f"{vpc} → {deployment}: requested on AWS")
     if confirm:
         await client.confirm_peering(dep.id, pcx.id, CUSTOMER_ACCOUNT_ID, cust.vpc_id)
     return pcx.id
@@ -283,8 +283,9 @@ async def _create(
     )
 
     def progress(event: Progress) -> None:
-        if event.state == "done" and event.step in (Step.REQUEST, Step.CONFIRM):
-            on_stage(f"{vpc} → {deployment}: {event.message}")
+        done = {Step.REQUEST: "requested on AWS", Step.CONFIRM: "confirmed on the platform"}
+        if event.state == "done" and event.step in done:
+            on_stage(f"{vpc} → {deployment}: {done[event.step]}")
 
     try:
         result = await create_peering(

@@ -27,7 +27,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from .. import rules
-from ..aws import AwsAccess
+from ..aws import AwsAccess, warm_up
 from ..models import Deployment
 from ..platform.ec2 import PlatformEc2
 from ..platform.server import create_app
@@ -196,6 +196,7 @@ class Sandbox:
             accept_delay=accept_delay,
             requests_per_minute=requests_per_minute,
         ).start()
+        warm_up()  # botocore loads while moto resets (or, in a process of its own, starts)
         if given:  # a shared one forgets the last test; a process is waited for until it serves
             moto.reset()
         customer_aws = asyncio.run(_assume_customer(platform_aws))
