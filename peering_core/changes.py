@@ -146,23 +146,14 @@ def _peering_changes(
     if after is None:
         return [change(ChangeKind.DISAPPEARED, peering_state(view), None)]
     old, new = peering_state(before), peering_state(after)
-    changes = []
-    if before.platform_status != after.platform_status:
-        changes.append(
-            change(
-                ChangeKind.PLATFORM_STATUS,
-                {"platformStatus": before.platform_status},
-                {"platformStatus": after.platform_status},
-            )
+    changes = [
+        change(kind, {key: old[key]}, {key: new[key]})
+        for kind, key in (
+            (ChangeKind.PLATFORM_STATUS, "platformStatus"),
+            (ChangeKind.AWS_STATUS, "awsStatus"),
         )
-    if before.aws_status != after.aws_status:
-        changes.append(
-            change(
-                ChangeKind.AWS_STATUS,
-                {"awsStatus": before.aws_status},
-                {"awsStatus": after.aws_status},
-            )
-        )
+        if old[key] != new[key]
+    ]
     if before.health != after.health or _steady_problems(before, previous_at) != _steady_problems(
         after, now
     ):

@@ -18,7 +18,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,6 +27,27 @@ if TYPE_CHECKING:
 # How long the dashboard's sandbox platform takes to accept a peering confirmed after
 # seeding, so the dashboard has a state change to show (``peering-tui sandbox``'s default too).
 DASHBOARD_ACCEPT_DELAY = 3.0
+
+
+def exported_connection(env: Mapping[str, str]) -> Connection:
+    """The connection a sandbox's exports (``Sandbox.environment``) describe: its platform, and
+    the customer's account on its moto server."""
+    from pydantic import SecretStr
+
+    from ..aws import AwsAccess
+    from ..config import Connection
+
+    return Connection(
+        platform_url=env["PEERING_PLATFORM_URL"],
+        platform_key=env["PEERING_PLATFORM_KEY"],
+        platform_secret=SecretStr(env["PEERING_PLATFORM_SECRET"]),
+        aws=AwsAccess(
+            access_key_id=env["AWS_ACCESS_KEY_ID"],
+            secret_access_key=SecretStr(env["AWS_SECRET_ACCESS_KEY"]),
+            session_token=SecretStr(env["AWS_SESSION_TOKEN"]),
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+        ),
+    )
 
 
 class SandboxFailed(RuntimeError):
@@ -81,25 +102,8 @@ class SandboxProcess:
         return self.environment
 
     def connection(self) -> Connection:
-        """Block until it serves; then the connection to its platform and to the customer's
-        account (what ``peering-tui sandbox`` prints as exports)."""
-        from pydantic import SecretStr
-
-        from ..aws import AwsAccess
-        from ..config import Connection
-
-        env = self.environment or self.ready()
-        return Connection(
-            platform_url=env["PEERING_PLATFORM_URL"],
-            platform_key=env["PEERING_PLATFORM_KEY"],
-            platform_secret=SecretStr(env["PEERING_PLATFORM_SECRET"]),
-            aws=AwsAccess(
-                access_key_id=env["AWS_ACCESS_KEY_ID"],
-                secret_access_key=SecretStr(env["AWS_SECRET_ACCESS_KEY"]),
-                session_token=SecretStr(env["AWS_SESSION_TOKEN"]),
-                endpoint_url=env["AWS_ENDPOINT_URL"],
-            ),
-        )
+        """Block until it serves; then the connection to its platform and its customer."""
+        return exported_connection(self.environment or self.ready())
 
     def stages(self) -> Iterator[str]:
         """Block for each seeding stage as it finishes (the last says it is seeded)."""

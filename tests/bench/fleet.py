@@ -31,6 +31,7 @@ from pydantic import SecretStr
 
 from peering_core.aws import AwsAccess, Ec2Gateway
 from peering_core.platform_client import PlatformClient
+from peering_core.sandbox.process import exported_connection
 from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID
 from peering_core.sandbox.servers import Sandbox
 
@@ -164,19 +165,15 @@ class FleetServer:
         fleet = SeededFleet(**ready["fleet"])
         fleet.requester_vpcs = [(region, vpc) for region, vpc in fleet.requester_vpcs]
         env = ready["env"]
+        connection = exported_connection(env)
         return cls(
             process=process,
             fleet=fleet,
-            platform_url=env["PEERING_PLATFORM_URL"],
+            platform_url=connection.platform_url,
             moto_url=env["AWS_ENDPOINT_URL"],
-            key=env["PEERING_PLATFORM_KEY"],
-            secret=SecretStr(env["PEERING_PLATFORM_SECRET"]),
-            customer_aws=AwsAccess(
-                access_key_id=env["AWS_ACCESS_KEY_ID"],
-                secret_access_key=SecretStr(env["AWS_SECRET_ACCESS_KEY"]),
-                session_token=SecretStr(env["AWS_SESSION_TOKEN"]),
-                endpoint_url=env["AWS_ENDPOINT_URL"],
-            ),
+            key=connection.platform_key,
+            secret=connection.platform_secret,
+            customer_aws=connection.aws,
             env=env,
         )
 

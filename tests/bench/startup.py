@@ -6,7 +6,8 @@
   the terminal, then ``q`` quits it (the time to exit is recorded too).
 - **``ls --json`` at N peerings**: the command run against a seeded fleet (:mod:`.fleet`,
   another process) through a relay in this process that notes when the first byte of the
-  first request arrives: "starts doing work". The whole run's time is recorded beside it.
+  first request arrives (:class:`~tests.aws_link.AwsLink`, no delay): "starts doing work".
+  The whole run's time is recorded beside it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..aws_link import AwsLink
 from . import text_table
 from .fleet import FleetServer
 
@@ -117,44 +119,8 @@ def _drain_until_exit(master: int, process: subprocess.Popen[bytes], timeout: fl
     process.wait(timeout=max(0.1, deadline - time.monotonic()))
 
 
-class FirstByte:
-    """A TCP relay to ``upstream`` that notes when the first request's first byte arrives."""
-
-    def __init__(self, upstream: str) -> None:
-        host, _, port = upstream.removeprefix("http://").partition(":")
-        self._upstream = (host, int(port))
-        self.first_at: float | None = None
-        self.url = ""
-        self._server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> FirstByte:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
-
-        async def pipe(
-            source: asyncio.StreamReader, sink: asyncio.StreamWriter, note: bool
-        ) -> None:
-            while data := await source.read(65536):
-                if note and self.first_at is None:
-                    self.first_at = time.perf_counter()
-                sink.write(data)
-                await sink.drain()
-            sink.close()
-
-        with contextlib.suppress(OSError):
-            await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
-
-
 async def _ls_once(server: FleetServer) -> dict[str, float]:
-    async with FirstByte(server.platform_url) as platform, FirstByte(server.moto_url) as aws:
+    async with AwsLink(server.platform_url) as platform, AwsLink(server.moto_url) as aws:
         env = server.environment() | {
             "PEERING_PLATFORM_URL": platform.url,
             "AWS_ENDPOINT_URL": aws.url,
@@ -170,10 +136,10 @@ async def _ls_once(server: FleetServer) -> dict[str, float]:
             ended = time.perf_counter()
     if process.returncode != 0:
         raise RuntimeError(f"ls --json exited {process.returncode}: {err.decode()[-400:]}")
-    firsts = [t for t in (platform.first_at, aws.first_at) if t is not None]
+    firsts = [t for t in (platform.first_request_at, aws.first_request_at) if t is not None]
     return {
         "first_request_s": round(min(firsts) - began, 3),
-        "first_aws_request_s": round((aws.first_at or ended) - began, 3),
+        "first_aws_request_s": round((aws.first_request_at or ended) - began, 3),
         "total_s": round(ended - began, 3),
         "bytes": len(out),
     }
