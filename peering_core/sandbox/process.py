@@ -157,24 +157,21 @@ def _serve(accept_delay: float) -> None:
     accounts = (PLATFORM_ACCOUNT_ID, CUSTOMER_ACCOUNT_ID)
     warm = [f"{account}:{region}" for account in accounts for region in SANDBOX_REGIONS]
     moto = MotoProcess(free_port(), warm).start()
-    try:
-        from .servers import Sandbox
-    except ImportError as exc:
-        moto.stop()
-        say(
-            error=f"{exc.name} is not installed: install peering-tui[sandbox] for the sandbox, "
-            "or configure a platform (PEERING_PLATFORM_URL, _KEY, _SECRET)"
-        )
-        return
-    try:
-        sandbox = Sandbox.start(moto=moto, owns_moto=True, accept_delay=accept_delay)
-    except BaseException as exc:  # SIGTERM while starting too: moto goes with it
-        moto.stop()
-        if not isinstance(exc, Exception):
-            raise
-        say(error=f"{type(exc).__name__}: {exc}")  # the dashboard shows it
-        return
-    try:
+    sandbox = None
+    try:  # whatever ends this (SIGTERM at any point too), the servers stop with it
+        try:
+            from .servers import Sandbox
+        except ImportError as exc:
+            say(
+                error=f"{exc.name} is not installed: install peering-tui[sandbox] for the "
+                "sandbox, or configure a platform (PEERING_PLATFORM_URL, _KEY, _SECRET)"
+            )
+            return
+        try:
+            sandbox = Sandbox.start(moto=moto, owns_moto=True, accept_delay=accept_delay)
+        except Exception as exc:  # the dashboard shows it
+            say(error=f"{type(exc).__name__}: {exc}")
+            return
         say(ready=sandbox.environment())
         try:
             report = asyncio.run(sandbox.seed(on_stage=lambda stage: say(stage=stage)))
@@ -188,7 +185,10 @@ def _serve(accept_delay: float) -> None:
         sys.stdin.read()
     finally:
         stopping.append(True)
-        sandbox.stop()
+        if sandbox is not None:
+            sandbox.stop()  # moto too: the sandbox owns it
+        else:
+            moto.stop()
 
 
 if __name__ == "__main__":
