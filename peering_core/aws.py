@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -101,7 +102,11 @@ def _loader(data_path: str | None) -> Loader:
 
 
 def _load_botocore() -> None:
-    # Any failure here (botocore missing, a broken data file) shows on the first real call.
+    # A load ahead of time yields the cores to whatever else is starting (Linux niceness is
+    # per thread). Any failure here (botocore missing, a broken data file) shows on the
+    # first real call.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     with contextlib.suppress(Exception):
         loader = _session(None).get_component("data_loader")
         for service in ("ec2", "sts"):

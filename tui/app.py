@@ -26,7 +26,6 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
 from peering_core.audit import AuditLog, actor, verdict
-from peering_core.aws import warm_up
 from peering_core.config import (
     DEFAULT_REFRESH,
     Connection,
@@ -169,7 +168,6 @@ class PeeringApp(App[None]):
         except Exception as exc:  # any failure to start is shown, never a crash
             self.post_message(SessionFailed(f"sandbox did not start: {describe_error(exc)}"))
             return
-        warm_up()  # the sandbox serves: its imports no longer compete for the cores
         session = Session.for_sandbox_process(process, connection)
         self.session = session  # from here on, quitting stops the sandbox
         # Polling starts at once; who the AWS side is shows in the header when STS has said.

@@ -88,10 +88,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         from ..sandbox.process import SandboxProcess
 
         sandbox = SandboxProcess.spawn()
-    if sandbox is None:
-        # botocore and EC2's model load while the dashboard does. With a sandbox starting, the
-        # dashboard waits for it to serve first: three processes importing share two cores.
-        warm_up()
+    warm_up()  # botocore and EC2's model load while the dashboard (and its sandbox) start
     try:
         # By name: peering_core never imports the UI.
         return int(importlib.import_module("tui.app").run(args, connection, sandbox))

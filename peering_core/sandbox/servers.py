@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +94,11 @@ class PlatformServer:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def start(self, timeout: float = 30.0) -> PlatformServer:
+    def start(
+        self, timeout: float = 30.0, *, aws_ready: Callable[[], None] | None = None
+    ) -> PlatformServer:
+        """Serve; ``aws_ready`` blocks until AWS answers (the platform asks STS who it is as it
+        starts): called once the app is built, so building it overlaps the wait."""
         sock = free_socket()
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         service = self.service = PlatformService(
@@ -112,6 +116,8 @@ class PlatformServer:
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         server = uvicorn.Server(config)
         self._server = server
+        if aws_ready is not None:
+            aws_ready()
 
         def run() -> None:
             try:
@@ -185,8 +191,8 @@ class Sandbox:
         )
         key = "sandbox-" + secrets.token_hex(4)
         secret = SecretStr(secrets.token_urlsafe(24))
-        # The platform needs moto only for its first AWS call: it starts while moto resets
-        # (or, in a process of its own, still imports).
+        warm_up()  # botocore loads while the platform is built and moto resets (or starts)
+        # A shared moto forgets the last test; one in a process is waited for until it serves.
         platform = PlatformServer(
             aws=platform_aws,
             db_path=db_path or workdir / "platform.sqlite3",
@@ -195,10 +201,7 @@ class Sandbox:
             reserved_cidrs=reserved_cidrs,
             accept_delay=accept_delay,
             requests_per_minute=requests_per_minute,
-        ).start()
-        warm_up()  # botocore loads while moto resets (or, in a process of its own, starts)
-        if given:  # a shared one forgets the last test; a process is waited for until it serves
-            moto.reset()
+        ).start(aws_ready=moto.reset if given else None)
         customer_aws = asyncio.run(_assume_customer(platform_aws))
         return cls(
             moto=moto,
