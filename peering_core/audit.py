@@ -4,7 +4,8 @@ Who is the AWS caller identity (ARN) and the platform key id; never a secret. Th
 the user data dir (``PEERING_AUDIT_LOG`` overrides) and is created private to its owner.
 
 The command line and the dashboard both record through :func:`audited`, so the actor and the
-verdict are written the same way wherever a change is made.
+verdict are written the same way wherever a change is made; both call :func:`check_audit_log`
+before changing anything, so a log that cannot be written stops the change, not its record.
 """
 
 from __future__ import annotations
@@ -20,13 +21,29 @@ from typing import Any
 
 from .aws import Ec2Gateway
 from .config import data_dir
-from .errors import AwsError, ExitCode, PeeringError
+from .errors import AuditLogUnwritable, AwsError, ExitCode, PeeringError
 from .models import CallerIdentity
+from .private_file import check_appendable, open_private
 
 
 def audit_path() -> Path:
     override = os.environ.get("PEERING_AUDIT_LOG")
     return Path(override) if override else data_dir() / "audit.jsonl"
+
+
+def check_audit_log(path: Path | None = None) -> Path:
+    """Make sure the audit log can be appended to and is private (an existing file with more
+    open permissions is made 0600; a missing one is made by the first record); raise
+    :class:`AuditLogUnwritable` saying why not."""
+    target = path or audit_path()
+    try:
+        check_appendable(target)
+    except OSError as exc:
+        raise AuditLogUnwritable(
+            f"audit log: {exc.strerror or exc}; nothing changed (PEERING_AUDIT_LOG points it "
+            "elsewhere)"
+        ) from None
+    return target
 
 
 def actor(
@@ -82,8 +99,7 @@ class AuditLog:
         }
         if detail:
             entry["detail"] = detail
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = open_private(self.path)
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, default=str) + "\n")
         return entry

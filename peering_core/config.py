@@ -8,6 +8,7 @@ secret must be private to its owner (mode 0600), or it is refused.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 import tomllib
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -61,6 +63,7 @@ class FileConfig(BaseModel):
     platform_secret: SecretStr | None = None
     aws_profile: str | None = None
     insecure: bool = False
+    allow_http: bool = False
     # Binding id → key(s), for the dashboard's keymap (the dashboard checks the ids).
     keys: dict[str, str] = Field(default_factory=dict)
 
@@ -106,6 +109,28 @@ def _carries_credentials(url: str) -> bool:
     return "@" in authority
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(url: str, *, allow_http: bool) -> None:
+    """Refuse a plain ``http://`` platform URL to another machine unless ``allow_http``: the
+    key, the secret and every answer would cross the network readable by anyone on the way."""
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname or ""):
+        raise ConfigError(
+            f"the platform URL is plain http:// to {parts.hostname!r}, which is not this machine: "
+            "the API key, its secret and every answer would cross the network unencrypted; "
+            "use https://, or pass --allow-http (PEERING_ALLOW_HTTP=1) if you must"
+        )
+
+
 class Settings(BaseSettings):
     """The platform endpoint and credentials from ``PEERING_*`` variables."""
 
@@ -116,6 +141,7 @@ class Settings(BaseSettings):
     platform_secret: SecretStr | None = None
     aws_profile: str | None = Field(default=None)
     insecure: bool = False
+    allow_http: bool = False
 
 
 class Connection(BaseModel):
@@ -157,6 +183,7 @@ def load_connection(
     platform_url: str | None = None,
     aws_profile: str | None = None,
     insecure: bool = False,
+    allow_http: bool = False,
     path: Path | None = None,
 ) -> Connection | None:
     """The configured connection, or ``None`` when nothing is configured (sandbox time)."""
@@ -193,6 +220,7 @@ def load_connection(
         )
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"PEERING_PLATFORM_URL {url!r} must start with http:// or https://")
+    check_transport(url, allow_http=allow_http or env.allow_http or file.allow_http)
     profile = aws_profile or env.aws_profile or file.aws_profile
     return Connection(
         platform_url=url,

@@ -85,6 +85,7 @@ class RuleDiff(DiffModel):
 
 class PeeringDiff(DiffModel):
     peering_id: str
+    status: str = "active"  # the pcx's status on AWS
     deployment_id: str = Field(alias="deploymentID")
     region: str
     vpc_id: str
@@ -104,6 +105,11 @@ class PeeringDiff(DiffModel):
     @property
     def warnings(self) -> list[RuleDiff]:
         return [r for r in self.rules if r.state == RuleState.TOO_BROAD]
+
+    @property
+    def gone(self) -> bool:
+        """The pcx is deleted on AWS (history: worth showing only for what it left behind)."""
+        return self.status in ("deleted", "deleting")
 
     @property
     def in_sync(self) -> bool:
@@ -369,12 +375,17 @@ def diff_peering(
     if active:
         rule_rows += _needed_rules(pcx, intent, deployment_cidr, estate, resources, notes)
     rule_rows += _stale_rules(pcx, deployment_cidr, estate, live_cidrs or {}, active)
+    if not active and not routes and not rule_rows and pcx.status not in ("deleted", "deleting"):
+        notes.append(
+            f"the pcx is {pcx.status}: nothing routes through it, so no route or rule is needed"
+        )
     return PeeringDiff(
         peering_id=pcx.id,
         deployment_id=deployment_id,
         region=region,
         vpc_id=vpc_id,
         deployment_cidr=deployment_cidr,
+        status=pcx.status,
         peering_active=active,
         routes=tuple(routes),
         rules=tuple(rule_rows),

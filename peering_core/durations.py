@@ -1,8 +1,8 @@
-"""Ages and countdowns as an operator reads them (``12s``, ``4m``, ``6d 23h``)."""
+"""Times as an operator reads them (``12s``, ``4m``, ``6d 23h``) and as JSON writes them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 def age(when: datetime | None, now: datetime) -> str:
@@ -31,3 +31,10 @@ def countdown(until: datetime | None, now: datetime) -> str:
     if hours:
         return f"{hours}h {minutes}m"
     return f"{max(minutes, 1)}m"
+
+
+def iso(when: datetime | None) -> str | None:
+    """A timestamp for JSON: ISO 8601 in UTC with ``Z``, as the platform API writes them."""
+    if when is None:
+        return None
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -14,6 +14,7 @@ The tree::
     ├── Refused                      exit 3: a guard said no; nothing changed
     ├── Failed                       exit 1: started and could not finish; re-running continues
     │   └── DriftError               a diff or fix could not be made (DIFF_FAILED)
+    ├── AuditLogUnwritable           exit 1: the audit log cannot be written; nothing changed
     ├── AwsError                     exit 1: an EC2 or STS call failed (AWS's own code)
     └── PlatformApiError             exit 1: the platform answered with an error
         └── PlatformUnavailable      not reachable, or kept failing after retries
@@ -36,6 +37,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad usage or input; also ``diff``/``fix``: drift found or left
     REFUSED = 3
     INTERRUPTED = 130
+    PIPE_CLOSED = 141  # the reader of stdout left (`peering-tui ls --json | head`)
 
 
 # ``diff`` and ``fix`` say "drift" with the usage code, so scripts test one number.
@@ -118,6 +120,15 @@ class DriftError(Failed):
 
     def __init__(self, message: str) -> None:
         super().__init__("DIFF_FAILED", message)
+
+
+class AuditLogUnwritable(PeeringError):
+    """The audit log cannot be written (or made private), found before any change."""
+
+    default_code = "AUDIT_LOG_UNWRITABLE"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("AUDIT_LOG_UNWRITABLE", message)
 
 
 # AWS's answers that refuse a call before acting on it: slow down and ask again.

@@ -6,12 +6,15 @@ Pure functions over models: the poller fetches, this decides. (It was ``views.py
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
-from .durations import countdown
+from .durations import countdown, iso
 from .intent import PENDING_LIFETIME_DAYS, PeeringIntent
 from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, PlatformStatus
 
@@ -227,3 +230,49 @@ def deployment_views(
             )
         )
     return result
+
+
+def peering_json(
+    view: PeeringView, *, tenant: str | None = None, sides: bool = False
+) -> dict[str, Any]:
+    """One peering as JSON, camelCase like the platform API (``ls --json``); with ``sides``,
+    also the platform's record, the pcx as EC2 describes it and the intent (the detail
+    screen's raw JSON)."""
+    body: dict[str, Any] = {
+        "peeringId": view.peering_id,
+        "deploymentID": view.deployment_id,
+        "tenantId": tenant,
+        "deploymentName": view.deployment_name,
+        "region": view.region,
+        "platformStatus": view.platform_status,
+        "awsStatus": view.aws_status,
+        "requesterAccountId": view.requester_account,
+        "requesterVpcId": view.requester_vpc,
+        "requesterCidr": view.requester_cidr,
+        "health": view.health.value,
+        "problems": list(view.problems),
+        "confirmed": view.confirmed,
+        "createdAt": iso(view.created_at),
+        "expiresAt": iso(view.expires_at),
+    }
+    if sides:
+        body["platform"] = view.platform.model_dump(mode="json") if view.platform else None
+        body["aws"] = camel_json(asdict(view.aws)) if view.aws else None
+        body["intent"] = camel_json(view.intent.model_dump(mode="json")) if view.intent else None
+    return body
+
+
+def camel_json(value: Any) -> Any:
+    """``value`` with every field name in camelCase (tags' keys untouched) and every datetime
+    as :func:`iso` text."""
+    if isinstance(value, dict):
+        # Tags are the customer's data: their keys stay as written.
+        return {
+            to_camel(str(k)) if "_" in str(k) else k: v if k == "tags" else camel_json(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [camel_json(v) for v in value]
+    if isinstance(value, datetime):
+        return iso(value)
+    return value

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -44,6 +44,58 @@ class PlatformStatus(StrEnum):
     DELETING = "deleting"
 
 
+class Role(StrEnum):
+    """What a platform API key may do: ``admin`` every tenant and the keys; ``operator`` read
+    and change its tenant's objects; ``viewer`` read them."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+# The tenant that owns what was made before tenants existed, and what the admin key creates
+# without naming one (so scripts written for one tenant keep working).
+DEFAULT_TENANT = "default"
+
+
+class Tenant(ApiModel):
+    """A customer of the platform: it owns deployments, their peerings and resources."""
+
+    id: str = Field(alias="tenantId")
+    name: str = Field(alias="tenantName")
+    create_at: datetime = Field(alias="createAt")
+
+
+class ApiKey(ApiModel):
+    """A platform API key as listed: never its secret. ``key_id`` is the key itself (the
+    Basic-auth user name, public like an AWS access key id)."""
+
+    key_id: str = Field(alias="keyId")
+    key: str
+    role: Role
+    tenant_id: str = Field(alias="tenantId")
+    create_at: datetime = Field(alias="createAt")
+    revoked_at: datetime | None = Field(default=None, alias="revokedAt")
+
+
+class NewApiKey(ApiKey):
+    """A key just made, with its secret: the one answer that ever carries it."""
+
+    secret: SecretStr
+
+    @field_serializer("secret", when_used="json")
+    def _reveal(self, secret: SecretStr) -> str:
+        return secret.get_secret_value()
+
+
+class WhoAmI(ApiModel):
+    """The key a request was made with: its role and tenant (``None`` for the admin)."""
+
+    key: str
+    role: Role
+    tenant_id: str | None = Field(default=None, alias="tenantId")
+
+
 class Deployment(ApiModel):
     id: str = Field(alias="deploymentID")
     name: str = Field(alias="deploymentName")
@@ -54,6 +106,7 @@ class Deployment(ApiModel):
     version: str
     create_at: datetime = Field(alias="createAt")
     project_name: str = Field(default="default", alias="projectName")
+    tenant_id: str | None = Field(default=None, alias="tenantId")
 
 
 class DeploymentVpc(ApiModel):
@@ -75,12 +128,20 @@ class PlatformPeering(ApiModel):
     deployment_id: str = Field(alias="deploymentID")
     account_id: str = Field(alias="accountId")
     vpc_id: str = Field(alias="vpcId")
-    cidr: str
+    cidr: str  # the requester VPC's first block, as before ``cidrs``
     region: str
     status: PlatformStatus
     reason: str | None = None
     create_at: datetime = Field(alias="createAt")
     update_at: datetime = Field(alias="updateAt")
+    tenant_id: str | None = Field(default=None, alias="tenantId")
+    # Every IPv4 block of the requester VPC (``cidr`` first); empty from an older platform.
+    cidrs: tuple[str, ...] = ()
+
+    @property
+    def requester_cidrs(self) -> tuple[str, ...]:
+        """Every block the peering routes: ``cidrs``, or ``cidr`` alone from an older platform."""
+        return self.cidrs or (self.cidr,)
 
 
 class Resource(ApiModel):
@@ -93,6 +154,7 @@ class Resource(ApiModel):
     host: str
     port: int
     create_at: datetime = Field(alias="createAt")
+    tenant_id: str | None = Field(default=None, alias="tenantId")
 
 
 class ErrorBody(ApiModel):

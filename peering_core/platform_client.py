@@ -4,16 +4,17 @@ Errors come back as :class:`PlatformApiError` carrying the server's ``code``; ``
 retried after ``Retry-After``; connection errors are retried with backoff; GETs remember
 their ETag so an unchanged poll costs a ``304`` and no parsing.
 
-A request that would make something new on a repeat (``POST`` of a deployment or a resource)
-is retried only when the platform surely did not act on it: the connection was never made,
-or the answer was ``429``/``503``. Every other call is safe to repeat (GETs; confirming a pcx,
-which the platform answers alike when repeated; DELETE, whose repeat the delete workflow
-recognises).
+A request that would make something new on a repeat (``POST`` of a deployment, a resource, a
+tenant or a key) is retried only when the platform surely did not act on it: the connection
+was never made, or the answer was ``429``/``503``. Every other call is safe to repeat (GETs;
+confirming a pcx, which the platform answers alike when repeated; DELETE, whose repeat the
+delete workflow recognises).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Self
@@ -22,7 +23,18 @@ import httpx
 from pydantic import SecretStr, TypeAdapter
 
 from .errors import PlatformApiError, PlatformUnavailable
-from .models import Deployment, DeploymentVpc, PlatformPeering, Resource, unchanged
+from .models import (
+    ApiKey,
+    Deployment,
+    DeploymentVpc,
+    NewApiKey,
+    PlatformPeering,
+    Resource,
+    Role,
+    Tenant,
+    WhoAmI,
+    unchanged,
+)
 
 # Transport failures before the request reached the platform: safe to repeat any request.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -31,6 +43,8 @@ _DEPLOYMENTS = TypeAdapter(list[Deployment])
 _PEERINGS = TypeAdapter(list[PlatformPeering])
 _RESOURCES = TypeAdapter(list[Resource])
 _VPCS = TypeAdapter(list[DeploymentVpc])
+_TENANTS = TypeAdapter(list[Tenant])
+_KEYS = TypeAdapter(list[ApiKey])
 
 
 class PlatformClient:
@@ -99,6 +113,9 @@ class PlatformClient:
             try:
                 response = await self._http.request(method, path, json=json, headers=headers)
             except httpx.TransportError as exc:
+                tls = _tls_failure(exc, self.base_url)
+                if tls is not None:  # not a network hiccup: no retry will change it
+                    raise tls from None
                 last = exc
                 if not idempotent and not isinstance(exc, _NOT_SENT):
                     raise PlatformUnavailable(
@@ -153,6 +170,39 @@ class PlatformClient:
 
         return await self._request("GET", path, parse=parse)
 
+    # --- who is asking -------------------------------------------------------------------
+
+    async def whoami(self) -> WhoAmI:
+        """This key's role and tenant (``tenantId`` ``None`` for the admin)."""
+        return WhoAmI.model_validate(await self._request("GET", "/api/v1/whoami"))
+
+    async def tenants(self) -> list[Tenant]:
+        """Every tenant (the admin key only)."""
+        result: list[Tenant] = await self._get_cached("/api/v1/tenants", _TENANTS)
+        return result
+
+    async def create_tenant(self, name: str) -> Tenant:
+        """A new tenant (the admin key only)."""
+        body = {"tenantName": name}
+        return Tenant.model_validate(
+            await self._request("POST", "/api/v1/tenants", body, idempotent=False)
+        )
+
+    async def create_key(self, tenant_id: str, role: Role) -> NewApiKey:
+        """A new key of ``tenant_id`` with its secret, which no later answer carries."""
+        body = {"tenantId": tenant_id, "role": role.value}
+        return NewApiKey.model_validate(
+            await self._request("POST", "/api/v1/keys", body, idempotent=False)
+        )
+
+    async def keys(self) -> list[ApiKey]:
+        """The keys this key may see (never their secrets)."""
+        result: list[ApiKey] = await self._get_cached("/api/v1/keys", _KEYS)
+        return result
+
+    async def revoke_key(self, key_id: str) -> ApiKey:
+        return ApiKey.model_validate(await self._request("DELETE", f"/api/v1/keys/{key_id}"))
+
     # --- deployments ---------------------------------------------------------------------
 
     async def health(self) -> bool:
@@ -169,9 +219,18 @@ class PlatformClient:
         )
 
     async def create_deployment(
-        self, name: str, region: str, cidr: str, project_name: str = "default"
+        self,
+        name: str,
+        region: str,
+        cidr: str,
+        project_name: str = "default",
+        *,
+        tenant_id: str | None = None,
     ) -> Deployment:
+        """A new deployment and its VPC; ``tenant_id`` (the admin key only) says whose."""
         body = {"deploymentName": name, "region": region, "cidr": cidr, "projectName": project_name}
+        if tenant_id is not None:
+            body["tenantId"] = tenant_id
         return Deployment.model_validate(
             await self._request("POST", "/api/v1/deployments", body, idempotent=False)
         )
@@ -256,6 +315,26 @@ class PlatformClient:
         await self._request(
             "DELETE", f"/api/v1/deployments/{deployment_id}/resources/{resource_id}"
         )
+
+
+def _tls_failure(exc: BaseException, url: str) -> PlatformUnavailable | None:
+    """The error to report when TLS, not the network, is why the request failed."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return PlatformUnavailable(
+                0,
+                "PLATFORM_CERTIFICATE",
+                f"the platform at {url} answered, but its TLS certificate was not accepted: "
+                f"{seen.verify_message or seen.reason}; trust its CA (SSL_CERT_FILE) or, "
+                "knowing the risk, pass --insecure",
+            )
+        if isinstance(seen, ssl.SSLError):
+            return PlatformUnavailable(
+                0, "PLATFORM_TLS", f"TLS with the platform at {url} failed: {seen.reason or seen}"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:

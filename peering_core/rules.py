@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from .errors import RuleViolation
+from .printable import first_unsafe, harmless, shown
 
 DEFAULT_RESERVED_CIDRS: tuple[str, ...] = ("100.0.0.0/8", "101.0.0.0/8")
 
@@ -29,7 +30,7 @@ Network = ipaddress.IPv4Network
 def _check_id(value: object, pattern: re.Pattern[str], field: str, shape: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise RuleViolation(
-            "INVALID_ARGUMENT", f"{field} {value!r} is not a valid {shape}", field=field
+            "INVALID_ARGUMENT", f"{field} {shown(value)} is not a valid {shape}", field=field
         )
     return value
 
@@ -58,17 +59,44 @@ def check_region(value: object, field: str = "region") -> str:
     return _check_id(value, REGION_RE, field, "AWS region name (like us-east-1)")
 
 
+def check_name(value: object, field: str, *, max_length: int = 64) -> str:
+    """A name: a string with something besides spaces, at most ``max_length`` characters, and
+    nothing a terminal would act on (no control or format characters, no unpaired surrogate).
+    Returned without surrounding spaces."""
+    if not isinstance(value, str) or not value.strip():
+        raise RuleViolation(
+            "INVALID_ARGUMENT", f"{field} is required and must be a non-empty string", field
+        )
+    if len(value) > max_length:
+        raise RuleViolation(
+            "INVALID_ARGUMENT",
+            f"{field} is {len(value)} characters long; at most {max_length} are allowed",
+            field,
+        )
+    bad = first_unsafe(value)
+    if bad is not None:
+        raise RuleViolation(
+            "INVALID_ARGUMENT",
+            f"{field} holds a control character or an unpaired surrogate "
+            f"({harmless(value[bad])} at position {bad}): '{harmless(value)}'",
+            field,
+        )
+    return value.strip()
+
+
 def parse_cidr(value: object, field: str = "cidr") -> Network:
     """Parse an IPv4 CIDR in strict form (``10.0.0.0/16``, not ``10.0.0.1/16``)."""
     if not isinstance(value, str) or "/" not in value:
         raise RuleViolation(
-            "INVALID_ARGUMENT", f"{field} {value!r} is not an IPv4 CIDR like 10.0.0.0/16", field
+            "INVALID_ARGUMENT",
+            f"{field} {shown(value)} is not an IPv4 CIDR like 10.0.0.0/16",
+            field,
         )
     try:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
         raise RuleViolation(
-            "INVALID_ARGUMENT", f"{field} {value!r} is not a valid IPv4 CIDR: {exc}", field
+            "INVALID_ARGUMENT", f"{field} {shown(value)} is not a valid IPv4 CIDR: {exc}", field
         ) from None
     if not isinstance(net, ipaddress.IPv4Network):
         raise RuleViolation("INVALID_ARGUMENT", f"{field} {value!r} is not IPv4", field)

@@ -89,6 +89,8 @@ class FaultProxy:
         self.retry_after = retry_after
         self.injected: Counter[str] = Counter()
         self.forwarded = 0
+        # EC2 action -> error code it is always refused with (a permanent, client-side error).
+        self.refusals: dict[str, str] = {}
         self._random = random.Random(seed)
         self._lanes: dict[str, random.Random] = {}
         self._lock = threading.Lock()
@@ -96,6 +98,18 @@ class FaultProxy:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._upstream_client: httpx.AsyncClient | None = None
+
+    def refuse(self, action: str, code: str) -> None:
+        """Answer every EC2 ``action`` with the error ``code`` (400), as AWS refuses a call."""
+        with self._lock:
+            self.refusals[action] = code
+
+    def _refusal(self, body: bytes) -> str | None:
+        with self._lock:
+            for action, code in self.refusals.items():
+                if f"Action={action}&".encode() in body + b"&":
+                    return code
+        return None
 
     def set_rate(self, rate: float, lose_rate: float | None = None) -> None:
         with self._lock:
@@ -152,6 +166,14 @@ class FaultProxy:
         lane = _LANE.match(scope["path"])
         if lane is not None:
             scope = dict(scope, path=scope["path"][lane.end() :] or "/")
+        refused = self._refusal(body)
+        if refused is not None:
+            self.injected[f"refused:{refused}"] += 1
+            payload = _EC2_500.replace("InternalError", refused)
+            headers = [(b"content-type", b"text/xml")]
+            await send({"type": "http.response.start", "status": 400, "headers": headers})
+            await send({"type": "http.response.body", "body": payload.encode()})
+            return
         asked = _asked(scope, body)
         fault = "lost" if self._planned(asked) else self._draw(lane.group(1) if lane else None)
         if fault is not None:

@@ -1,8 +1,9 @@
 """``peering-tui sandbox`` as a script uses it: eval its exports, then talk to AWS and the platform.
 
-stdout carries only ``export NAME=value`` lines (progress goes to stderr), so
+stdout carries only ``export NAME=value`` lines and comments (progress goes to stderr), so
 ``eval "$(peering-tui sandbox)"`` works; the exported environment points the aws CLI at the
-sandbox's moto server as the customer, and curl/httpx at its platform.
+sandbox's moto server as the customer, and curl/httpx at its platform with the admin key. A
+commented block below gives a tenant operator's key instead.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ EXPORTED = {
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
 }
-EXPORT_LINE = re.compile(r"export ([A-Z_][A-Z0-9_]*)=(.*)")
+EXPORT_LINE = re.compile(r"(# )?export ([A-Z_][A-Z0-9_]*)=(.*)")
+OPERATOR_EXPORTED = {"PEERING_PLATFORM_KEY", "PEERING_PLATFORM_SECRET"}
 
 
 def _clean_environment() -> dict[str, str]:
@@ -69,17 +71,33 @@ async def sandbox_process(tmp_path: Path) -> AsyncIterator[asyncio.subprocess.Pr
         stderr.close()
 
 
-async def read_exports(process: asyncio.subprocess.Process) -> dict[str, str]:
-    """Read stdout until every expected export has arrived (wrap in ``asyncio.timeout``)."""
+async def read_exports(
+    process: asyncio.subprocess.Process,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Read stdout until every expected export has arrived: the admin's block, then the
+    tenant operator's, commented out (wrap in ``asyncio.timeout``)."""
     assert process.stdout is not None
     exports: dict[str, str] = {}
-    while not exports.keys() >= EXPORTED:
-        line = (await process.stdout.readline()).decode()
+    operator: dict[str, str] = {}
+    while not (exports.keys() >= EXPORTED and operator.keys() >= OPERATOR_EXPORTED):
+        line = (await process.stdout.readline()).decode().rstrip("\n")
         assert line, f"sandbox closed stdout (exit {process.returncode}) after {sorted(exports)}"
-        match = EXPORT_LINE.fullmatch(line.rstrip("\n"))
-        assert match, f"stdout carries a line that is not an export: {line!r}"
-        exports[match[1]] = match[2]
-    return exports
+        match = EXPORT_LINE.fullmatch(line)
+        if match is None:
+            assert line.startswith("# "), f"stdout carries a line for no shell: {line!r}"
+            continue
+        (operator if match[1] else exports)[match[2]] = match[3]
+    return exports, operator
+
+
+async def api_as(exports: dict[str, str], credentials: dict[str, str]) -> dict[str, Any]:
+    """``whoami`` with the key of ``credentials``."""
+    async with httpx.AsyncClient(
+        base_url=exports["PEERING_PLATFORM_URL"],
+        auth=(credentials["PEERING_PLATFORM_KEY"], credentials["PEERING_PLATFORM_SECRET"]),
+    ) as api:
+        answer: dict[str, Any] = (await api.get("/api/v1/whoami")).json()
+    return answer
 
 
 async def aws_cli_peerings(env: dict[str, str], region: str) -> list[dict[str, Any]]:
@@ -107,7 +125,7 @@ async def test_the_sandbox_exports_an_environment_for_the_aws_cli_and_the_platfo
 ) -> None:
     try:
         async with asyncio.timeout(90):
-            exports = await read_exports(sandbox_process)
+            exports, operator = await read_exports(sandbox_process)
     except TimeoutError:
         progress = (tmp_path / "sandbox.stderr").read_text(errors="replace")
         pytest.fail(f"no complete exports within 90 s; stderr:\n{progress[-4000:]}")
@@ -126,6 +144,19 @@ async def test_the_sandbox_exports_an_environment_for_the_aws_cli_and_the_platfo
     failed = [r for r in records if r["status"] == "failed"]
     assert len(failed) == 1 and "overlap" in failed[0]["reason"].lower()
     assert {r["status"] for r in records} <= {"pending", "running", "failed"}
+    assert (await api_as(exports, exports))["role"] == "admin"
+
+    # The tenant operator's block: the same platform, that tenant's peerings alone.
+    as_operator = exports | operator
+    who = await api_as(exports, as_operator)
+    assert who["role"] == "operator" and who["tenantId"]
+    async with httpx.AsyncClient(
+        base_url=exports["PEERING_PLATFORM_URL"],
+        auth=(as_operator["PEERING_PLATFORM_KEY"], as_operator["PEERING_PLATFORM_SECRET"]),
+    ) as api:
+        theirs = (await api.get("/api/v1/peerings")).json()
+    assert 0 < len(theirs) < len(records)
+    assert {r["tenantId"] for r in theirs} == {who["tenantId"]}
 
     env = _clean_environment() | exports
     regions = sorted({r["region"] for r in records})
@@ -154,5 +185,5 @@ async def test_the_sandbox_exports_an_environment_for_the_aws_cli_and_the_platfo
     async with asyncio.timeout(10):
         rest = await sandbox_process.stdout.read()
         assert await sandbox_process.wait() == 0
-    assert rest == b"", "stdout carries only the export lines"
+    assert rest == b"", "stdout carries only the export blocks"
     assert "sandbox ready" in (tmp_path / "sandbox.stderr").read_text()

@@ -77,7 +77,7 @@ async def test_a_method_the_path_does_not_take_is_answered_with_every_method_it_
 ) -> None:
     response = await api.request("PATCH", "/api/v1/deployments")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
 
 

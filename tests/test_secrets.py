@@ -11,7 +11,6 @@ customer's AWS secret key and session token.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import json
 import os
@@ -22,7 +21,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -35,6 +33,7 @@ from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, EstateBuilder, build_
 from peering_core.sandbox.servers import MotoServer
 from tui.app import PeeringApp
 
+from .platform_process import platform_process
 from .reliability import report
 from .tui.helpers import wait_for, wait_for_fleet
 
@@ -88,31 +87,10 @@ async def canary_platform(moto_server: MotoServer, tmp_path: Path) -> AsyncItera
         "AWS_ACCESS_KEY_ID": "sandbox-platform",
         "AWS_SECRET_ACCESS_KEY": PLATFORM_AWS_SECRET,
     }
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(BIN / "peering-tui"), "platform", "serve", "--port", str(port),
-             "--db", str(tmp_path / "platform.sqlite3")],
-            env=env, stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=2.0) as http:
-            for _ in range(300):
-                assert process.poll() is None, log.read_text(errors="replace")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail(f"platform did not start:\n{log.read_text(errors='replace')}")
+    args = ["--port", str(port), "--db", str(tmp_path / "platform.sqlite3")]
+    async with platform_process(args, env=env, log=log, url=url):
         yield CanaryPlatform(url, log, moto_server)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass

@@ -150,3 +150,16 @@ def test_a_deployment_takes_the_worst_health_of_its_peerings():
     )
     (dep,) = deployment_views([DEP], [VPC], views)
     assert dep.peering_count == 2 and dep.health is Health.ERROR
+
+
+def test_a_peerings_json_is_camel_case_but_its_tags_stay_as_written():
+    from datetime import UTC, datetime
+
+    from peering_core.health import camel_json
+
+    raw = {"owner_id": "1", "tags": {"cost_center": "ops"}, "at": datetime(2026, 1, 2, tzinfo=UTC)}
+    assert camel_json(raw) == {
+        "ownerId": "1",
+        "tags": {"cost_center": "ops"},
+        "at": "2026-01-02T00:00:00Z",
+    }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +20,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import BindingType
+from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
@@ -37,10 +38,13 @@ from peering_core.config import (
 from peering_core.create import CreateResult
 from peering_core.errors import ExitCode, PeeringError
 from peering_core.health import DeploymentView, PeeringView
+from peering_core.printable import harmless
 from peering_core.snapshot import Snapshot
 
 from . import bindings
 from .failures import describe_error, report_failed_worker
+from .formatting import clock_time
+from .harmless_lines import HarmlessLines
 from .history import StatusHistory
 from .messages import (
     PollingFailed,
@@ -106,6 +110,11 @@ class PeeringApp(App[None]):
         self.refresh_interval = refresh_interval(refresh)
         self.started_read_only = read_only
         self.set_reactive(PeeringApp.read_only, read_only)
+        # Read-only because of what the session found (a viewer key, an unwritable audit
+        # log): the badge's words and the full reason. It cannot be toggled off.
+        self.forced_read_only: tuple[str, str] | None = None
+        # Tenant id -> name with the admin key: the tables then show a TENANT column.
+        self.tenants: dict[str, str] | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
         self.sandbox_process = sandbox_process
         self.session: Session | None = None
@@ -119,6 +128,7 @@ class PeeringApp(App[None]):
         self.stage = ""
         self.failing_sources: set[str] = set()
         self.main_screen = MainScreen()
+        self._harmless_lines = HarmlessLines()
 
     def notify(
         self,
@@ -129,8 +139,19 @@ class PeeringApp(App[None]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """Notify without markup: messages carry AWS and platform text, brackets included."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        """Notify without markup, and harmless: messages carry AWS and platform text, brackets
+        and escape sequences included."""
+        super().notify(
+            harmless(message, keep_newlines=True),
+            title=harmless(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then :class:`HarmlessLines` on every line drawn."""
+        return [*super().get_line_filters(), self._harmless_lines]
 
     def get_default_screen(self) -> Screen[None]:
         return self.main_screen
@@ -170,10 +191,9 @@ class PeeringApp(App[None]):
             return
         session = Session.for_sandbox_process(process, connection)
         self.session = session  # from here on, quitting stops the sandbox
-        # Polling starts at once; who the AWS side is shows in the header when STS has said.
-        self.post_message(SessionOpened(session))
+        # Asking who the key and the AWS side are takes less than the first thing seeding makes.
+        await self._open(session)
         self.post_message(SandboxStage("seeding the demo deployments and peerings…"))
-        await self._identify(session)
         try:
             await asyncio.to_thread(self._follow_seeding, process)
         except Exception as exc:  # a half-seeded sandbox is still worth showing
@@ -193,14 +213,10 @@ class PeeringApp(App[None]):
 
     async def _open(self, session: Session) -> None:
         self.post_message(SandboxStage("asking AWS who we are…"))
-        await self._identify(session)
-        self.post_message(SessionOpened(session))
-
-    async def _identify(self, session: Session) -> None:
         await session.identify()
         if session.identity_error:
             self.notify(f"AWS identity: {session.identity_error}", severity="warning")
-        self.refresh_header()
+        self.post_message(SessionOpened(session))
 
     def on_sandbox_stage(self, message: SandboxStage) -> None:
         self.stage = message.stage
@@ -210,6 +226,16 @@ class PeeringApp(App[None]):
 
     def on_session_opened(self, message: SessionOpened) -> None:
         self.stage = ""
+        session = message.session
+        if session.read_only_label and session.read_only_reason:
+            self.forced_read_only = (session.read_only_label, session.read_only_reason)
+            self.read_only = True
+            self.notify(f"read-only: {session.read_only_reason}", severity="warning", timeout=10)
+        if session.access_error:
+            self.notify(f"platform key: {session.access_error}", severity="warning")
+        if session.tenants is not None:
+            self.tenants = session.tenants
+            self.main_screen.show_tenant_column()
         self.poll_state = PollState.LIVE
         self.poller = PollThread(
             message.session.clients,
@@ -230,13 +256,13 @@ class PeeringApp(App[None]):
 
     def _deliver(self, snapshot: Snapshot) -> None:
         """On the poll thread: build the rows there (the costly part), then hand both over."""
-        self._prepared = FleetRows.build(snapshot, self.now(), self._prepared)
+        self._prepared = FleetRows.build(snapshot, self.now(), self._prepared, self.tenants)
         self.post_message(SnapshotArrived(snapshot, self._prepared))
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         snapshot = message.snapshot
         before = self.rows
-        rows = message.rows or FleetRows.build(snapshot, self.now(), before)
+        rows = message.rows or FleetRows.build(snapshot, self.now(), before, self.tenants)
         self.history.observe_states(
             snapshot.taken_at, rows.states, before.states if before.snapshot else None
         )
@@ -291,7 +317,8 @@ class PeeringApp(App[None]):
         """The header's two lines (see :class:`~tui.widgets.status_header.StatusHeader`)."""
         first = Text()
         if self.read_only:
-            first.append(" READ-ONLY ", style="bold reverse red")
+            why = f": {self.forced_read_only[0]}" if self.forced_read_only else ""
+            first.append(f" READ-ONLY{why} ", style="bold reverse red")
             first.append(" ")
         first.append("peering-tui", style="bold")
         first.append("  ")
@@ -337,6 +364,15 @@ class PeeringApp(App[None]):
         self._apply_pause()
         self.notify("polling paused" if self.user_paused else "polling resumed", timeout=2)
 
+    def action_show_status(self) -> None:
+        """``i``: the header's status line in full, with each source's error."""
+        _, line = self.status_lines()
+        lines = [line.plain]
+        for name, source in self.snapshot.sources.items() if self.snapshot else ():
+            state = "ok" if source.ok else f"stale since {clock_time(source.failing_since)}"
+            lines.append(f"{name}: {state}" + (f" — {source.error}" if source.error else ""))
+        self.notify("\n".join(lines), title="status", timeout=20)
+
     def action_refresh_now(self) -> None:
         """``ctrl+r``: poll both sides now."""
         if self.poller is None:
@@ -349,7 +385,11 @@ class PeeringApp(App[None]):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     def action_toggle_read_only(self) -> None:
-        """Palette: read-only on or off (not off when started with ``--read-only``)."""
+        """Palette: read-only on or off (not off when started with ``--read-only``, nor when
+        the session forbids changes)."""
+        if self.read_only and self.forced_read_only is not None:
+            self.notify(f"read-only: {self.forced_read_only[1]}", severity="warning")
+            return
         if self.read_only and self.started_read_only:
             self.notify(
                 "started with --read-only; restart without it to make changes",
@@ -361,12 +401,18 @@ class PeeringApp(App[None]):
 
     def action_create_peering(self) -> None:
         """Palette: the create form for the dashboard's selected deployment."""
-        self.open_create(self.main_screen.selected_deployment())
+        self.open_create(self.main_screen.focused_deployment())
 
     def refuse_read_only(self) -> bool:
         """True (and a notification) when read-only mode forbids changing anything."""
         if not self.read_only:
             return False
+        if self.forced_read_only is not None:
+            self.notify(
+                f"read-only: create, delete and fix are off: {self.forced_read_only[1]}",
+                severity="warning",
+            )
+            return True
         how = "started with --read-only" if self.started_read_only else "toggle with ctrl+p"
         self.notify(f"read-only: create, delete and fix are off ({how})", severity="warning")
         return True
@@ -449,7 +495,10 @@ class PeeringApp(App[None]):
         if deployment is None:
             self.notify("select a deployment first", severity="warning")
             return
-        self.push_screen(CreatePeeringScreen(deployment.deployment.id), self._created)
+        self.push_screen(
+            CreatePeeringScreen(deployment.deployment.id, name=deployment.deployment.name),
+            self._created,
+        )
 
     def _created(self, result: CreateResult | None) -> None:
         if result is not None and self.poller is not None:

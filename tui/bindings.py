@@ -41,6 +41,22 @@ APP: list[Binding] = [
         tooltip="poll both sides now, even paused",
         id="app.refresh",
     ),
+    Binding(
+        "i",
+        "show_status",
+        "status",
+        show=False,
+        tooltip="the header's status in full: each source, how fresh, and its error",
+        id="app.status",
+    ),
+]
+
+# Help and quit, first in every full screen's own bindings: the footer lists the focused
+# widget's keys, then the screen's, then the app's, and an 80-column footer cuts the last ones.
+# Same ids as the app's bindings, so a remapped key moves in both places.
+ESSENTIAL: list[Binding] = [
+    Binding("q", "app.quit", "quit", id="app.quit"),
+    Binding("question_mark", "app.help", "help", key_display="?", id="app.help"),
 ]
 
 MAIN: list[Binding] = [

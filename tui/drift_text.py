@@ -220,7 +220,9 @@ def plan_table(
     results = results or {}
     table = Table.grid(padding=(0, 1, 0, 0))
     table.add_column(no_wrap=True)
-    table.add_column(ratio=1)
+    # Fold, never cut: a command on screen must be the whole command (--ip-permissions is one
+    # long word).
+    table.add_column(ratio=1, overflow="fold")
     number = 0
     for index, action in enumerate(plan.actions):
         body = Text()

@@ -11,7 +11,6 @@ from datetime import datetime
 from rich.text import Text
 
 from peering_core.health import Health, PeeringView
-from peering_core.models import DeploymentVpc
 
 HEALTH_SYMBOL: dict[Health, str] = {Health.OK: "✓", Health.WARNING: "!", Health.ERROR: "✗"}
 HEALTH_STYLE: dict[Health, str] = {
@@ -66,36 +65,6 @@ def platform_status(view: PeeringView) -> str:
 def aws_status(view: PeeringView) -> str:
     """The pcx status, or ``not on AWS`` when EC2 does not show it."""
     return view.aws_status or "not on AWS"
-
-
-def path_picture(view: PeeringView, deployment_vpc: DeploymentVpc | None) -> str:
-    """The network path as a small vertical picture: deployment VPC, the pcx, the requester
-    VPC, and what the requester side routes and lets in (from the intent tagged on the pcx)."""
-    dep_vpc = deployment_vpc.vpc_id if deployment_vpc else "vpc-?"
-    dep_cidr = deployment_vpc.cidr if deployment_vpc else "?"
-    dep_account = deployment_vpc.account_id if deployment_vpc else "?"
-    intent = view.intent
-    lines = [
-        f"  deployment {view.deployment_name} ({view.region})",
-        f"  ┌ {dep_vpc}  {dep_cidr}",
-        f"  │ platform account {dep_account}",
-        "  │",
-        f"  ◆ {view.peering_id}",
-        f"  │ platform {platform_status(view)} · AWS {aws_status(view)}",
-        "  │",
-        f"  └ {view.requester_vpc or 'vpc-?'}  {view.requester_cidr or '?'}",
-        f"    requester account {view.requester_account or '?'}",
-    ]
-    if intent is None:
-        lines.append("    (no intent tags on the pcx: routes and rules unknown)")
-        return "\n".join(lines)
-    ports = "all traffic" if intent.all_traffic else "ports " + ", ".join(map(str, intent.ports))
-    # One id per line: a line of ids would not fit an 80-column terminal.
-    lines.append(f"    routes {dep_cidr} via the pcx in:")
-    lines.extend(f"      {table}" for table in intent.route_tables or ("(no route table)",))
-    lines.append(f"    allows {dep_cidr} in ({ports}) on:")
-    lines.extend(f"      {group}" for group in intent.security_groups or ("(no security group)",))
-    return "\n".join(lines)
 
 
 def arn_principal(arn: str) -> str:

@@ -6,6 +6,10 @@ after the snapshot, and reuses the previous tick's row — the very same tuple, 
 skips by identity — for every peering whose key (everything the row shows) did not change.
 The UI thread then only filters, sorts and syncs, and a filter keystroke builds no cells.
 A :class:`FleetRows` is never changed after it is built, so the two threads share it safely.
+
+With the admin key the rows carry a TENANT cell (the tenant's name) and the filter matches
+the tenant's id and name. Every text that came from the platform or AWS is made harmless here,
+on its way into a cell (a name can hold a terminal escape sequence).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from rich.text import Text
 
 from peering_core.durations import age, countdown
 from peering_core.health import DeploymentView, PeeringView
+from peering_core.printable import harmless
 from peering_core.snapshot import Snapshot
 
 from .filtering import haystack, holds_all, peering_fields, query_words
@@ -30,34 +35,52 @@ from .widgets.keyed_table import Cell
 Row = tuple[tuple[Any, ...], tuple[Cell, ...], str]
 
 
-def deployment_cells(d: DeploymentView) -> list[Cell]:
-    """One deployments-table row, in column order."""
+def _harmless(cell: Cell) -> Cell:
+    if isinstance(cell, str):
+        return harmless(cell)
+    if cell.plain.isprintable():
+        return cell  # the common case: no new object
+    return Text(harmless(cell.plain), style=cell.style)
+
+
+def _harmless_cells(cells: list[Cell]) -> list[Cell]:
+    return [_harmless(cell) for cell in cells]
+
+
+def deployment_cells(d: DeploymentView, tenant: str | None = None) -> list[Cell]:
+    """One deployments-table row, in column order (a TENANT cell when ``tenant`` is given)."""
     status = d.deployment.status
-    return [
-        d.deployment.id,
-        d.deployment.name,
-        d.deployment.region,
-        Text(status, style="" if status == "running" else "yellow"),
-        str(d.peering_count),
-        health_text(d.health),
-    ]
+    return _harmless_cells(
+        [
+            d.deployment.id,
+            d.deployment.name,
+            *([tenant] if tenant is not None else []),
+            d.deployment.region,
+            Text(status, style="" if status == "running" else "yellow"),
+            str(d.peering_count),
+            health_text(d.health),
+        ]
+    )
 
 
-def peering_cells(v: PeeringView, now: datetime) -> list[Cell]:
-    """One peerings-table row, in column order."""
-    return [
-        health_mark(v.health),
-        v.peering_id,
-        v.deployment_name,
-        platform_status(v),
-        aws_status(v),
-        v.requester_account or "-",
-        v.requester_vpc or "-",
-        v.requester_cidr or "-",
-        age(v.created_at, now),
-        countdown(v.expires_at, now) if not v.confirmed else "",
-        peering_health(v),
-    ]
+def peering_cells(v: PeeringView, now: datetime, tenant: str | None = None) -> list[Cell]:
+    """One peerings-table row, in column order (a TENANT cell when ``tenant`` is given)."""
+    return _harmless_cells(
+        [
+            health_mark(v.health),
+            v.peering_id,
+            v.deployment_name,
+            platform_status(v),
+            aws_status(v),
+            *([tenant] if tenant is not None else []),
+            v.requester_account or "-",
+            v.requester_vpc or "-",
+            v.requester_cidr or "-",
+            age(v.created_at, now),
+            countdown(v.expires_at, now) if not v.confirmed else "",
+            peering_health(v),
+        ]
+    )
 
 
 def peering_key(v: PeeringView, now: datetime) -> tuple[Any, ...]:
@@ -140,20 +163,46 @@ class FleetRows:
     states: dict[str, State] = field(default_factory=dict)  # for the status history
 
     @classmethod
-    def build(cls, snapshot: Snapshot, now: datetime, previous: FleetRows | None) -> FleetRows:
-        """This snapshot's rows, reusing ``previous``'s wherever nothing shown changed."""
+    def build(
+        cls,
+        snapshot: Snapshot,
+        now: datetime,
+        previous: FleetRows | None,
+        tenants: dict[str, str] | None = None,
+    ) -> FleetRows:
+        """This snapshot's rows, reusing ``previous``'s wherever nothing shown changed;
+        ``tenants`` (id -> name, the admin's) adds the TENANT cells."""
         views = {v.peering_id: v for v in snapshot.views}
         deployments = {d.deployment.id: d for d in snapshot.deployment_views}
         before = previous or cls()
+
+        def tenant(deployment_id: str) -> tuple[str, ...]:
+            """The TENANT cell and what the filter matches of it (nothing without tenants)."""
+            if tenants is None:
+                return ()
+            view = deployments.get(deployment_id)
+            found = view.deployment.tenant_id if view is not None else None
+            return (tenants.get(found, found), found) if found else ("-", "")
+
+        def peering_row(pcx: str) -> tuple[list[Cell], list[str | None]]:
+            view, owner = views[pcx], tenant(views[pcx].deployment_id)
+            cells = peering_cells(view, now, owner[0] if owner else None)
+            return cells, [*peering_fields(view), *owner]
+
+        def deployment_row(d: str) -> tuple[list[Cell], list[str | None]]:
+            owner = tenant(d)
+            cells = deployment_cells(deployments[d], owner[0] if owner else None)
+            return cells, [*deployment_fields(deployments[d]), *owner]
+
         peering_rows = _rows(
-            {pcx: peering_key(v, now) for pcx, v in views.items()},
+            {pcx: (*peering_key(v, now), tenant(v.deployment_id)) for pcx, v in views.items()},
             before.peering_rows,
-            lambda pcx: (peering_cells(views[pcx], now), peering_fields(views[pcx])),
+            peering_row,
         )
         deployment_rows = _rows(
-            {d: deployment_key(view) for d, view in deployments.items()},
+            {d: (*deployment_key(view), tenant(d)) for d, view in deployments.items()},
             before.deployment_rows,
-            lambda d: (deployment_cells(deployments[d]), deployment_fields(deployments[d])),
+            deployment_row,
         )
         return cls(snapshot, views, deployments, peering_rows, deployment_rows, states(snapshot))
 

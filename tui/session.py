@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from peering_core.audit import identify
+from peering_core.access import tenant_names, viewer_reason, whoami
+from peering_core.audit import check_audit_log, identify
 from peering_core.aws import Ec2Gateway
 from peering_core.config import Connection
-from peering_core.models import CallerIdentity
+from peering_core.errors import AuditLogUnwritable, PeeringError
+from peering_core.models import CallerIdentity, WhoAmI
 from peering_core.platform_client import PlatformClient
+from peering_core.printable import harmless
 
 from .formatting import arn_principal
 
@@ -41,6 +44,15 @@ class Session:
     sandbox_process: SandboxProcess | None = None
     identity: CallerIdentity | None = None
     identity_error: str | None = None
+    # What the platform key may do, asked once when the session opens.
+    access: WhoAmI | None = None
+    access_error: str | None = None
+    # Tenant id -> name, for the admin key (the dashboard then shows a TENANT column).
+    tenants: dict[str, str] | None = None
+    # Why nothing may be changed from this session (a viewer key, an unwritable audit log),
+    # as a badge's few words and as the full reason.
+    read_only_label: str | None = None
+    read_only_reason: str | None = None
 
     @classmethod
     def for_sandbox(cls, sandbox: Sandbox) -> Session:
@@ -82,8 +94,23 @@ class Session:
         )
 
     async def identify(self) -> None:
-        """Ask STS who the AWS side is; a failure is kept to show, not raised."""
+        """Ask STS who the AWS side is, the platform what its key may do and, for the admin,
+        the tenants' names; check that the audit log can be written. Failures are kept to
+        show, not raised."""
         self.identity, self.identity_error = await identify(self.ec2)
+        try:
+            self.access = await whoami(self.platform)
+        except PeeringError as exc:
+            self.access_error = exc.summary
+        self.tenants = await tenant_names(self.platform, self.access)
+        viewer = viewer_reason(self.access)
+        if viewer is not None:
+            self.read_only_label, self.read_only_reason = "viewer key", viewer
+            return
+        try:
+            await asyncio.to_thread(check_audit_log)
+        except AuditLogUnwritable as exc:
+            self.read_only_label, self.read_only_reason = "audit log", exc.message
 
     def describe(self) -> str:
         """``sandbox · platform 127.0.0.1:8080 · AWS 210987654321 (operator)``."""
@@ -96,7 +123,8 @@ class Session:
         else:
             aws = "AWS …"
         prefix = "sandbox · " if self.on_sandbox else ""
-        return f"{prefix}platform {platform} · {aws}"
+        role = f" ({self.access.role.value})" if self.access is not None else ""
+        return harmless(f"{prefix}platform {platform}{role} · {aws}")
 
     async def close(self) -> None:
         """Close both clients; stop the sandbox process when this session started it."""

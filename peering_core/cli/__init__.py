@@ -14,10 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from ..access import check_may_change
+from ..audit import check_audit_log
 from ..aws import warm_up
 from ..config import Connection, load_connection, read_only_requested
 from ..errors import ExitCode, PeeringError
@@ -44,6 +47,17 @@ def runner(command: str) -> Runner:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader left (`... --json | head`): no traceback, and none again when Python
+        # flushes stdout on exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -52,11 +66,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `peering-tui --read-only delete …` must be as read-only as `delete … --read-only`.
         args.read_only = args.read_only or args.dashboard_read_only
         args.insecure = args.insecure or args.dashboard_insecure
+        args.allow_http = args.allow_http or args.dashboard_allow_http
         args.platform_url = args.platform_url or args.dashboard_platform_url
         args.aws_profile = args.aws_profile or args.dashboard_aws_profile
-    elif args.dashboard_read_only or args.dashboard_platform_url or args.dashboard_aws_profile:
+    elif (
+        args.dashboard_read_only
+        or args.dashboard_platform_url
+        or args.dashboard_aws_profile
+        or args.dashboard_allow_http
+    ):
         parser.error(
-            f"--read-only, --platform-url and --aws-profile do not apply to {args.command}"
+            f"--read-only, --platform-url, --aws-profile and --allow-http do not apply to "
+            f"{args.command}"
         )
     if args.command == "platform":
         from ..platform.command import run_platform
@@ -79,6 +100,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
             platform_url=args.dashboard_platform_url,
             aws_profile=args.dashboard_aws_profile,
             insecure=args.dashboard_insecure,
+            allow_http=args.dashboard_allow_http,
         )
     except PeeringError as exc:
         print(f"peering-tui: {exc.summary}", file=sys.stderr)
@@ -102,7 +124,10 @@ def run_command(args: argparse.Namespace) -> int:
     out = Output(json=args.json)
     try:
         connection = load_connection(
-            platform_url=args.platform_url, aws_profile=args.aws_profile, insecure=args.insecure
+            platform_url=args.platform_url,
+            aws_profile=args.aws_profile,
+            insecure=args.insecure,
+            allow_http=args.allow_http,
         )
     except PeeringError as exc:
         return out.failure(exc)
@@ -121,7 +146,7 @@ def run_command(args: argparse.Namespace) -> int:
             ExitCode.REFUSED,
         )
     try:
-        return asyncio.run(runner(args.command)(args, connection, out))
+        return asyncio.run(_run(args, connection, out, mutating=mutating))
     except PeeringError as exc:
         return out.failure(exc)
     except KeyboardInterrupt:
@@ -130,6 +155,18 @@ def run_command(args: argparse.Namespace) -> int:
             "interrupted; re-run the same command to continue",
             ExitCode.INTERRUPTED,
         )
+
+
+async def _run(
+    args: argparse.Namespace, connection: Connection, out: Output, *, mutating: bool
+) -> int:
+    if mutating:
+        # Before any AWS call: a viewer key, or an audit log that cannot be written, stops
+        # the command here, with nothing changed.
+        await asyncio.to_thread(check_audit_log)
+        async with connection.platform_client() as platform:
+            await check_may_change(platform, args.command)
+    return await runner(args.command)(args, connection, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

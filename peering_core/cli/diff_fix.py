@@ -67,8 +67,10 @@ def _diff_json(
 async def run_diff(args: argparse.Namespace, connection: Connection, out: Output) -> int:
     async with connected(connection) as (platform, ec2):
         if args.all:
+            # Every pcx toward a deployment VPC that AWS still shows, pending and rejected ones
+            # with why nothing is checked; a deleted one only while it leaves something behind.
             diffs, failed = await diff_all(platform, ec2)
-            shown = [d for d in diffs if d.routes or d.rules or d.notes]
+            shown = [d for d in diffs if d.routes or d.rules or not d.gone]
         else:
             diffs, failed = [await diff_one(platform, ec2, args.deployment, args.peering)], {}
             shown = diffs

@@ -3,50 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
+from ..access import admin_tenant_names
 from ..config import Connection, connected
-from ..durations import age
+from ..durations import age, iso
 from ..errors import ExitCode
-from ..health import PeeringView
+from ..health import peering_json
 from ..poller import Fleet
 from ..snapshot import Snapshot
 from .output import Output, text_table
 
 
-def _view_json(view: PeeringView) -> dict[str, Any]:
-    return {
-        "peeringId": view.peering_id,
-        "deploymentID": view.deployment_id,
-        "deploymentName": view.deployment_name,
-        "region": view.region,
-        "platformStatus": view.platform_status,
-        "awsStatus": view.aws_status,
-        "requesterAccountId": view.requester_account,
-        "requesterVpcId": view.requester_vpc,
-        "requesterCidr": view.requester_cidr,
-        "health": view.health.value,
-        "problems": list(view.problems),
-        "confirmed": view.confirmed,
-        "createdAt": view.created_at,
-        "expiresAt": view.expires_at,
-    }
-
-
 def render_ls(
-    snapshot: Snapshot, deployment: str | None, region: str | None
+    snapshot: Snapshot,
+    deployment: str | None,
+    region: str | None,
+    *,
+    tenants: dict[str, str] | None = None,
+    tenant: str | None = None,
 ) -> tuple[dict[str, Any], str]:
+    """The payload and the text of ``ls``; ``tenants`` (id -> name, for the admin key) adds
+    a TENANT column, and ``tenant`` keeps one tenant's (by id or name)."""
     now = snapshot.taken_at
+    names = tenants or {}
     deps = [
         d
         for d in snapshot.deployment_views
         if (deployment is None or d.deployment.id == deployment)
         and (region is None or d.deployment.region == region)
+        and (
+            tenant is None
+            or tenant in (d.deployment.tenant_id, names.get(d.deployment.tenant_id or ""))
+        )
     ]
     keep = {d.deployment.id for d in deps}
+    owner = {d.deployment.id: d.deployment.tenant_id for d in snapshot.deployment_views}
     views = [v for v in snapshot.views if v.deployment_id in keep]
+
+    def tenant_of(deployment_id: str) -> str:
+        found = owner.get(deployment_id)
+        return names.get(found, found) if found else "-"
+
     payload = {
-        "takenAt": snapshot.taken_at,
+        "takenAt": iso(snapshot.taken_at),
         "deployments": [
             d.deployment.model_dump(mode="json", by_alias=True)
             | {
@@ -57,16 +58,22 @@ def render_ls(
             }
             for d in deps
         ],
-        "peerings": [_view_json(v) for v in views],
+        "peerings": [peering_json(v, tenant=owner.get(v.deployment_id)) for v in views],
         "sources": {
-            name: {"fetchedAt": s.fetched_at, "error": s.error, "failingSince": s.failing_since}
+            name: {
+                "fetchedAt": iso(s.fetched_at),
+                "error": s.error,
+                "failingSince": iso(s.failing_since),
+            }
             for name, s in snapshot.sources.items()
         },
     }
     lines = ["DEPLOYMENTS"]
-    rows = [["ID", "NAME", "REGION", "STATUS", "CIDR", "PEERINGS", "HEALTH"]]
+    lead = ["TENANT"] if tenants is not None else []
+    rows = [[*lead, "ID", "NAME", "REGION", "STATUS", "CIDR", "PEERINGS", "HEALTH"]]
     rows += [
         [
+            *([tenant_of(d.deployment.id)] if lead else []),
             d.deployment.id,
             d.deployment.name,
             d.deployment.region,
@@ -81,9 +88,12 @@ def render_ls(
     lines.append("")
     lines.append("PEERINGS")
     if views:
-        prow = [["PCX", "DEPLOYMENT", "PLATFORM", "AWS", "REQUESTER", "CIDR", "AGE", "HEALTH"]]
+        prow = [
+            [*lead, "PCX", "DEPLOYMENT", "PLATFORM", "AWS", "REQUESTER", "CIDR", "AGE", "HEALTH"]
+        ]
         prow += [
             [
+                *([tenant_of(v.deployment_id)] if lead else []),
                 v.peering_id,
                 v.deployment_name,
                 v.platform_status or "unconfirmed",
@@ -105,7 +115,9 @@ def render_ls(
 
 async def run_ls(args: argparse.Namespace, connection: Connection, out: Output) -> int:
     async with connected(connection) as (platform, ec2):
-        snapshot = await Fleet(platform, ec2).snapshot()
+        tenants, snapshot = await asyncio.gather(
+            admin_tenant_names(platform), Fleet(platform, ec2).snapshot()
+        )
     if not snapshot.sources.get("platform") or not snapshot.sources["platform"].ok:
         error = snapshot.sources["platform"].error if "platform" in snapshot.sources else ""
         return out.error(
@@ -115,6 +127,12 @@ async def run_ls(args: argparse.Namespace, connection: Connection, out: Output) 
         return out.error(
             "DEPLOYMENT_NOT_FOUND", f"deployment {args.deployment!r} does not exist", ExitCode.USAGE
         )
-    payload, text = render_ls(snapshot, args.deployment, args.region)
+    if args.tenant and tenants is None:
+        return out.error(
+            "FORBIDDEN", "--tenant: only the platform's admin key sees tenants", ExitCode.USAGE
+        )
+    payload, text = render_ls(
+        snapshot, args.deployment, args.region, tenants=tenants, tenant=args.tenant
+    )
     out.result(payload, text)
     return ExitCode.OK if snapshot.ok else ExitCode.FAILED

@@ -1,15 +1,23 @@
-"""Where a command's results go: JSON on stdout for scripts, or words for people."""
+"""Where a command's results go: JSON on stdout for scripts, or words for people.
+
+Words pass through :func:`~peering_core.printable.harmless` on their way out: a name or a
+message from the platform or AWS can hold a terminal escape sequence (JSON escapes them
+itself).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from ..durations import iso
 from ..errors import InvalidInput, PeeringError
+from ..printable import harmless
+from ..printable import text_table as text_table  # the commands' tables, from one home
 from ..workflow import Progress
 
 
@@ -21,9 +29,9 @@ class Output:
 
     def result(self, payload: dict[str, Any], text: str) -> None:
         if self.json:
-            print(json.dumps(payload, indent=2, default=str))
+            print(json.dumps(payload, indent=2, default=_json_default))
         else:
-            print(text)
+            print(harmless(text, keep_newlines=True))
 
     def error(self, code: str, message: str, exit_code: int, step: str = "") -> int:
         """Say what went wrong (``{"error": …}`` on stdout with ``--json``); returns the code."""
@@ -34,7 +42,10 @@ class Output:
             print(json.dumps({"error": body}, indent=2))
         else:
             where = f" during {step}" if step else ""
-            print(f"peering-tui: {message} [{code}{where}]", file=sys.stderr)
+            print(
+                harmless(f"peering-tui: {message} [{code}{where}]", keep_newlines=True),
+                file=sys.stderr,
+            )
         return exit_code
 
     def failure(self, exc: PeeringError) -> int:
@@ -45,16 +56,14 @@ class Output:
         if self.json:
             return
         mark = {"started": "…", "done": "✓", "skipped": "="}.get(event.state, "·")
-        print(f"  {mark} {event.step.value:<9} {event.message}", file=sys.stderr)
+        print(f"  {mark} {event.step.value:<9} {harmless(event.message)}", file=sys.stderr)
 
 
-def text_table(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as left-aligned columns two spaces apart; the first row is the header."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+def _json_default(value: Any) -> Any:
+    # Every timestamp the same way, as the platform API writes them.
+    if isinstance(value, datetime):
+        return iso(value)
+    return str(value)
 
 
 async def ask(question: str, *, would: str, hint: str) -> bool:
@@ -64,5 +73,5 @@ async def ask(question: str, *, would: str, hint: str) -> bool:
     """
     if not sys.stdin.isatty():
         raise InvalidInput("CONFIRMATION_REQUIRED", f"would {would}; {hint}")
-    answer = await asyncio.to_thread(input, question)
+    answer = await asyncio.to_thread(input, harmless(question, keep_newlines=True))
     return answer.strip().lower() in ("y", "yes")

@@ -29,16 +29,34 @@ def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     """``platform`` and its subcommands."""
     platform = commands.add_parser("platform", help="the platform control plane")
     platform_commands = platform.add_subparsers(dest="platform_command", metavar="COMMAND")
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--db", type=Path, default=None, help="SQLite file (default: user data dir)")
+    store.add_argument(
+        "--audit-log",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the platform's audit log, JSON lines (default: platform-audit.jsonl beside --db)",
+    )
     serve = platform_commands.add_parser(
         "serve",
+        parents=[store],
         help="serve the platform API",
-        description="Serve the platform API. Credentials come from PEERING_PLATFORM_KEY and "
-        "PEERING_PLATFORM_SECRET; the platform's AWS account from the standard AWS chain "
-        "(AWS_PROFILE, AWS_ENDPOINT_URL, ...).",
+        description="Serve the platform API. The admin key comes from PEERING_PLATFORM_KEY and "
+        "PEERING_PLATFORM_SECRET (tenants' keys are in the store); the platform's AWS account "
+        "from the standard AWS chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...).",
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--db", type=Path, default=None, help="SQLite file (default: user data dir)")
+    serve.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS: certificate")
+    serve.add_argument("--tls-key", type=Path, metavar="PEM", help="serve HTTPS: private key")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        action="append",
+        metavar="ADDRESS",
+        help="a proxy whose X-Forwarded-For is believed (repeatable; default: none, so every "
+        "client is its peer address)",
+    )
     serve.add_argument(
         "--reserved-cidr",
         action="append",
@@ -60,6 +78,37 @@ def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         metavar="SECONDS",
         help="wait before accepting a confirmed peering (for demos)",
     )
+    add_admin_parsers(platform_commands, store)
+
+
+def add_admin_parsers(
+    platform_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    store: argparse.ArgumentParser,
+) -> None:
+    """``platform tenants …`` and ``platform keys …``: offline, on the store."""
+    output = argparse.ArgumentParser(add_help=False, parents=[store])
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    tenants = platform_commands.add_parser(
+        "tenants", help="the platform's tenants, on its store (offline)"
+    )
+    tenant_actions = tenants.add_subparsers(dest="action", metavar="ACTION")
+    create_tenant = tenant_actions.add_parser("create", parents=[output], help="a new tenant")
+    create_tenant.add_argument("name", metavar="NAME")
+    tenant_actions.add_parser("list", parents=[output], help="every tenant")
+
+    keys = platform_commands.add_parser(
+        "keys", help="tenants' API keys, on the platform's store (offline)"
+    )
+    key_actions = keys.add_subparsers(dest="action", metavar="ACTION")
+    create_key = key_actions.add_parser(
+        "create", parents=[output], help="a new key; its secret is shown only this once"
+    )
+    create_key.add_argument("--tenant", required=True, metavar="NAME", help="tenant name or id")
+    create_key.add_argument("--role", required=True, choices=["operator", "viewer"])
+    list_keys = key_actions.add_parser("list", parents=[output], help="keys (never secrets)")
+    list_keys.add_argument("--tenant", metavar="NAME", help="only this tenant's (name or id)")
+    revoke = key_actions.add_parser("revoke", parents=[output], help="revoke a key at once")
+    revoke.add_argument("key", metavar="KEY")
 
 
 def add_sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,7 +131,12 @@ def _refresh_seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    return refresh_interval(seconds)
+    if refresh_interval(seconds) != seconds:
+        # Said, not silently raised: faster polls would overlap on a large fleet.
+        raise argparse.ArgumentTypeError(
+            f"{value} is under the floor: the dashboard polls every {MIN_REFRESH:g} seconds at most"
+        )
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="dashboard_insecure",
         help="do not verify the platform's TLS certificate",
     )
+    parser.add_argument(
+        "--allow-http",
+        action="store_true",
+        dest="dashboard_allow_http",
+        help="accept a plain http:// platform URL that is not on this machine",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     add_platform_parser(commands)
@@ -130,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure", action="store_true", help="do not verify the platform's TLS certificate"
     )
     common.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="accept a plain http:// platform URL that is not on this machine",
+    )
+    common.add_argument(
         "--read-only",
         action="store_true",
         help="refuse every command that changes AWS or the platform (also PEERING_READ_ONLY=1)",
@@ -140,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ls.add_argument("--deployment", metavar="ID", help="only this deployment")
     ls.add_argument("--region", metavar="REGION", help="only this region")
+    ls.add_argument(
+        "--tenant", metavar="TENANT", help="only this tenant's, by id or name (the admin key)"
+    )
 
     create = commands.add_parser(
         "create",

@@ -61,3 +61,26 @@ class PlatformEc2(Ec2Gateway):
         await self._call(
             region, "associate_route_table", RouteTableId=route_table_id, SubnetId=subnet_id
         )
+
+    async def delete_subnet(self, region: str, subnet_id: str) -> None:
+        await self._call(region, "delete_subnet", SubnetId=subnet_id)
+
+    async def delete_route_table(self, region: str, route_table_id: str) -> None:
+        await self._call(region, "delete_route_table", RouteTableId=route_table_id)
+
+    async def delete_vpc(self, region: str, vpc_id: str) -> None:
+        await self._call(region, "delete_vpc", VpcId=vpc_id)
+
+    async def disassociate_route_table(self, region: str, route_table_id: str) -> None:
+        """End every subnet association of the table (AWS ends them with the subnet; moto
+        does not, and a table with associations cannot be deleted)."""
+        raw = await self._call(region, "describe_route_tables", RouteTableIds=[route_table_id])
+        for table in raw.get("RouteTables") or ():
+            for association in table.get("Associations") or ():
+                if association.get("Main") or not association.get("RouteTableAssociationId"):
+                    continue
+                await self._call(
+                    region,
+                    "disassociate_route_table",
+                    AssociationId=association["RouteTableAssociationId"],
+                )

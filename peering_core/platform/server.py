@@ -1,35 +1,62 @@
 """The platform API over HTTP (FastAPI), a thin layer around :class:`PlatformService`.
 
-HTTP Basic auth on everything but ``/healthz``; errors as ``{"code", "message"}``; ``ETag`` and
-``If-None-Match`` on every GET; a per-key request budget answered with ``429`` + ``Retry-After``.
+In front of every route but ``/healthz`` stands :class:`Gate`, before routing (so an unknown
+path answers 401 without credentials, like a known one): the body size limit, the
+credentials (:mod:`.auth`), the per-address budget for requests without valid ones and the
+per-key request budget (429 with ``Retry-After``), ``HEAD`` wherever ``GET`` is, and the
+platform's audit log of every change asked. Routes then check the key's role: a viewer's
+change answers 403, tenants are the admin's, and every object is looked up within the key's
+tenant. Errors are ``{"code", "message"}``; every GET carries an ``ETag`` (``If-None-Match``
+answers 304) made from the asking tenant's own write count.
 """
 
-import base64
-import binascii
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations, and the
+# role dependencies (Reader, Writer, ...) are local to create_app.
 import hashlib
-import hmac
 import json
 import math
 import re
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .. import rules
-from ..models import Deployment, DeploymentVpc, ErrorBody, PlatformPeering, Resource
-from .service import RESOURCE_TYPES, PlatformError, PlatformService
+from ..errors import AwsError
+from ..models import (
+    ApiKey,
+    Deployment,
+    DeploymentVpc,
+    ErrorBody,
+    NewApiKey,
+    PlatformPeering,
+    Resource,
+    Role,
+    Tenant,
+    WhoAmI,
+)
+from ..printable import shown
+from .audit_log import PlatformAuditLog
+from .auth import Authenticator, FailedLogins, Principal, RequestBudget, basic_credentials
+from .errors import PlatformError, forbidden
+from .service import HOST_LENGTH, NAME_LENGTH, RESOURCE_TYPES, PlatformService
 
 API = "/api/v1"
+OPEN_PATHS = frozenset({"/healthz"})
+MAX_BODY_BYTES = 64 * 1024
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _shape(pattern: re.Pattern[str] | str | None = None, **schema: Any) -> dict[str, Any]:
@@ -41,12 +68,13 @@ def _shape(pattern: re.Pattern[str] | str | None = None, **schema: Any) -> dict[
     return schema
 
 
-# As ``service._require_str`` reads them: something besides whitespace, at most 64 characters.
-_NAME = _shape(r"[\s\S]*\S[\s\S]*", maxLength=64)
+# As ``rules.check_name`` reads them: something besides whitespace, no control characters.
+_NAME = _shape(r"[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*", maxLength=NAME_LENGTH)
 _LABEL = r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 # A host name (to this pattern an IPv4 address is one too); the service also takes IPv6.
-_HOST = _shape(rf"({_LABEL}\.)*{_LABEL}", maxLength=253)
+_HOST = _shape(rf"({_LABEL}\.)*{_LABEL}", maxLength=HOST_LENGTH)
 _CIDR = _shape(r"([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-8])")
+_ID = _shape(maxLength=64)
 
 
 class CreateDeploymentRequest(BaseModel):
@@ -54,8 +82,13 @@ class CreateDeploymentRequest(BaseModel):
     deployment_name: str = Field(alias="deploymentName", json_schema_extra=_NAME)
     region: str = Field(json_schema_extra=_shape(rules.REGION_RE))
     cidr: str = Field(json_schema_extra=_CIDR)
-    project_name: str = Field(
-        default="default", alias="projectName", json_schema_extra={"minLength": 1}
+    project_name: str = Field(default="default", alias="projectName", json_schema_extra=_NAME)
+    tenant_id: str | None = Field(
+        default=None,
+        alias="tenantId",
+        description="the admin's choice of tenant (default: the built-in tenant 'default'); "
+        "another key's deployment lands in its own tenant",
+        json_schema_extra=_ID,
     )
 
 
@@ -74,64 +107,36 @@ class CreateResourceRequest(BaseModel):
     port: int = Field(json_schema_extra={"minimum": 1, "maximum": 65535})
 
 
+class CreateTenantRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    tenant_name: str = Field(alias="tenantName", json_schema_extra=_NAME)
+
+
+class CreateKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    tenant_id: str | None = Field(
+        default=None,
+        alias="tenantId",
+        description="required for the admin; an operator's key is for its own tenant",
+        json_schema_extra=_ID,
+    )
+    role: str = Field(json_schema_extra={"enum": [Role.OPERATOR.value, Role.VIEWER.value]})
+
+
 PeeringId = Annotated[str, Path(json_schema_extra=_shape(rules.PCX_RE))]
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    stamp: float
+def _body(status: int, code: str, message: str, **extra: Any) -> bytes:
+    payload: dict[str, Any] = {"code": code, "message": message}
+    payload.update({k: v for k, v in extra.items() if v is not None})
+    # ASCII JSON: a message can never carry a byte a terminal acts on, nor a lone surrogate.
+    return json.dumps(payload).encode()
 
 
-@dataclass
-class RequestBudget:
-    """A token bucket per API key: ``per_minute`` requests, refilled continuously."""
-
-    per_minute: int
-    buckets: dict[str, _Bucket] = field(default_factory=dict)
-
-    def take(self, key: str) -> float:
-        """Spend one request; returns 0 when allowed, else seconds until the next is."""
-        if self.per_minute <= 0:
-            return 0.0
-        rate = self.per_minute / 60.0
-        now = time.monotonic()
-        bucket = self.buckets.setdefault(key, _Bucket(float(self.per_minute), now))
-        bucket.tokens = min(float(self.per_minute), bucket.tokens + (now - bucket.stamp) * rate)
-        bucket.stamp = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / rate
-
-
-@dataclass
-class FailedLogins:
-    """Repeated bad credentials from one client are throttled, so guessing is slow."""
-
-    limit: int = 10
-    window: float = 60.0
-    seen: dict[str, list[float]] = field(default_factory=dict)
-
-    def blocked_for(self, client: str) -> float:
-        now = time.monotonic()
-        recent = [t for t in self.seen.get(client, []) if now - t < self.window]
-        self.seen[client] = recent
-        if len(recent) >= self.limit:
-            return self.window - (now - recent[0])
-        return 0.0
-
-    def record(self, client: str) -> None:
-        self.seen.setdefault(client, []).append(time.monotonic())
-
-    def clear(self, client: str) -> None:
-        self.seen.pop(client, None)
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status)
+def _error(status: int, code: str, message: str, **extra: Any) -> Response:
+    return Response(
+        _body(status, code, message, **extra), status_code=status, media_type="application/json"
+    )
 
 
 def _etag(body: bytes) -> str:
@@ -169,14 +174,227 @@ def _dump(items: Any) -> Any:
     return [i.model_dump(mode="json", by_alias=True) for i in items]
 
 
+def _client_address(scope: Scope) -> str:
+    # uvicorn puts the peer here; with --forwarded-allow-ips, X-Forwarded-For from those peers.
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers") or ():
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+class Gate:
+    """ASGI middleware in front of the routes: body size, credentials, budgets, HEAD, audit."""
+
+    def __init__(
+        self,
+        app: Asgi,
+        *,
+        authenticator: Authenticator,
+        budget: RequestBudget,
+        failures: FailedLogins,
+        audit: PlatformAuditLog,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.budget = budget
+        self.failures = failures
+        self.audit = audit
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "HEAD":
+            # Answered as the GET, without its body (the headers stay those of the GET).
+            scope = dict(scope, method="GET")
+            send = _without_body(send)
+        if scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(send)
+            return
+        principal = await self._authenticate(scope, send)
+        if principal is None:
+            return
+        if scope["method"] in MUTATING:
+            body = await _read_body(receive, self.max_body_bytes)
+            if body is None:
+                await self._too_large(send)
+                return
+            receive = _replay(body, receive)
+        scope.setdefault("state", {})["principal"] = principal
+        if scope["method"] not in MUTATING:
+            await self.app(scope, receive, send)
+            return
+        status, recorded = 500, False
+
+        async def audited(message: Message) -> None:
+            # The record is written before the answer's last byte: a client that has its
+            # answer finds the change in the audit log.
+            nonlocal status, recorded
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                recorded = True
+                await self._audit(scope, principal, status)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, audited)
+        except Exception:
+            if not recorded:  # a crash is a change asked too: it is recorded as failed
+                scope.setdefault("state", {})["error_code"] = "INTERNAL"
+                await self._audit(scope, principal, 500)
+            raise
+
+    async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
+        """The request's principal, or ``None`` once its refusal (401 or 429) is sent."""
+        address = _client_address(scope)
+        throttled = self.failures.blocked_for(address)
+        credentials = basic_credentials(_header(scope, b"authorization"))
+        principal = None
+        if credentials is not None:
+            principal = await self.authenticator.principal(*credentials, may_hash=throttled <= 0)
+        if principal is None:
+            if throttled > 0:
+                await _send_error(
+                    send,
+                    429,
+                    "TOO_MANY_FAILED_LOGINS",
+                    "too many requests without valid credentials from this address; "
+                    "try again later",
+                    retry_after=throttled,
+                )
+                return None
+            self.failures.record(address)
+            await _send_error(
+                send,
+                401,
+                "UNAUTHORIZED",
+                "missing or wrong API key and secret",
+                headers=[(b"www-authenticate", b'Basic realm="platform"')],
+            )
+            return None
+        wait = self.budget.take(principal.key)
+        if wait > 0:
+            await _send_error(
+                send,
+                429,
+                "RATE_LIMITED",
+                f"request budget of {self.budget.per_minute}/min for this key exceeded",
+                retry_after=wait,
+            )
+            return None
+        return principal
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_error(
+            send,
+            413,
+            "BODY_TOO_LARGE",
+            f"the request body is larger than {self.max_body_bytes} bytes",
+        )
+
+    async def _audit(self, scope: Scope, principal: Principal, status: int) -> None:
+        state = scope.get("state") or {}
+        route = scope.get("route")
+        path = route.path if isinstance(route, APIRoute) else scope["path"]
+        code = state.get("error_code") or ""
+        result = "ok" if status < 400 else f"{'refused' if status < 500 else 'failed'}: {code}"
+        await self.audit.record(
+            keyId=principal.key,
+            role=principal.role.value,
+            tenantId=principal.tenant_id,
+            address=_client_address(scope),
+            action=f"{scope['method']} {path}",
+            object=dict(scope.get("path_params") or {}) | dict(state.get("made") or {}),
+            result=result,
+            status=status,
+        )
+
+
+def _without_body(send: Send) -> Send:
+    async def head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = dict(message, body=b"")
+        await send(message)
+
+    return head
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or ``None`` once it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read already, then the connection's own messages (a disconnect, if any)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    retry_after: float | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = _body(status, code, message)
+    sent = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    sent += headers or []
+    if retry_after is not None:
+        sent.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": sent})
+    await send({"type": "http.response.body", "body": body})
+
+
 def create_app(
     service: PlatformService,
     *,
     key: str,
     secret: SecretStr,
     requests_per_minute: int = 1200,
+    failed_logins_per_minute: int = 10,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    audit: PlatformAuditLog | None = None,
 ) -> FastAPI:
-    """The platform API app; starting it starts ``service`` (and resumes unfinished work)."""
+    """The platform API app; starting it starts ``service`` (and resumes unfinished work).
+    ``key`` and ``secret`` are the admin's; every other key is a tenant's, in the store."""
+    audit_log = audit or PlatformAuditLog(None)
+    authenticator = Authenticator(service.store, admin_key=key, admin_secret=secret)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -185,6 +403,8 @@ def create_app(
             yield
         finally:
             await service.stop()
+            authenticator.close()
+            audit_log.close()
 
     app = FastAPI(
         title="peering-tui platform API",
@@ -197,63 +417,68 @@ def create_app(
             400: {"model": ErrorBody},
             401: {"model": ErrorBody},
             404: {"model": ErrorBody},
+            413: {"model": ErrorBody},
             429: {"model": ErrorBody},
+            502: {"model": ErrorBody},
         },
     )
     app.state.service = service
-    budget = RequestBudget(requests_per_minute)
-    failures = FailedLogins()
-    expected_key = key.encode()
-    expected_secret = secret.get_secret_value().encode()
+    app.add_middleware(
+        Gate,
+        authenticator=authenticator,
+        budget=RequestBudget(requests_per_minute),
+        failures=FailedLogins(limit=failed_logins_per_minute),
+        audit=audit_log,
+        max_body_bytes=max_body_bytes,
+    )
+    tenancy = service.tenancy
+    refusals: dict[int | str, dict[str, Any]] = {403: {"model": ErrorBody}}
 
-    def authorized(request: Request) -> str:
-        client = request.client.host if request.client else "unknown"
-        wait = failures.blocked_for(client)
-        if wait > 0:
-            raise PlatformError(
-                429,
-                "TOO_MANY_FAILED_LOGINS",
-                "too many bad credentials from this client; try again later",
-                retry_after=wait,
-            )
-        header = request.headers.get("authorization", "")
-        scheme, _, encoded = header.partition(" ")
-        given_key, given_secret = b"", b""
-        if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(encoded, validate=True)
-            except (binascii.Error, ValueError):
-                decoded = b""
-            given_key, _, given_secret = decoded.partition(b":")
-        # Both comparisons always run, in constant time, so timing tells nothing.
-        key_ok = hmac.compare_digest(given_key, expected_key)
-        secret_ok = hmac.compare_digest(given_secret, expected_secret)
-        if not (key_ok and secret_ok):
-            failures.record(client)
-            raise PlatformError(401, "UNAUTHORIZED", "missing or wrong API key and secret")
-        failures.clear(client)
-        wait = budget.take(key)
-        if wait > 0:
-            raise PlatformError(
-                429,
-                "RATE_LIMITED",
-                f"request budget of {requests_per_minute}/min exceeded",
-                retry_after=wait,
-            )
+    def reader(request: Request) -> Principal:
+        """The asking key (set by the gate); for a GET, the ETag of its tenant's state."""
+        principal: Principal = request.state.principal
         if request.method == "GET":
-            # Every write bumps the store's generation, so an unchanged store means an
-            # unchanged answer: a poll that changed nothing costs no query and no JSON.
+            # Every write bumps the store's generation (of everything, and of the tenant it
+            # touched), so an unchanged count means an unchanged answer: a poll that changed
+            # nothing costs no query and no JSON, and sees nothing of other tenants' writes.
             store = service.store
-            tag = f'"{store.boot_id}-{store.generation}"'
+            scope = principal.scope
+            tag = f'"{store.boot_id}-{scope or "all"}-{store.generation_of(scope)}"'
             request.state.etag = tag
             if _matches(request, tag):
                 raise NotModified(tag)
-        return key
+        return principal
 
-    Auth = Annotated[str, Depends(authorized)]
+    def writer(principal: Annotated[Principal, Depends(reader)]) -> Principal:
+        if principal.role is Role.VIEWER:
+            raise forbidden("this is a viewer key: it reads, it changes nothing")
+        return principal
+
+    def admin(principal: Annotated[Principal, Depends(reader)]) -> Principal:
+        if principal.role is not Role.ADMIN:
+            raise forbidden("only the platform's admin key manages tenants")
+        return principal
+
+    def key_manager(principal: Annotated[Principal, Depends(reader)]) -> Principal:
+        if principal.role is Role.VIEWER:
+            raise forbidden("this is a viewer key: keys are managed by operators and the admin")
+        return principal
+
+    Reader = Annotated[Principal, Depends(reader)]
+    Writer = Annotated[Principal, Depends(writer)]
+    Admin = Annotated[Principal, Depends(admin)]
+    KeyManager = Annotated[Principal, Depends(key_manager)]
+
+    def made(request: Request, **ids: str) -> None:
+        """What a change made, for the audit log."""
+        request.state.made = ids
+
+    def refused(request: Request, code: str) -> None:
+        request.state.error_code = code
 
     @app.exception_handler(PlatformError)
-    async def platform_error(_: Request, exc: PlatformError) -> Response:
+    async def platform_error(request: Request, exc: PlatformError) -> Response:
+        refused(request, exc.code)
         response = _error(exc.status, exc.code, exc.message, details=exc.details or None)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Basic realm="platform"'
@@ -261,33 +486,45 @@ def create_app(
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
 
+    @app.exception_handler(AwsError)
+    async def aws_failed(request: Request, exc: AwsError) -> Response:
+        # An AWS call that kept failing after its retries: the platform's upstream, not a 500.
+        refused(request, "AWS_UNAVAILABLE")
+        return _error(502, "AWS_UNAVAILABLE", f"AWS failed: {exc}; try again")
+
     @app.exception_handler(NotModified)
     async def not_modified(_: Request, exc: NotModified) -> Response:
         return Response(status_code=304, headers={"ETag": exc.tag})
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
             got = err.get("input")
-            shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
-            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}{shown}")
+            shown_value = (
+                "" if isinstance(got, dict | list) or got is None else f" (got {shown(got)})"
+            )
+            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}{shown_value}")
+        refused(request, "INVALID_ARGUMENT")
         return _error(400, "INVALID_ARGUMENT", "; ".join(problems) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        refused(request, code)
         response = _error(exc.status_code, code, str(exc.detail))
         if exc.status_code == 405:
             # Starlette names the methods of the first route on the path; a path has one route
-            # per method here, so gather them all.
+            # per method here, so gather them all (and HEAD wherever GET is).
             allowed = {
                 method
                 for route in app.router.routes
                 if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE
                 for method in route.methods or ()
             }
+            if "GET" in allowed:
+                allowed.add("HEAD")
             response.headers["Allow"] = ", ".join(sorted(allowed))
         return response
 
@@ -296,56 +533,130 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(request: Request, _: Auth) -> Response:
+    async def openapi(request: Request, _: Reader) -> Response:
         return _json(request, app.openapi())
 
-    @app.get(f"{API}/deployments", response_model=list[Deployment])
-    async def list_deployments(request: Request, _: Auth) -> Response:
-        return _json(request, _dump(await service.deployments()))
+    # --- who is asking, tenants and keys --------------------------------------------------
 
-    @app.post(f"{API}/deployments", response_model=Deployment, status_code=201)
-    async def create_deployment(
-        request: Request, body: CreateDeploymentRequest, _: Auth
+    @app.get(f"{API}/whoami", response_model=WhoAmI)
+    async def whoami(request: Request, principal: Reader) -> Response:
+        return _json(request, _dump(principal.whoami()))
+
+    @app.get(f"{API}/tenants", response_model=list[Tenant], responses=refusals)
+    async def list_tenants(request: Request, _: Admin) -> Response:
+        return _json(request, _dump(await tenancy.tenants()))
+
+    @app.post(
+        f"{API}/tenants",
+        response_model=Tenant,
+        status_code=201,
+        responses=refusals | {409: {"model": ErrorBody}},
+    )
+    async def create_tenant(request: Request, body: CreateTenantRequest, _: Admin) -> Response:
+        created = await tenancy.create_tenant(body.model_dump(by_alias=True))
+        made(request, tenantId=created.id)
+        return _json(request, _dump(created), status=201)
+
+    @app.get(f"{API}/keys", response_model=list[ApiKey], responses=refusals)
+    async def list_keys(request: Request, principal: KeyManager) -> Response:
+        return _json(request, _dump(await tenancy.keys(scope=principal.scope)))
+
+    @app.post(f"{API}/keys", response_model=NewApiKey, status_code=201, responses=refusals)
+    async def create_key(
+        request: Request, body: CreateKeyRequest, principal: KeyManager
     ) -> Response:
-        created = await service.create_deployment(body.model_dump(by_alias=True))
+        asked = {k: v for k, v in body.model_dump(by_alias=True).items() if v is not None}
+        created = await tenancy.create_key(asked, scope=principal.scope)
+        made(request, keyId=created.key_id, tenantId=created.tenant_id)
+        return _json(request, _dump(created), status=201)
+
+    @app.delete(f"{API}/keys/{{key_id}}", response_model=ApiKey, responses=refusals)
+    async def revoke_key(request: Request, key_id: str, principal: KeyManager) -> Response:
+        revoked = await tenancy.revoke_key(key_id, scope=principal.scope)
+        authenticator.forget(key_id)
+        return _json(request, _dump(revoked))
+
+    # --- deployments ----------------------------------------------------------------------
+
+    @app.get(f"{API}/deployments", response_model=list[Deployment])
+    async def list_deployments(request: Request, principal: Reader) -> Response:
+        return _json(request, _dump(await service.deployments(scope=principal.scope)))
+
+    @app.post(
+        f"{API}/deployments",
+        response_model=Deployment,
+        status_code=201,
+        responses=refusals | {502: {"model": ErrorBody}},
+    )
+    async def create_deployment(
+        request: Request, body: CreateDeploymentRequest, principal: Writer
+    ) -> Response:
+        asked = {k: v for k, v in body.model_dump(by_alias=True).items() if v is not None}
+        created = await service.create_deployment(asked, scope=principal.scope)
+        made(request, deploymentID=created.id)
         return _json(request, _dump(created), status=201)
 
     @app.get(f"{API}/deployments/{{deployment_id}}", response_model=Deployment)
-    async def get_deployment(request: Request, deployment_id: str, _: Auth) -> Response:
-        return _json(request, _dump(await service.deployment(deployment_id)))
+    async def get_deployment(request: Request, deployment_id: str, principal: Reader) -> Response:
+        return _json(request, _dump(await service.deployment(deployment_id, scope=principal.scope)))
 
-    @app.post(f"{API}/deployments/{{deployment_id}}/stop", response_model=Deployment)
-    async def stop_deployment(request: Request, deployment_id: str, _: Auth) -> Response:
-        return _json(request, _dump(await service.set_deployment_running(deployment_id, False)))
+    @app.delete(
+        f"{API}/deployments/{{deployment_id}}",
+        status_code=204,
+        responses=refusals | {409: {"model": ErrorBody}, 502: {"model": ErrorBody}},
+    )
+    async def delete_deployment(deployment_id: str, principal: Writer) -> Response:
+        await service.delete_deployment(deployment_id, scope=principal.scope)
+        return Response(status_code=204)
 
-    @app.post(f"{API}/deployments/{{deployment_id}}/start", response_model=Deployment)
-    async def start_deployment(request: Request, deployment_id: str, _: Auth) -> Response:
-        return _json(request, _dump(await service.set_deployment_running(deployment_id, True)))
+    @app.post(
+        f"{API}/deployments/{{deployment_id}}/stop",
+        response_model=Deployment,
+        responses=refusals | {409: {"model": ErrorBody}},
+    )
+    async def stop_deployment(request: Request, deployment_id: str, principal: Writer) -> Response:
+        stopped = await service.set_deployment_running(deployment_id, False, scope=principal.scope)
+        return _json(request, _dump(stopped))
+
+    @app.post(
+        f"{API}/deployments/{{deployment_id}}/start",
+        response_model=Deployment,
+        responses=refusals | {409: {"model": ErrorBody}},
+    )
+    async def start_deployment(request: Request, deployment_id: str, principal: Writer) -> Response:
+        started = await service.set_deployment_running(deployment_id, True, scope=principal.scope)
+        return _json(request, _dump(started))
 
     @app.get(f"{API}/deployments/{{deployment_id}}/vpc", response_model=DeploymentVpc)
-    async def get_vpc(request: Request, deployment_id: str, _: Auth) -> Response:
-        return _json(request, _dump(await service.deployment_vpc(deployment_id)))
+    async def get_vpc(request: Request, deployment_id: str, principal: Reader) -> Response:
+        vpc = await service.deployment_vpc(deployment_id, scope=principal.scope)
+        return _json(request, _dump(vpc))
 
     @app.get(f"{API}/vpcs", response_model=list[DeploymentVpc])
-    async def list_vpcs(request: Request, _: Auth) -> Response:
-        return _json(request, _dump(await service.deployment_vpcs()))
+    async def list_vpcs(request: Request, principal: Reader) -> Response:
+        return _json(request, _dump(await service.deployment_vpcs(scope=principal.scope)))
+
+    # --- peerings -------------------------------------------------------------------------
 
     @app.get(f"{API}/deployments/{{deployment_id}}/peerings", response_model=list[PlatformPeering])
-    async def list_deployment_peerings(request: Request, deployment_id: str, _: Auth) -> Response:
-        return _json(request, _dump(await service.peerings(deployment_id)))
+    async def list_deployment_peerings(
+        request: Request, deployment_id: str, principal: Reader
+    ) -> Response:
+        return _json(request, _dump(await service.peerings(deployment_id, scope=principal.scope)))
 
     @app.post(
         f"{API}/deployments/{{deployment_id}}/peerings",
         response_model=PlatformPeering,
         status_code=202,
-        responses={409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+        responses=refusals | {409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
     )
     async def confirm_peering(
-        request: Request, deployment_id: str, body: ConfirmPeeringRequest, _: Auth
+        request: Request, deployment_id: str, body: ConfirmPeeringRequest, principal: Writer
     ) -> Response:
         record, _created = await service.confirm_peering(
-            deployment_id, body.model_dump(by_alias=True)
+            deployment_id, body.model_dump(by_alias=True), scope=principal.scope
         )
+        made(request, peeringId=record.peering_id)
         return _json(request, _dump(record), status=202)
 
     @app.get(
@@ -353,48 +664,59 @@ def create_app(
         response_model=PlatformPeering,
     )
     async def get_peering(
-        request: Request, deployment_id: str, peering_id: PeeringId, _: Auth
+        request: Request, deployment_id: str, peering_id: PeeringId, principal: Reader
     ) -> Response:
-        return _json(request, _dump(await service.peering(deployment_id, peering_id)))
+        record = await service.peering(deployment_id, peering_id, scope=principal.scope)
+        return _json(request, _dump(record))
 
     @app.delete(
         f"{API}/deployments/{{deployment_id}}/peerings/{{peering_id}}",
         response_model=PlatformPeering,
         status_code=202,
-        responses={409: {"model": ErrorBody}},
+        responses=refusals | {409: {"model": ErrorBody}},
     )
     async def delete_peering(
-        request: Request, deployment_id: str, peering_id: PeeringId, _: Auth
+        request: Request, deployment_id: str, peering_id: PeeringId, principal: Writer
     ) -> Response:
-        record = await service.delete_peering(deployment_id, peering_id)
+        record = await service.delete_peering(deployment_id, peering_id, scope=principal.scope)
         return _json(request, _dump(record), status=202)
 
     @app.get(f"{API}/peerings", response_model=list[PlatformPeering])
-    async def list_peerings(request: Request, _: Auth) -> Response:
-        return _json(request, _dump(await service.peerings()))
+    async def list_peerings(request: Request, principal: Reader) -> Response:
+        return _json(request, _dump(await service.peerings(scope=principal.scope)))
+
+    # --- resources ------------------------------------------------------------------------
 
     @app.get(f"{API}/resources", response_model=list[Resource])
-    async def list_all_resources(request: Request, _: Auth) -> Response:
-        return _json(request, _dump(await service.all_resources()))
+    async def list_all_resources(request: Request, principal: Reader) -> Response:
+        return _json(request, _dump(await service.all_resources(scope=principal.scope)))
 
     @app.get(f"{API}/deployments/{{deployment_id}}/resources", response_model=list[Resource])
-    async def list_resources(request: Request, deployment_id: str, _: Auth) -> Response:
-        return _json(request, _dump(await service.resources(deployment_id)))
+    async def list_resources(request: Request, deployment_id: str, principal: Reader) -> Response:
+        return _json(request, _dump(await service.resources(deployment_id, scope=principal.scope)))
 
     @app.post(
         f"{API}/deployments/{{deployment_id}}/resources",
         response_model=Resource,
         status_code=201,
+        responses=refusals,
     )
     async def create_resource(
-        request: Request, deployment_id: str, body: CreateResourceRequest, _: Auth
+        request: Request, deployment_id: str, body: CreateResourceRequest, principal: Writer
     ) -> Response:
-        created = await service.create_resource(deployment_id, body.model_dump())
+        created = await service.create_resource(
+            deployment_id, body.model_dump(), scope=principal.scope
+        )
+        made(request, resourceID=created.id)
         return _json(request, _dump(created), status=201)
 
-    @app.delete(f"{API}/deployments/{{deployment_id}}/resources/{{resource_id}}", status_code=204)
-    async def delete_resource(deployment_id: str, resource_id: str, _: Auth) -> Response:
-        await service.delete_resource(deployment_id, resource_id)
+    @app.delete(
+        f"{API}/deployments/{{deployment_id}}/resources/{{resource_id}}",
+        status_code=204,
+        responses=refusals,
+    )
+    async def delete_resource(deployment_id: str, resource_id: str, principal: Writer) -> Response:
+        await service.delete_resource(deployment_id, resource_id, scope=principal.scope)
         return Response(status_code=204)
 
     return app

@@ -3,6 +3,9 @@
 The HTTP layer (``server.py``) only translates; every rule lives here or in ``rules.py``.
 Acceptance and deletion run as background tasks that are driven from the durable state, so a
 restarted platform finishes whatever the previous process left in ``pending`` or ``deleting``.
+
+Every public method takes ``scope``: the asking key's tenant, or ``None`` for the admin.
+Another tenant's deployment, peering or resource is refused exactly like a missing one.
 """
 
 from __future__ import annotations
@@ -20,16 +23,23 @@ from typing import Any, TypeVar
 import botocore.session
 
 from .. import rules
-from ..errors import AwsError, PlatformApiError, RuleViolation
+from ..errors import AwsError, RuleViolation
 from ..models import (
+    DEFAULT_TENANT,
+    AwsPeering,
     Deployment,
     DeploymentVpc,
     PlatformPeering,
     PlatformStatus,
     Resource,
 )
+from ..printable import shown
 from .ec2 import PlatformEc2
+from .errors import PlatformError, from_rule
 from .store import DeploymentRow, PeeringExistsError, Store, now
+from .tenancy import Tenancy
+
+__all__ = ["PlatformError", "PlatformService", "RequesterCidrs"]
 
 log = logging.getLogger("peering_core.platform")
 
@@ -82,34 +92,27 @@ def ec2_regions() -> frozenset[str]:
     )
 
 
-class PlatformError(PlatformApiError):
-    """A refusal the server answers with: the API's error ``code``, HTTP ``status``, a message
-    naming the value, and for 429 when to retry. The client raises its twin,
-    :class:`~peering_core.errors.PlatformApiError`, from the answer."""
+# Reads every IPv4 block of a requester VPC (region, account, VPC id) where EC2's answer
+# about the pcx lacks them (moto reports only the first); see ``PlatformService``.
+RequesterCidrs = Callable[[str, str, str], Awaitable[tuple[str, ...]]]
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: list[dict[str, Any]] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(status, code, message, details)
-        self.retry_after = retry_after
+NAME_LENGTH = 64
+HOST_LENGTH = 253
 
 
-def _from_rule(exc: RuleViolation) -> PlatformError:
-    return PlatformError(400 if exc.code == "INVALID_ARGUMENT" else 422, exc.code, exc.message)
+def _name(body: dict[str, Any], field: str, default: str | None = None) -> str:
+    """A name from the body (``default`` when absent), or a 400 naming the field."""
+    value = body.get(field, default)
+    try:
+        return rules.check_name(value, field, max_length=NAME_LENGTH)
+    except RuleViolation as exc:
+        raise from_rule(exc) from None
 
 
-def _require_str(body: dict[str, Any], field: str, *, max_len: int = 128) -> str:
-    value = body.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise PlatformError(400, "INVALID_ARGUMENT", f"{field} is required and must be a string")
-    if len(value) > max_len:
-        raise PlatformError(400, "INVALID_ARGUMENT", f"{field} is longer than {max_len} characters")
-    return value.strip()
+def _deployment_not_found(deployment_id: str) -> PlatformError:
+    return PlatformError(
+        404, "DEPLOYMENT_NOT_FOUND", f"deployment {shown(deployment_id)} does not exist"
+    )
 
 
 def _split(cidr: str) -> list[str]:
@@ -131,10 +134,15 @@ class PlatformService:
         accept_delay: float = 0.0,
         retry_base: float = 0.5,
         retry_attempts: int = 5,
+        requester_cidrs: RequesterCidrs | None = None,
     ) -> None:
+        """``requester_cidrs``: where EC2 reports only a pcx's first requester block (moto;
+        AWS reports ``CidrBlockSet``), how to read them all (the sandbox passes one)."""
         for block in reserved_cidrs:
             rules.parse_cidr(block, "reservedCidr")
         self.store = store
+        self.tenancy = Tenancy(store)
+        self.requester_cidrs = requester_cidrs
         self.ec2 = ec2
         self.reserved_cidrs = tuple(reserved_cidrs)
         self.accept_delay = accept_delay
@@ -206,77 +214,157 @@ class PlatformService:
 
     # --- deployments ---------------------------------------------------------------------
 
-    async def create_deployment(self, body: dict[str, Any]) -> Deployment:
-        """Create a deployment and its VPC (two subnets, a route table) in the platform account."""
-        name = _require_str(body, "deploymentName", max_len=64)
+    async def create_deployment(self, body: dict[str, Any], *, scope: str | None) -> Deployment:
+        """Create a deployment and its VPC (two subnets, a route table) in the platform account,
+        in the asking key's tenant (the admin names ``tenantId``, else ``default``). Every value
+        is checked before the first AWS call; a failure after it removes what was made."""
+        name = _name(body, "deploymentName")
+        project = _name(body, "projectName", "default")
         try:
             region = rules.check_region(body.get("region"))
             cidr = str(rules.check_vpc_cidr(body.get("cidr")))
         except RuleViolation as exc:
-            raise _from_rule(exc) from None
+            raise from_rule(exc) from None
         if region not in ec2_regions():
             raise PlatformError(
                 400, "INVALID_ARGUMENT", f"region {region!r} is not an AWS region with EC2"
             )
-        project = body.get("projectName", "default")
-        if not isinstance(project, str) or not project:
-            raise PlatformError(400, "INVALID_ARGUMENT", "projectName must be a non-empty string")
+        given = body.get("tenantId", scope or DEFAULT_TENANT)
+        tenant = await self.tenancy.tenant(given, scope=scope)
         deployment_id = "d" + secrets.token_hex(4)[:7]
         tags = {"Name": f"deployment-{name}", "platform:deployment": deployment_id}
+        made = _MadeVpc(region)
         try:
-            vpc_id = await self.ec2.create_vpc(region, cidr, tags)
-            rtb = await self.ec2.create_route_table(
-                region, vpc_id, {"Name": f"deployment-{name}", "platform:deployment": deployment_id}
-            )
+            made.vpc_id = await self.ec2.create_vpc(region, cidr, tags)
+            rtb = await self.ec2.create_route_table(region, made.vpc_id, tags)
+            made.route_table_ids.append(rtb)
             for i, block in enumerate(_split(cidr)):
                 subnet = await self.ec2.create_subnet(
-                    region, vpc_id, block, {"Name": f"deployment-{name}-{i}"}
+                    region, made.vpc_id, block, {"Name": f"deployment-{name}-{i}"}
                 )
+                made.subnet_ids.append(subnet)
                 await self.ec2.associate_route_table(region, rtb, subnet)
-        except AwsError as exc:
-            raise PlatformError(
-                502,
-                "AWS_UNAVAILABLE",
-                f"could not build the deployment's VPC in {region}: {exc.code}: {exc.message}",
-            ) from None
-        deployment = Deployment(
-            id=deployment_id,
-            name=name,
-            region=region,
-            status="running",
-            version=DEPLOYMENT_VERSION,
-            create_at=now(),
-            project_name=project,
-        )
-        await self.store.add_deployment(DeploymentRow(deployment, cidr, vpc_id, (rtb,)))
+            deployment = Deployment(
+                id=deployment_id,
+                name=name,
+                region=region,
+                status="running",
+                version=DEPLOYMENT_VERSION,
+                create_at=now(),
+                project_name=project,
+                tenant_id=tenant.id,
+            )
+            await self.store.add_deployment(DeploymentRow(deployment, cidr, made.vpc_id, (rtb,)))
+        except BaseException as exc:
+            await asyncio.shield(self._roll_back(made))
+            if isinstance(exc, AwsError):
+                raise PlatformError(
+                    502,
+                    "AWS_UNAVAILABLE",
+                    f"could not build the deployment's VPC in {region} (nothing was left "
+                    f"behind): {exc.code}: {exc.message}",
+                ) from None
+            raise
         return deployment
 
-    async def deployments(self) -> list[Deployment]:
-        return [row.deployment for row in await self.store.deployments()]
+    async def _roll_back(self, made: _MadeVpc) -> None:
+        """Remove what a failed creation made (each step retried; what is gone is skipped)."""
+        if made.vpc_id is None:
+            return
+        try:
+            await self._remove_vpc(made.region, made.vpc_id, made.route_table_ids, made.subnet_ids)
+        except AwsError as exc:
+            log.error("could not roll back %s in %s: %s", made.vpc_id, made.region, exc)
 
-    async def _deployment_row(self, deployment_id: str) -> DeploymentRow:
-        row = await self.store.deployment(deployment_id)
-        if row is None:
-            raise PlatformError(
-                404, "DEPLOYMENT_NOT_FOUND", f"deployment {deployment_id!r} does not exist"
+    async def _remove_vpc(
+        self,
+        region: str,
+        vpc_id: str,
+        route_table_ids: Sequence[str],
+        subnet_ids: Sequence[str] | None = None,
+    ) -> None:
+        """Delete a deployment VPC: its route tables' associations, its subnets, its route
+        tables, then the VPC; each retried, and one that is already gone skipped."""
+        if subnet_ids is None:
+            subnets = await self._retrying(
+                lambda: self.ec2.describe_subnets(region, vpc_ids=[vpc_id])
             )
+            subnet_ids = [s.id for s in subnets]
+        ec2 = self.ec2
+        for table in route_table_ids:
+            await self._gone_or_retried(
+                functools.partial(ec2.disassociate_route_table, region, table)
+            )
+        for subnet in subnet_ids:
+            await self._gone_or_retried(functools.partial(ec2.delete_subnet, region, subnet))
+        for table in route_table_ids:
+            await self._gone_or_retried(functools.partial(ec2.delete_route_table, region, table))
+        await self._gone_or_retried(functools.partial(ec2.delete_vpc, region, vpc_id))
+
+    async def _gone_or_retried(self, what: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await self._retrying(what)
+        except AwsError as exc:
+            if not exc.not_found:
+                raise
+
+    async def delete_deployment(self, deployment_id: str, *, scope: str | None) -> None:
+        """Remove a deployment with no peerings left: its VPC on AWS, then its record (and its
+        resources). A delete that stopped part-way continues when asked again."""
+        async with self._lock(deployment_id):
+            row = await self._deployment_row(deployment_id, scope)
+            left = await self.store.peerings(deployment_id)
+            if left:
+                names = ", ".join(p.peering_id for p in left)
+                raise PlatformError(
+                    409,
+                    "DEPLOYMENT_HAS_PEERINGS",
+                    f"deployment {deployment_id} still has peerings: {names}; delete them first",
+                )
+            await self.store.set_deployment_status(row, "deleting")
+            try:
+                await self._remove_vpc(row.deployment.region, row.vpc_id, row.route_table_ids)
+            except AwsError as exc:
+                raise PlatformError(
+                    502,
+                    "AWS_UNAVAILABLE",
+                    f"deleting the VPC {row.vpc_id} of deployment {deployment_id} stopped: "
+                    f"{exc.code}: {exc.message}; delete the deployment again to continue",
+                ) from None
+            await self.store.remove_deployment(row)
+
+    async def deployments(self, *, scope: str | None) -> list[Deployment]:
+        return [row.deployment for row in await self.store.deployments(scope)]
+
+    async def _deployment_row(self, deployment_id: str, scope: str | None) -> DeploymentRow:
+        """The deployment, or 404: one of another tenant answers like one that does not exist."""
+        row = await self.store.deployment(deployment_id, scope)
+        if row is None:
+            raise _deployment_not_found(deployment_id)
         return row
 
-    async def deployment(self, deployment_id: str) -> Deployment:
-        return (await self._deployment_row(deployment_id)).deployment
+    async def deployment(self, deployment_id: str, *, scope: str | None) -> Deployment:
+        return (await self._deployment_row(deployment_id, scope)).deployment
 
-    async def set_deployment_running(self, deployment_id: str, running: bool) -> Deployment:
+    async def set_deployment_running(
+        self, deployment_id: str, running: bool, *, scope: str | None
+    ) -> Deployment:
         """Stop or start a deployment (a stopped deployment takes no new peerings)."""
-        await self._deployment_row(deployment_id)
-        await self.store.set_deployment_status(deployment_id, "running" if running else "stopped")
-        return await self.deployment(deployment_id)
+        async with self._lock(deployment_id):
+            row = await self._deployment_row(deployment_id, scope)
+            if row.deployment.status == "deleting":
+                raise PlatformError(
+                    409, "DEPLOYMENT_NOT_RUNNING", f"deployment {deployment_id} is being deleted"
+                )
+            await self.store.set_deployment_status(row, "running" if running else "stopped")
+        return await self.deployment(deployment_id, scope=scope)
 
-    async def deployment_vpcs(self) -> list[DeploymentVpc]:
+    async def deployment_vpcs(self, *, scope: str | None) -> list[DeploymentVpc]:
         """Every deployment's VPC info in one answer (what a poller needs to join both sides)."""
-        return [self._vpc(row) for row in await self.store.deployments()]
+        return [self._vpc(row) for row in await self.store.deployments(scope)]
 
-    async def deployment_vpc(self, deployment_id: str) -> DeploymentVpc:
-        return self._vpc(await self._deployment_row(deployment_id))
+    async def deployment_vpc(self, deployment_id: str, *, scope: str | None) -> DeploymentVpc:
+        return self._vpc(await self._deployment_row(deployment_id, scope))
 
     def _vpc(self, row: DeploymentRow) -> DeploymentVpc:
         deployment_id = row.deployment.id
@@ -292,24 +380,29 @@ class PlatformService:
 
     # --- peerings ------------------------------------------------------------------------
 
-    async def peerings(self, deployment_id: str | None = None) -> list[PlatformPeering]:
+    async def peerings(
+        self, deployment_id: str | None = None, *, scope: str | None
+    ) -> list[PlatformPeering]:
         if deployment_id is not None:
-            await self._deployment_row(deployment_id)
-        return await self.store.peerings(deployment_id)
+            await self._deployment_row(deployment_id, scope)
+        return await self.store.peerings(deployment_id, tenant_id=scope)
 
-    async def peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
-        await self._deployment_row(deployment_id)
+    async def peering(
+        self, deployment_id: str, peering_id: str, *, scope: str | None
+    ) -> PlatformPeering:
+        await self._deployment_row(deployment_id, scope)
         record = await self.store.peering(peering_id)
         if record is None or record.deployment_id != deployment_id:
             raise PlatformError(
                 404,
                 "PEERING_NOT_FOUND",
-                f"peering {peering_id!r} is not recorded for deployment {deployment_id!r}",
+                f"peering {shown(peering_id)} is not recorded for deployment "
+                f"{shown(deployment_id)}",
             )
         return record
 
     async def confirm_peering(
-        self, deployment_id: str, body: dict[str, Any]
+        self, deployment_id: str, body: dict[str, Any], *, scope: str | None
     ) -> tuple[PlatformPeering, bool]:
         """Step 4: check the operator's pcx and record it ``pending``; accept in the background.
 
@@ -320,15 +413,17 @@ class PlatformService:
             account_id = rules.check_account_id(body.get("accountId"))
             vpc_id = rules.check_vpc_id(body.get("vpcId"))
         except RuleViolation as exc:
-            raise _from_rule(exc) from None
-        row = await self._deployment_row(deployment_id)
-        if row.deployment.status != "running":
-            raise PlatformError(
-                409,
-                "DEPLOYMENT_NOT_RUNNING",
-                f"deployment {deployment_id} is {row.deployment.status}, not running",
-            )
+            raise from_rule(exc) from None
+        await self._deployment_row(deployment_id, scope)
         async with self._lock(deployment_id):
+            # Read again under the lock: a stop or a delete may have won the race.
+            row = await self._deployment_row(deployment_id, scope)
+            if row.deployment.status != "running":
+                raise PlatformError(
+                    409,
+                    "DEPLOYMENT_NOT_RUNNING",
+                    f"deployment {deployment_id} is {row.deployment.status}, not running",
+                )
             existing = await self.store.peering(peering_id)
             if existing is not None:
                 if (
@@ -337,13 +432,7 @@ class PlatformService:
                     and existing.vpc_id == vpc_id
                 ):
                     return existing, False
-                raise PlatformError(
-                    409,
-                    "PEERING_EXISTS",
-                    f"peering {peering_id} is already recorded for deployment "
-                    f"{existing.deployment_id} with account {existing.account_id} "
-                    f"and VPC {existing.vpc_id}",
-                )
+                raise _recorded_elsewhere(peering_id, existing, row)
             region = row.deployment.region
             pcx = await self._retrying(lambda: self.ec2.describe_peering(region, peering_id))
             if pcx is None:
@@ -354,12 +443,7 @@ class PlatformService:
                     f"{self.account_id} in {region}",
                 )
             if pcx.accepter.vpc_id != row.vpc_id:
-                raise PlatformError(
-                    422,
-                    "PEERING_WRONG_ACCEPTER",
-                    f"peering {peering_id} is addressed to {pcx.accepter.vpc_id}, "
-                    f"not to this deployment's VPC {row.vpc_id}",
-                )
+                raise await self._wrong_accepter(peering_id, pcx, row)
             if pcx.requester.owner_id != account_id or pcx.requester.vpc_id != vpc_id:
                 raise PlatformError(
                     422,
@@ -370,24 +454,23 @@ class PlatformService:
             try:
                 rules.check_same_region(region, pcx.requester.region or region)
             except RuleViolation as exc:
-                raise _from_rule(exc) from None
+                raise from_rule(exc) from None
             if pcx.status != "pending-acceptance":
                 raise PlatformError(
                     422,
                     "PEERING_NOT_PENDING",
                     f"peering {peering_id} is {pcx.status} on AWS, not pending-acceptance",
                 )
-            requester_cidrs = pcx.requester.cidrs or (
-                (pcx.requester.cidr,) if pcx.requester.cidr else ()
-            )
+            requester_cidrs = await self._requester_cidrs(pcx)
             if not requester_cidrs:
                 raise PlatformError(
                     422, "PEERING_NOT_FOUND", f"peering {peering_id} shows no requester CIDR"
                 )
             others = [
-                (p.peering_id, p.cidr)
+                (p.peering_id, block)
                 for p in await self.store.peerings(deployment_id)
                 if p.status is not PlatformStatus.FAILED
+                for block in p.requester_cidrs
             ]
             try:
                 for cidr in requester_cidrs:
@@ -398,7 +481,7 @@ class PlatformService:
                         other_peerings=others,
                     )
             except RuleViolation as exc:
-                raise _from_rule(exc) from None
+                raise from_rule(exc) from None
             stamp = now()
             record = PlatformPeering(
                 peering_id=peering_id,
@@ -406,10 +489,12 @@ class PlatformService:
                 account_id=account_id,
                 vpc_id=vpc_id,
                 cidr=requester_cidrs[0],
+                cidrs=requester_cidrs,
                 region=region,
                 status=PlatformStatus.PENDING,
                 create_at=stamp,
                 update_at=stamp,
+                tenant_id=row.tenant_id,
             )
             try:
                 await self.store.add_peering(record)
@@ -419,6 +504,30 @@ class PlatformService:
                 ) from None
         self._spawn(peering_id, self._accept(peering_id))
         return record, True
+
+    async def _wrong_accepter(
+        self, peering_id: str, pcx: AwsPeering, row: DeploymentRow
+    ) -> PlatformError:
+        """422 for a pcx addressed elsewhere; the VPC it is addressed to is named only when it
+        is one of the same tenant's deployments (else it may be another tenant's)."""
+        target = pcx.accepter.vpc_id
+        ours = [d for d in await self.store.deployments(row.tenant_id) if d.vpc_id == target]
+        where = f"{target} (deployment {ours[0].deployment.id})" if ours else "another VPC"
+        return PlatformError(
+            422,
+            "PEERING_WRONG_ACCEPTER",
+            f"peering {peering_id} is addressed to {where}, not to this deployment's VPC "
+            f"{row.vpc_id}",
+        )
+
+    async def _requester_cidrs(self, pcx: AwsPeering) -> tuple[str, ...]:
+        """Every IPv4 block of the pcx's requester VPC, the first as EC2 lists it first."""
+        blocks = pcx.requester.cidrs or ((pcx.requester.cidr,) if pcx.requester.cidr else ())
+        if self.requester_cidrs is None or not blocks:
+            return blocks
+        side, read = pcx.requester, self.requester_cidrs
+        more = await self._retrying(lambda: read(side.region, side.owner_id, side.vpc_id))
+        return tuple(dict.fromkeys((*blocks, *more)))
 
     async def _fail(self, peering_id: str, reason: str) -> None:
         log.warning("peering %s failed: %s", peering_id, reason)
@@ -430,7 +539,7 @@ class PlatformService:
         record = await self.store.peering(peering_id)
         if record is None or record.status is not PlatformStatus.PENDING:
             return
-        row = await self._deployment_row(record.deployment_id)
+        row = await self._deployment_row(record.deployment_id, None)
         region = row.deployment.region
         try:
             pcx = await self._retrying(lambda: self.ec2.describe_peering(region, peering_id))
@@ -458,7 +567,7 @@ class PlatformService:
         log.info("peering %s %s", peering_id, "running" if moved else "changed meanwhile")
 
     async def _route_conflict(self, row: DeploymentRow, record: PlatformPeering) -> str | None:
-        """Why the deployment's route tables cannot route ``record.cidr`` via its pcx, if so."""
+        """Why the deployment's route tables cannot route the peer's blocks via its pcx, if so."""
         tables = await self._retrying(
             lambda: self.ec2.describe_route_tables(
                 row.deployment.region, route_table_ids=row.route_table_ids
@@ -466,30 +575,33 @@ class PlatformService:
         )
         for table in tables:
             for route in table.routes:
-                if route.target_id == record.peering_id:
+                if route.target_id == record.peering_id or route.target_kind == "local":
                     continue
-                if route.target_kind != "local" and rules.overlaps(route.destination, record.cidr):
-                    return (
-                        f"CIDR overlap: deployment route table {table.id} already routes "
-                        f"{route.destination} to {route.target_id}, which overlaps the peer "
-                        f"CIDR {record.cidr}"
-                    )
+                for block in record.requester_cidrs:
+                    if rules.overlaps(route.destination, block):
+                        return (
+                            f"CIDR overlap: deployment route table {table.id} already routes "
+                            f"{route.destination} to {route.target_id}, which overlaps the "
+                            f"peer CIDR {block}"
+                        )
         return None
 
     async def _add_routes(self, row: DeploymentRow, record: PlatformPeering) -> None:
+        """A route to each of the peer's blocks via the pcx, in every deployment route table."""
         region = row.deployment.region
         tables = await self._retrying(
             lambda: self.ec2.describe_route_tables(region, route_table_ids=row.route_table_ids)
         )
         for table in tables:
-            existing = table.route_to(record.cidr)
-            if existing is not None and existing.target_id == record.peering_id:
-                continue  # made by an earlier, interrupted run
+            for block in record.requester_cidrs:
+                existing = table.route_to(block)
+                if existing is not None and existing.target_id == record.peering_id:
+                    continue  # made by an earlier, interrupted run
 
-            async def create(table_id: str = table.id) -> None:
-                await self.ec2.create_route(region, table_id, record.cidr, record.peering_id)
+                async def create(table_id: str = table.id, dest: str = block) -> None:
+                    await self.ec2.create_route(region, table_id, dest, record.peering_id)
 
-            await self._retrying(create)
+                await self._retrying(create)
 
     async def _remove_routes(self, row: DeploymentRow, peering_id: str) -> None:
         region = row.deployment.region
@@ -511,14 +623,16 @@ class PlatformService:
 
                     await self._retrying(delete)
 
-    async def delete_peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
+    async def delete_peering(
+        self, deployment_id: str, peering_id: str, *, scope: str | None
+    ) -> PlatformPeering:
         """Guarded delete: only ``running`` and only when no resource sits in the peer CIDR."""
         try:
             rules.check_peering_id(peering_id)
         except RuleViolation as exc:
-            raise _from_rule(exc) from None
+            raise from_rule(exc) from None
         async with self._lock(deployment_id):
-            record = await self.peering(deployment_id, peering_id)
+            record = await self.peering(deployment_id, peering_id, scope=scope)
             if record.status is not PlatformStatus.RUNNING:
                 raise PlatformError(
                     409,
@@ -529,14 +643,15 @@ class PlatformService:
             dependents = [
                 r
                 for r in await self.store.resources(deployment_id)
-                if rules.contains_ip(record.cidr, r.host)
+                if any(rules.contains_ip(block, r.host) for block in record.requester_cidrs)
             ]
             if dependents:
                 names = ", ".join(f"{r.name} ({r.host}:{r.port})" for r in dependents)
+                blocks = ", ".join(record.requester_cidrs)
                 raise PlatformError(
                     409,
                     "PEERING_IN_USE",
-                    f"peering {peering_id} is used by resources inside {record.cidr}: {names}; "
+                    f"peering {peering_id} is used by resources inside {blocks}: {names}; "
                     "delete them first",
                     details=[r.model_dump(mode="json") for r in dependents],
                 )
@@ -548,13 +663,13 @@ class PlatformService:
                     409, "PEERING_NOT_RUNNING", f"peering {peering_id} is already changing"
                 )
         self._spawn(peering_id, self._delete(peering_id))
-        return await self.peering(deployment_id, peering_id)
+        return await self.peering(deployment_id, peering_id, scope=scope)
 
     async def _delete(self, peering_id: str) -> None:
         record = await self.store.peering(peering_id)
         if record is None or record.status is not PlatformStatus.DELETING:
             return
-        row = await self._deployment_row(record.deployment_id)
+        row = await self._deployment_row(record.deployment_id, None)
         region = row.deployment.region
         try:
             await self._remove_routes(row, peering_id)
@@ -572,24 +687,32 @@ class PlatformService:
 
     # --- resources -----------------------------------------------------------------------
 
-    async def all_resources(self) -> list[Resource]:
+    async def all_resources(self, *, scope: str | None) -> list[Resource]:
         """Every deployment's resources in one answer (for drift checks across the fleet)."""
-        return await self.store.resources(None)
+        return await self.store.resources(None, scope)
 
-    async def resources(self, deployment_id: str) -> list[Resource]:
-        await self._deployment_row(deployment_id)
+    async def resources(self, deployment_id: str, *, scope: str | None) -> list[Resource]:
+        await self._deployment_row(deployment_id, scope)
         return await self.store.resources(deployment_id)
 
-    async def create_resource(self, deployment_id: str, body: dict[str, Any]) -> Resource:
-        name = _require_str(body, "name", max_len=64)
-        kind = _require_str(body, "type", max_len=32)
+    async def create_resource(
+        self, deployment_id: str, body: dict[str, Any], *, scope: str | None
+    ) -> Resource:
+        name = _name(body, "name")
+        kind = body.get("type")
         if kind not in RESOURCE_TYPES:
             raise PlatformError(
                 400,
                 "INVALID_ARGUMENT",
-                f"type {kind!r} is not one of {', '.join(RESOURCE_TYPES)}",
+                f"type {shown(kind)} is not one of {', '.join(RESOURCE_TYPES)}",
             )
-        host = _require_str(body, "host", max_len=253)
+        host = body.get("host")
+        if not isinstance(host, str) or not host or len(host) > HOST_LENGTH:
+            raise PlatformError(
+                400,
+                "INVALID_ARGUMENT",
+                f"host must be an IP address or a host name of at most {HOST_LENGTH} characters",
+            )
         try:
             ipaddress.ip_address(host)
         except ValueError:
@@ -597,12 +720,12 @@ class PlatformService:
                 raise PlatformError(
                     400,
                     "INVALID_ARGUMENT",
-                    f"host {host!r} is neither an IP address nor a host name",
+                    f"host {shown(host)} is neither an IP address nor a host name",
                 ) from None
         port = body.get("port")
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-            raise PlatformError(400, "INVALID_ARGUMENT", f"port {port!r} is not in 1-65535")
-        await self._deployment_row(deployment_id)
+            raise PlatformError(400, "INVALID_ARGUMENT", f"port {shown(port)} is not in 1-65535")
+        row = await self._deployment_row(deployment_id, scope)
         resource = Resource(
             id="r" + secrets.token_hex(4)[:7],
             deployment_id=deployment_id,
@@ -611,15 +734,42 @@ class PlatformService:
             host=host,
             port=port,
             create_at=now(),
+            tenant_id=row.tenant_id,
         )
         await self.store.add_resource(resource)
         return resource
 
-    async def delete_resource(self, deployment_id: str, resource_id: str) -> None:
-        await self._deployment_row(deployment_id)
-        if not await self.store.remove_resource(deployment_id, resource_id):
+    async def delete_resource(
+        self, deployment_id: str, resource_id: str, *, scope: str | None
+    ) -> None:
+        row = await self._deployment_row(deployment_id, scope)
+        if not await self.store.remove_resource(row, resource_id):
             raise PlatformError(
                 404,
                 "RESOURCE_NOT_FOUND",
-                f"resource {resource_id!r} does not exist on deployment {deployment_id}",
+                f"resource {shown(resource_id)} does not exist on deployment {deployment_id}",
             )
+
+
+class _MadeVpc:
+    """What a deployment's creation has made on AWS so far (what a rollback removes)."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.vpc_id: str | None = None
+        self.route_table_ids: list[str] = []
+        self.subnet_ids: list[str] = []
+
+
+def _recorded_elsewhere(
+    peering_id: str, existing: PlatformPeering, row: DeploymentRow
+) -> PlatformError:
+    """409 for a pcx recorded with other values; the record is named only to its own tenant."""
+    if existing.tenant_id != row.tenant_id:
+        return PlatformError(409, "PEERING_EXISTS", f"peering {peering_id} is already recorded")
+    return PlatformError(
+        409,
+        "PEERING_EXISTS",
+        f"peering {peering_id} is already recorded for deployment {existing.deployment_id} "
+        f"with account {existing.account_id} and VPC {existing.vpc_id}",
+    )

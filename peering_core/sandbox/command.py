@@ -16,6 +16,7 @@ from ..platform.command import missing_extra
 def run_sandbox(args: argparse.Namespace) -> int:
     """Start, seed, print the exports on stdout, and wait for ctrl+c or SIGTERM."""
     try:
+        from .seed import OPERATOR_TENANT
         from .servers import Sandbox
     except ImportError as exc:
         return missing_extra("sandbox", "sandbox", exc)
@@ -28,8 +29,21 @@ def run_sandbox(args: argparse.Namespace) -> int:
             f"{len(report.vpcs)} customer VPCs, {len(report.peerings)} peerings",
             file=sys.stderr,
         )
+        if not args.empty:
+            print(
+                "  the demo shows every state on purpose: office-net -> fleet-staging is failed "
+                "(its CIDR overlaps a route of the deployment), apac-edge's pcx is deleted "
+                "behind the platform's back, eu-prod's routes and rules drifted",
+                file=sys.stderr,
+            )
+        print("# the platform's admin key: every tenant, and the tenants and keys themselves")
         for name, value in sandbox.environment().items():
             print(f"export {name}={value}")
+        tenant = OPERATOR_TENANT
+        print(f"# an operator key of tenant {tenant} (its deployments only): to act as it,")
+        print("# run these two lines after the block above")
+        for name, value in sandbox.operator_environment().items():
+            print(f"# export {name}={value}")
         sys.stdout.flush()
         print("press ctrl+c to stop", file=sys.stderr)
         _wait_for_signal()

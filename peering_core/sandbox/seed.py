@@ -12,7 +12,7 @@ from ..aws import AwsAccess
 from ..create import CreateRequest, create_peering
 from ..errors import Failed
 from ..intent import PeeringIntent
-from ..models import Deployment, PlatformPeering, PlatformStatus
+from ..models import Deployment, NewApiKey, PlatformPeering, PlatformStatus, Role, Tenant
 from ..platform.ec2 import PlatformEc2
 from ..platform_client import PlatformClient
 from ..workflow import Progress, Step
@@ -35,6 +35,10 @@ class EstateBuilder(PlatformEc2):
         self, region: str, route_table_id: str, destination: str, gateway_id: str
     ) -> None:
         await self._create_route(region, route_table_id, destination, GatewayId=gateway_id)
+
+    async def associate_vpc_cidr(self, region: str, vpc_id: str, cidr: str) -> None:
+        """A further IPv4 block for the VPC (a requester VPC with several blocks)."""
+        await self._call(region, "associate_vpc_cidr_block", VpcId=vpc_id, CidrBlock=cidr)
 
     async def create_security_group(
         self, region: str, vpc_id: str, name: str, description: str
@@ -88,6 +92,9 @@ class SeedReport:
     deployments: dict[str, Deployment] = field(default_factory=dict)
     vpcs: dict[str, CustomerVpc] = field(default_factory=dict)
     peerings: dict[str, str] = field(default_factory=dict)
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    # An operator key of OPERATOR_TENANT, made through the API (its secret shown only here).
+    operator_key: NewApiKey | None = None
 
 
 DEMO_DEPLOYMENTS: tuple[tuple[str, str, str], ...] = (
@@ -96,6 +103,15 @@ DEMO_DEPLOYMENTS: tuple[tuple[str, str, str], ...] = (
     ("eu-connected-cars", "eu-west-1", "10.201.0.0/16"),
     ("apac-sensors", "ap-southeast-1", "10.202.0.0/16"),
 )
+
+# Two customers of the platform: one owns most of the demo, the other a deployment of its own.
+DEMO_TENANTS: dict[str, str] = {
+    "factory-telemetry": "acme",
+    "fleet-staging": "acme",
+    "eu-connected-cars": "acme",
+    "apac-sensors": "globex",
+}
+OPERATOR_TENANT = "acme"
 
 # name, region, CIDR, databases (name, ip offset inside the second subnet, port)
 DEMO_VPCS: tuple[tuple[str, str, str, tuple[tuple[str, int, int], ...]], ...] = (
@@ -190,9 +206,19 @@ async def seed_estate(
     every interesting state; each group made side by side. ``before_last`` runs before the
     last peering is confirmed (the one a fresh dashboard sees move to running)."""
     report = SeedReport()
+    tenants = await asyncio.gather(
+        *(client.create_tenant(tenant) for tenant in dict.fromkeys(DEMO_TENANTS.values()))
+    )
+    report.tenants = {t.name: t for t in tenants}
+    operator_key = asyncio.create_task(
+        client.create_key(report.tenants[OPERATOR_TENANT].id, Role.OPERATOR)
+    )
 
     async def deployment(name: str, region: str, cidr: str) -> None:
-        report.deployments[name] = await client.create_deployment(name, region, cidr, "demo")
+        tenant_id = report.tenants[DEMO_TENANTS[name]].id
+        report.deployments[name] = await client.create_deployment(
+            name, region, cidr, "demo", tenant_id=tenant_id
+        )
 
     async def vpc(
         name: str, region: str, cidr: str, databases: tuple[tuple[str, int, int], ...]
@@ -218,6 +244,7 @@ async def seed_estate(
         *(deployment(*spec) for spec in deployments.values()),
         *(vpc(*spec) for spec in vpcs.values()),
     )
+    report.operator_key = await operator_key
     # In the order they are listed, whichever was made first.
     report.deployments = {name: report.deployments[name] for name, *_ in DEMO_DEPLOYMENTS}
     report.vpcs = {name: report.vpcs[name] for name, *_ in DEMO_VPCS}

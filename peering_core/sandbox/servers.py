@@ -5,6 +5,11 @@ Both servers run in threads of this process on free ports; everything else reach
 HTTP, exactly as it would reach AWS and a remote control plane. Two AWS accounts live on one
 moto server: the platform's (moto's default account, reached with any plain keys) and the
 customer's (STS ``AssumeRole`` into another account id).
+
+moto describes a pcx with its requester VPC's first IPv4 block only (EC2 lists every block in
+``CidrBlockSet``), so the sandbox's platform reads a requester VPC's blocks the one other way
+moto allows: it assumes a role in the requester's account and describes the VPC
+(:func:`requester_cidrs_on_moto`).
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ import uvicorn
 from pydantic import SecretStr
 
 from .. import rules
-from ..aws import AwsAccess, warm_up
-from ..models import Deployment
+from ..aws import AwsAccess, Ec2Gateway, warm_up
+from ..models import Deployment, NewApiKey
+from ..platform.audit_log import PlatformAuditLog
 from ..platform.ec2 import PlatformEc2
 from ..platform.server import create_app
-from ..platform.service import PlatformService
+from ..platform.service import PlatformService, RequesterCidrs
 from ..platform.store import Store
 from ..platform_client import PlatformClient
 from .moto_process import NO_DEFAULT_AMIS, MotoProcess
@@ -65,6 +71,22 @@ class MotoServer:
             pass
 
 
+def requester_cidrs_on_moto(platform_aws: AwsAccess) -> RequesterCidrs:
+    """Every IPv4 block of a requester VPC, read as its own account (moto lets any role be
+    assumed): what EC2's ``CidrBlockSet`` on the pcx tells a platform on AWS."""
+
+    async def read(region: str, account_id: str, vpc_id: str) -> tuple[str, ...]:
+        async with PlatformEc2(platform_aws, default_region=region) as sts:
+            access = await sts.assume_role(
+                f"arn:aws:iam::{account_id}:role/sandbox-platform", "requester-cidrs"
+            )
+        async with Ec2Gateway(access, default_region=region) as ec2:
+            found = await ec2.describe_vpcs(region, [vpc_id])
+        return found[0].cidrs if found else ()
+
+    return read
+
+
 class PlatformServer:
     """The platform API (uvicorn) in a thread with its own event loop."""
 
@@ -78,16 +100,29 @@ class PlatformServer:
         reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
         accept_delay: float = 0.0,
         requests_per_minute: int = 6000,
+        failed_logins_per_minute: int = 10,
         region: str = "us-east-1",
+        audit_log: Path | None = None,
+        forwarded_allow_ips: str | None = None,
+        host: str = "127.0.0.1",
+        log_path: Path | None = None,
     ) -> None:
+        """``forwarded_allow_ips``: the peers whose ``X-Forwarded-For`` is believed (none by
+        default, as ``platform serve``)."""
         self.aws = aws
+        self.log_path = log_path
+        self._log_handler: logging.Handler | None = None
         self.db_path = db_path
         self.key = key
         self.secret = secret
         self.reserved_cidrs = tuple(reserved_cidrs)
         self.accept_delay = accept_delay
         self.requests_per_minute = requests_per_minute
+        self.failed_logins_per_minute = failed_logins_per_minute
         self.region = region
+        self.audit_log = audit_log
+        self.forwarded_allow_ips = forwarded_allow_ips
+        self.host = host
         self.url = ""
         self.service: PlatformService | None = None
         self._server: uvicorn.Server | None = None
@@ -99,21 +134,40 @@ class PlatformServer:
     ) -> PlatformServer:
         """Serve; ``aws_ready`` blocks until AWS answers (the platform asks STS who it is as it
         starts): called once the app is built, so building it overlaps the wait."""
-        sock = free_socket()
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        if self.log_path is not None:
+            # The platform's own log (a peering the demo fails on purpose, say) goes to a file:
+            # on the terminal it would read as the sandbox's own error.
+            handler = logging.FileHandler(self.log_path)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            self._log_handler = handler
+            platform_log = logging.getLogger("peering_core.platform")
+            platform_log.addHandler(handler)
+            platform_log.propagate = False
+        sock = free_socket(self.host)
+        self.url = f"http://{self.host}:{sock.getsockname()[1]}"
         service = self.service = PlatformService(
             Store(self.db_path),
             PlatformEc2(self.aws, default_region=self.region),
             reserved_cidrs=self.reserved_cidrs,
             accept_delay=self.accept_delay,
+            requester_cidrs=requester_cidrs_on_moto(self.aws),
         )
         app = create_app(
             service,
             key=self.key,
             secret=self.secret,
             requests_per_minute=self.requests_per_minute,
+            failed_logins_per_minute=self.failed_logins_per_minute,
+            audit=PlatformAuditLog(self.audit_log),
         )
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            proxy_headers=self.forwarded_allow_ips is not None,
+            forwarded_allow_ips=self.forwarded_allow_ips,
+        )
         server = uvicorn.Server(config)
         self._server = server
         if aws_ready is not None:
@@ -141,6 +195,12 @@ class PlatformServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._log_handler is not None:
+            platform_log = logging.getLogger("peering_core.platform")
+            platform_log.removeHandler(self._log_handler)
+            platform_log.propagate = not platform_log.handlers
+            self._log_handler.close()
+            self._log_handler = None
 
 
 @dataclass
@@ -157,6 +217,7 @@ class Sandbox:
     owns_moto: bool = True
     workdir: Path | None = None
     deployments: list[Deployment] = field(default_factory=list)
+    operator_key: NewApiKey | None = None  # a tenant's operator key, once seeded
 
     @property
     def platform_url(self) -> str:
@@ -172,6 +233,8 @@ class Sandbox:
         reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
         db_path: Path | None = None,
         requests_per_minute: int = 6000,
+        failed_logins_per_minute: int = 10,
+        forwarded_allow_ips: str | None = None,
     ) -> Sandbox:
         """Start (or reset and reuse) a moto server and start a fresh platform in front of it.
 
@@ -201,6 +264,10 @@ class Sandbox:
             reserved_cidrs=reserved_cidrs,
             accept_delay=accept_delay,
             requests_per_minute=requests_per_minute,
+            failed_logins_per_minute=failed_logins_per_minute,
+            audit_log=workdir / "platform-audit.jsonl",
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_path=workdir / "platform.log",
         ).start(aws_ready=moto.reset if given else None)
         customer_aws = asyncio.run(_assume_customer(platform_aws))
         return cls(
@@ -257,6 +324,20 @@ class Sandbox:
         }
         return env
 
+    def operator_environment(self) -> dict[str, str]:
+        """The seeded tenant operator's platform credentials (the rest as :meth:`environment`)."""
+        if self.operator_key is None:
+            return {}
+        return {
+            "PEERING_PLATFORM_KEY": self.operator_key.key,
+            "PEERING_PLATFORM_SECRET": self.operator_key.secret.get_secret_value(),
+        }
+
+    def operator_client(self) -> PlatformClient:
+        """The platform as the seeded tenant's operator sees it."""
+        assert self.operator_key is not None, "seed the sandbox first"
+        return PlatformClient(self.platform_url, self.operator_key.key, self.operator_key.secret)
+
     async def seed(self, *, demo: bool = True, on_stage: StageCallback | None = None) -> SeedReport:
         """Create deployments in three regions and the customer estate; with ``demo``, peerings.
 
@@ -283,6 +364,7 @@ class Sandbox:
         finally:
             restore_delay()
         self.deployments = list(report.deployments.values())
+        self.operator_key = report.operator_key
         return report
 
 

@@ -144,7 +144,11 @@ def insert_peerings(db_path: str, rows: list[tuple[Any, ...]]) -> None:
         db.execute("PRAGMA busy_timeout = 5000")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("BEGIN")
-        db.executemany("INSERT INTO peerings VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany(
+            "INSERT INTO peerings (peering_id, deployment_id, account_id, vpc_id, cidr, region, "
+            "status, reason, create_at, update_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
         db.execute("COMMIT")
     finally:
         db.close()

@@ -97,8 +97,17 @@ def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> Seede
     db = sqlite3.connect(str(sandbox.platform.db_path), isolation_level=None)
     try:
         db.execute("BEGIN")
-        db.executemany("INSERT INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?)", deployment_rows)
-        db.executemany("INSERT INTO peerings VALUES (?,?,?,?,?,?,?,?,?,?)", peering_rows)
+        db.executemany(
+            "INSERT INTO deployments (id, name, deployment_type, region, status, version, "
+            "project_name, cidr, vpc_id, route_table_ids, create_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            deployment_rows,
+        )
+        db.executemany(
+            "INSERT INTO peerings (peering_id, deployment_id, account_id, vpc_id, cidr, region, "
+            "status, reason, create_at, update_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            peering_rows,
+        )
         db.execute("COMMIT")
     finally:
         db.close()

@@ -64,6 +64,8 @@ async def pick(pilot, form: CreatePeeringScreen, vpc_id: str) -> None:
 
 
 async def open_create(app: PeeringApp, pilot, deployment_id: str) -> CreatePeeringScreen:
+    # `n` acts on the focused table's row: the operator is on the deployments table.
+    deployments_table(app).focus()
     assert deployments_table(app).move_to(deployment_id)
     await pilot.press("n")
     form = app.screen

@@ -36,12 +36,21 @@ def test_nothing_configured_means_the_dashboard_starts_its_own_sandbox(started):
 def test_the_dashboard_flags_reach_the_app(started, monkeypatch):
     monkeypatch.setenv("PEERING_PLATFORM_KEY", "key")
     monkeypatch.setenv("PEERING_PLATFORM_SECRET", "secret")
-    assert main(["--read-only", "--refresh", "1", "--platform-url", "https://p.example"]) == 0
+    assert main(["--read-only", "--refresh", "2", "--platform-url", "https://p.example"]) == 0
     (app,) = started
     assert app.read_only and app.started_read_only
     assert app.refresh_interval == 2.0, "the refresh has a floor of 2 s"
     assert app.connection is not None
     assert app.connection.platform_url == "https://p.example"
+
+
+def test_a_refresh_under_the_floor_is_refused_not_silently_raised(started, capsys):
+    # Issue 17 (8): `--refresh 1` used to become 2 without a word.
+    with pytest.raises(SystemExit) as stopped:
+        main(["--refresh", "1"])
+    assert stopped.value.code == 2
+    assert "--refresh: 1 is under the floor" in capsys.readouterr().err
+    assert started == []
 
 
 def test_peering_read_only_in_the_environment_works_like_the_flag(started, monkeypatch):

@@ -33,8 +33,9 @@ from tui.drift_text import (
     verdict,
 )
 from tui.filtering import matches
-from tui.formatting import health_text, path_picture
+from tui.formatting import health_text
 from tui.history import GONE, StatusHistory
+from tui.path_text import path_picture
 from tui.screens.create import validation_problems
 from tui.screens.help import key_label
 from tui.status import PollState, status_line
@@ -81,6 +82,28 @@ def test_the_path_picture_shows_both_vpcs_the_pcx_and_the_intent():
     picture = path_picture(view, DEPLOYMENT_VPCS["factory-telemetry"])
     assert "10.200.0.0/16" in picture and "172.20.0.0/16" in picture
     assert pcx_id(1) in picture and "ports 5432, 9092" in picture
+    assert max(len(line) for line in picture.splitlines()) <= 76, "fits 80 columns"
+
+
+def test_the_path_states_what_aws_shows_apart_from_what_the_peering_was_made_for():
+    # Issue 17 (3): the path box said "routes 10.201.0.0/16 via the pcx in rtb-…" from the
+    # intent tags while the problems box said that table had no such route.
+    snapshot = fixed_snapshot()
+    pcx = pcx_id(2)  # eu-connected-cars: the main table's route was removed behind our back
+    view, diff = snapshot.view(pcx), snapshot.diffs[pcx]
+    assert view is not None and view.intent is not None
+    missing = [r for r in diff.routes if r.actual is None]
+    assert missing, "the fixed fleet's drifted peering misses a route"
+    picture = path_picture(view, DEPLOYMENT_VPCS["eu-connected-cars"], diff, NOW)
+    facts, _, intent = picture.partition("made for")
+    for row in missing:
+        assert f"✗ {row.route_table_id}: no route" in facts
+        assert row.route_table_id in intent  # it was made for it, and says so apart
+    assert "via" not in "".join(
+        line for line in facts.splitlines() if missing[0].route_table_id in line
+    )
+    assert "12:00:00" in facts, "the facts say when they were read"
+    assert "not what AWS shows" in intent
     assert max(len(line) for line in picture.splitlines()) <= 76, "fits 80 columns"
 
 

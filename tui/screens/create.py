@@ -26,6 +26,7 @@ from .. import bindings
 from ..dashboard import Dashboard, audited_run
 from ..failures import report_failed_worker
 from ..widgets.step_log import StepLog
+from ..widgets.ticks import TickList
 
 
 def deployment_summary(choices: CreateChoices) -> Text:
@@ -118,10 +119,23 @@ def validation_problems(
     return problems
 
 
+def ready_text(choices: CreateChoices | None, ports_text: str) -> Text:
+    """What Create will do, said before it does it (an empty ports field is all traffic)."""
+    cidr = choices.deployment_vpc.cidr if choices else "the deployment CIDR"
+    ports = parse_ports(ports_text)
+    allowed = "all traffic" if not ports else "tcp " + ", ".join(map(str, ports))
+    return Text(
+        f"✓ ready: Create requests the pcx, confirms it, routes {cidr} and allows {allowed} "
+        f"from {cidr} in",
+        style="green",
+    )
+
+
 def result_text(result: CreateResult, deployment_name: str) -> Text:
     """What was made, in one paragraph."""
     text = Text()
-    text.append(f"✓ {result.peering_id} is {result.platform_status}", style="bold green")
+    verb = "is" if result.pcx_created else "was already there and is"
+    text.append(f"✓ {result.peering_id} {verb} {result.platform_status}", style="bold green")
     text.append(
         f"\n{result.vpc_id} ({result.requester_cidr}) ↔ {deployment_name} "
         f"({result.deployment_cidr}) in {result.region}"
@@ -148,9 +162,13 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = list(bindings.CREATE)
 
-    def __init__(self, deployment_id: str, choices: CreateChoices | None = None) -> None:
+    def __init__(
+        self, deployment_id: str, choices: CreateChoices | None = None, *, name: str | None = None
+    ) -> None:
         super().__init__()
         self.deployment_id = deployment_id
+        self.deployment_name = name or (choices.deployment.name if choices else deployment_id)
+        self._shown_problems: list[str] = []
         self.choices = choices
         self.request: CreateRequest | None = None
         self.result: CreateResult | None = None
@@ -162,12 +180,16 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="create-dialog", classes="dialog"):
-            yield Static("New peering", id="create-title", classes="dialog-title")
+            yield Static(
+                Text(f"New peering → {self.deployment_name}"),
+                id="create-title",
+                classes="dialog-title",
+            )
             with VerticalScroll(id="create-body"):
                 yield Static("reading the deployment and your VPCs…", id="deployment-info")
                 yield OptionList(id="vpcs")
-                yield SelectionList[str](id="route-tables", classes="picks")
-                yield SelectionList[str](id="security-groups", classes="picks")
+                yield TickList(id="route-tables", classes="picks")
+                yield TickList(id="security-groups", classes="picks")
                 with Horizontal(id="ports-row"):
                     yield Label("inbound ports", id="ports-label")
                     yield Input("all", placeholder="all, or 5432, 9092", id="ports")
@@ -295,9 +317,14 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
             for index, problem in enumerate(problems):
                 text.append(("\n" if index else "") + f"✗ {problem}", style="red")
         else:
-            text.append("✓ ready: Create requests, confirms, routes and allows in", style="green")
+            text.append(ready_text(self.choices, self.query_one("#ports", Input).value))
         if self.result is None and not self.running:
-            self.query_one("#validation", Static).update(text)
+            validation = self.query_one("#validation", Static)
+            validation.update(text)
+            if problems and problems != self._shown_problems:
+                # On an 80x24 terminal the reasons sit below the fold: bring them up.
+                validation.scroll_visible(animate=False)
+        self._shown_problems = problems
         self.query_one("#create", Button).disabled = bool(problems) or self.running
         return not problems
 
@@ -390,7 +417,10 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
             self.query_one("#result", Static).update(result_text(result, deployment))
             self.query_one("#create").display = False
             self.query_one("#cancel", Button).label = "Close"
-            self.notify(f"{result.peering_id} is {result.platform_status}", title="peering created")
+            self.notify(
+                f"{result.peering_id} is {result.platform_status}",
+                title="peering created" if result.pcx_created else "peering resumed",
+            )
         finally:
             self.running = False
             self.query_one("#cancel", Button).disabled = False

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 from textual.worker import Worker
 
 from peering_core.delete import (
@@ -28,6 +28,7 @@ from .. import bindings
 from ..dashboard import Dashboard, audited_run
 from ..failures import report_failed_worker
 from ..widgets.step_log import StepLog
+from ..widgets.ticks import TickBox
 
 
 def guard_text(guard: DeleteGuard) -> Text:
@@ -101,7 +102,7 @@ class DeletePeeringModal(ModalScreen[bool]):
                 classes="dialog-title",
             )
             yield Static("checking the guard…", id="guard")
-            yield Checkbox(
+            yield TickBox(
                 "keep routes and rules (only remove the peering)", id="keep", compact=True
             )
             yield Label(f"type {self.peering_id} to confirm", id="confirm-label")
@@ -149,7 +150,9 @@ class DeletePeeringModal(ModalScreen[bool]):
         self._refused()
 
     def _refused(self) -> None:
-        # Typing the id cannot help any more: lock the form and leave only Cancel.
+        # Typing the id cannot help any more: take the form away and leave only Cancel.
+        for selector in ("#confirm", "#confirm-label", "#keep", "#delete"):
+            self.query_one(selector).display = False
         self.query_one("#confirm").disabled = True
         self.query_one("#keep").disabled = True
         self.update_button()
@@ -187,8 +190,16 @@ class DeletePeeringModal(ModalScreen[bool]):
     @on(Button.Pressed, "#delete")
     def _delete(self) -> None:
         if not self.can_delete:
+            typed = self.query_one("#confirm", Input).value
             if self.guard is not None and not self.guard.ok:
                 self.notify(self.guard.refusal(), title="delete refused", severity="error")
+            elif self.guard is not None and typed != self.peering_id and not self.running:
+                self.notify(
+                    f"type {self.peering_id} exactly to confirm"
+                    + (f" (not {typed!r})" if typed else ""),
+                    title="not confirmed",
+                    severity="warning",
+                )
             return
         if self.dashboard.refuse_read_only():
             return
@@ -197,7 +208,7 @@ class DeletePeeringModal(ModalScreen[bool]):
                 deployment_id=self.view.deployment_id,
                 peering_id=self.peering_id,
                 confirmation=self.query_one("#confirm", Input).value,
-                keep_routes=self.query_one("#keep", Checkbox).value,
+                keep_routes=self.query_one("#keep", TickBox).value,
             )
         )
 

@@ -15,13 +15,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from peering_core.durations import countdown
-from peering_core.health import PeeringView
+from peering_core.health import PeeringView, peering_json
 from peering_core.snapshot import Snapshot
 
 from .. import bindings
 from ..dashboard import Dashboard
-from ..formatting import HEALTH_STYLE, HEALTH_SYMBOL, clock_time, console_url, path_picture
+from ..formatting import HEALTH_STYLE, HEALTH_SYMBOL, clock_time, console_url
 from ..history import StatusChange
+from ..path_text import path_picture
 from ..widgets.status_header import StatusHeader
 
 
@@ -96,7 +97,7 @@ def history_text(changes: tuple[StatusChange, ...]) -> Text:
 class PeeringDetailScreen(Screen[None]):
     """Everything about one peering; follows the live snapshot while open."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(bindings.DETAIL)
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings.ESSENTIAL, *bindings.DETAIL]
 
     def __init__(self, peering_id: str) -> None:
         super().__init__()
@@ -164,7 +165,9 @@ class PeeringDetailScreen(Screen[None]):
             if snapshot
             else None
         )
-        self.query_one("#path", Static).update(path_picture(view, deployment_vpc))
+        diff = snapshot.diffs.get(self.peering_id) if snapshot else None
+        read_at = snapshot.taken_at if snapshot else None
+        self.query_one("#path", Static).update(path_picture(view, deployment_vpc, diff, read_at))
         self.query_one("#history", Static).update(
             history_text(self.dashboard.history.changes(self.peering_id))
         )
@@ -174,11 +177,9 @@ class PeeringDetailScreen(Screen[None]):
             raw.update(Syntax(self.raw_json(), "json", word_wrap=True, theme="ansi_dark"))
 
     def raw_json(self) -> str:
-        """Both sides and the verdict as JSON (the models as the core has them)."""
+        """Both sides and the verdict as JSON, in the platform API's camelCase throughout."""
         assert self.view is not None
-        return json.dumps(
-            self.view.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False
-        )
+        return json.dumps(peering_json(self.view), indent=2, sort_keys=True, ensure_ascii=False)
 
     def action_back(self) -> None:
         """``esc``: back to the screen before."""

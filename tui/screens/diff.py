@@ -78,7 +78,7 @@ class DiffTable(DataTable[DiffCell]):
 class PeeringDiffScreen(Screen[None]):
     """Routes and inbound rules of one peering, expected vs actual."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(bindings.DIFF)
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings.ESSENTIAL, *bindings.DIFF]
 
     def __init__(self, peering_id: str, deployment_id: str | None = None) -> None:
         super().__init__()

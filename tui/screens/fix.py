@@ -40,6 +40,7 @@ from ..drift_text import (
 )
 from ..failures import describe_error, report_failed_worker
 from ..formatting import clock_time
+from ..widgets.ticks import TickBox
 from .confirm import ConfirmationModal
 
 REDIFFED = "re-diffed"
@@ -67,11 +68,11 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
 
     @property
     def replace(self) -> bool:
-        return self.query_one("#replace", Checkbox).value
+        return self.query_one("#replace", TickBox).value
 
     @property
     def revoke(self) -> bool:
-        return self.query_one("#revoke", Checkbox).value
+        return self.query_one("#revoke", TickBox).value
 
     def allowed(self) -> list[FixAction]:
         """The actions the ticked flags allow, in the plan's order."""
@@ -81,8 +82,8 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         with Vertical(id="fix-dialog", classes="dialog"):
             yield Static(id="fix-title", classes="dialog-title")
             with Horizontal(id="fix-flags"):
-                yield Checkbox("--replace", id="replace", compact=True)
-                yield Checkbox("--revoke", id="revoke", compact=True)
+                yield TickBox("--replace", id="replace", compact=True)
+                yield TickBox("--revoke", id="revoke", compact=True)
             with VerticalScroll(id="fix-body"):
                 yield Static(id="fix-actions")
                 yield Static(id="fix-applied")
@@ -122,7 +123,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
             label = f"--{flag} {'on' if ticked else 'off'}"
             if needing:
                 label += f" ({held[flag]} held back)" if held[flag] else f" ({needing} allowed)"
-            self.query_one(f"#{flag}", Checkbox).label = label
+            self.query_one(f"#{flag}", TickBox).label = label
         actions = self.query_one("#fix-actions", Static)
         actions.update(
             plan_table(
@@ -160,7 +161,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         if self.running:
             self.notify("the fix is running; wait for it", severity="warning")
             return
-        self.query_one(selector, Checkbox).toggle()
+        self.query_one(selector, TickBox).toggle()
 
     def action_copy_commands(self) -> None:
         """``c``: the plan as a shell script of ``aws ec2`` commands, to the clipboard."""

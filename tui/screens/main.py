@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
 from rich.text import Text
@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from peering_core.health import DeploymentView, PeeringView
+from peering_core.printable import harmless
 from peering_core.snapshot import Snapshot
 
 from .. import bindings
@@ -22,6 +23,8 @@ from ..formatting import HEALTH_STYLE, PROBLEM_WIDTH, aws_status, health_mark, p
 from ..rows import FleetRows
 from ..widgets.keyed_table import KeyedTable
 from ..widgets.status_header import StatusHeader
+
+TENANT_COLUMN = ("tenant", "TENANT")  # with the admin key
 
 DEPLOYMENT_COLUMNS = [
     ("id", "ID"),
@@ -47,6 +50,44 @@ PEERING_COLUMNS = [
     ("expires", "EXPIRES"),
     ("health", "HEALTH"),
 ]
+
+
+# On a narrow terminal the peerings table keeps the status mark, PCX, DEPLOYMENT, PLATFORM,
+# AWS and HEALTH in view: these columns give way first, in this order...
+GIVE_WAY = ("account", "vpc", "expires", "age", "cidr", "tenant")
+# ...then these are narrowed, as far as needed and no further than this (longer cells end
+# with "…"); HEALTH takes what is left, at least its symbol and word, at most the problem's
+# width.
+NARROWED = {"deployment": 11, "aws": 12}
+HEALTH_MIN = len("! warning…")
+# Columns give way until HEALTH has this much room for the first problem's words.
+HEALTH_ROOM = 24
+PAD = 2  # the blank cell each side of a column
+
+
+def fit_peering_columns(
+    available: int, natural: Mapping[str, int]
+) -> tuple[list[str], dict[str, int]]:
+    """The peerings columns a table ``available`` cells wide hides, and the widths it gives
+    (HEALTH always gets one, so drift appearing on a tick never widens the table)."""
+    hidden: list[str] = []
+    widths = dict(natural)
+
+    def overflow(health: int = HEALTH_MIN) -> int:
+        shown = sum(w + PAD for k, w in widths.items() if k != "health" and k not in hidden)
+        return shown + health + PAD - available
+
+    for column in GIVE_WAY:
+        if overflow(HEALTH_ROOM) <= 0:
+            break
+        if column in widths:  # TENANT is there with the admin key only
+            hidden.append(column)
+    for column, floor in NARROWED.items():
+        cut = min(max(overflow(), 0), max(widths[column] - floor, 0))
+        widths[column] -= cut
+    given = {k: widths[k] for k in NARROWED if widths[k] < natural[k]}
+    given["health"] = max(HEALTH_MIN, min(PROBLEM_WIDTH, HEALTH_MIN - overflow()))
+    return hidden, given
 
 
 def _by_deployment(v: PeeringView) -> tuple[Any, ...]:
@@ -88,7 +129,7 @@ SORTS: list[tuple[str, Callable[[PeeringView], tuple[Any, ...]]]] = [
 class MainScreen(Screen[None]):
     """Deployments and peerings, filter, sort, and the doors to diff, detail, create, delete."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(bindings.MAIN)
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings.ESSENTIAL, *bindings.MAIN]
 
     def __init__(self) -> None:
         super().__init__()
@@ -110,18 +151,23 @@ class MainScreen(Screen[None]):
         yield StatusHeader()
         with Vertical(id="tables"):
             yield KeyedTable(DEPLOYMENT_COLUMNS, id_column="id", id="deployments")
-            # HEALTH is as wide as the longest verdict from the start: drift appearing on a
-            # tick then repaints its rows, not the whole table.
-            yield KeyedTable(
-                PEERING_COLUMNS,
-                id_column="pcx",
-                id="peerings",
-                fixed_columns=2,
-                min_widths={"health": PROBLEM_WIDTH + 2},
-            )
+            # Its columns fit the terminal (fit_peering_columns) on every resize and tick.
+            yield KeyedTable(PEERING_COLUMNS, id_column="pcx", id="peerings", fixed_columns=2)
             yield Static(id="peering-line")
         yield Input(placeholder="filter: id, name, region, VPC, status, health", id="filter")
         yield Footer()
+
+    def show_tenant_column(self) -> None:
+        """The admin key sees every tenant: a TENANT column after the deployment's name (in
+        the peerings table after both statuses, which an 80-column terminal must show)."""
+        for table, columns, after in (
+            (self.deployments_table, DEPLOYMENT_COLUMNS, "name"),
+            (self.peerings_table, PEERING_COLUMNS, "aws"),
+        ):
+            at = [key for key, _ in columns].index(after) + 1
+            table.set_columns([*columns[:at], TENANT_COLUMN, *columns[at:]])
+        self._sorted_rows = None
+        self.show_snapshot()
 
     def on_mount(self) -> None:
         self._retitle(self.deployments_table, "deployments")
@@ -167,8 +213,21 @@ class MainScreen(Screen[None]):
             if pcx in matching and (self.all_deployments or views[pcx].deployment_id == selected)
         ]
         self.peerings_table.sync({pcx: rows.peering_cells(pcx) for pcx in shown})
+        self.fit_columns()
         self._titles(len(deployments), len(shown))
         self.show_peering_line()
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Fit the peerings table's columns to the terminal (a no-op when nothing changed)."""
+        table = self.peerings_table
+        available = table.scrollable_content_region.width
+        if available <= 0:
+            return
+        hidden, widths = fit_peering_columns(available, table.natural_widths())
+        table.fit_columns(hidden=hidden, widths=widths)
 
     def _sorted(self, rows: FleetRows) -> list[str]:
         """Every peering id in the current sort order, sorted once per tick and order: a
@@ -190,7 +249,7 @@ class MainScreen(Screen[None]):
         else:
             line.append_text(health_mark(view.health))
             line.append(f" {view.peering_id} ", style="bold")
-            line.append(view.summary, style=HEALTH_STYLE[view.health])
+            line.append(harmless(view.summary), style=HEALTH_STYLE[view.health])
             if len(view.problems) > 1:
                 line.append(f" (+{len(view.problems) - 1} more: ⏎ diff, d detail)", style="dim")
         if line != self._peering_line:
@@ -231,6 +290,15 @@ class MainScreen(Screen[None]):
         """The deployment under the cursor, as a view."""
         dep_id = self.selected_deployment_id()
         return None if dep_id is None else self.dashboard.rows.deployments.get(dep_id)
+
+    def focused_deployment(self) -> DeploymentView | None:
+        """The deployment the operator is looking at: the highlighted peering's when the
+        peerings table has focus, else the deployments table's."""
+        if self.focused is self.peerings_table:
+            view = self.selected_peering()
+            if view is not None:
+                return self.dashboard.rows.deployments.get(view.deployment_id)
+        return self.selected_deployment()
 
     def selected_peering(self) -> PeeringView | None:
         """The peering under the peerings table's cursor."""
@@ -327,8 +395,8 @@ class MainScreen(Screen[None]):
         self.dashboard.open_detail(view.peering_id)
 
     def action_create(self) -> None:
-        """``n``: create a peering for the selected deployment."""
-        self.dashboard.open_create(self.selected_deployment())
+        """``n``: create a peering for the deployment of the focused row, in either table."""
+        self.dashboard.open_create(self.focused_deployment())
 
     def action_delete(self) -> None:
         """``ctrl+d``: guarded delete of the highlighted peering."""

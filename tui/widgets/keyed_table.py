@@ -140,9 +140,9 @@ class KeyedTable(ScrollView, can_focus=True):
         growing up to it does not widen the table (which means a layout and a full repaint)."""
         super().__init__(id=id)
         self.id_column = id_column
-        self.column_keys = [key for key, _ in columns]
-        self.labels = [label for _, label in columns]
         self.fixed_columns = fixed_columns
+        self._min_widths = dict(min_widths or {})
+        self._set_columns(columns)
         self._rows: dict[str, Row] = {}
         self._cell_widths: dict[str, tuple[int, ...]] = {}
         self._measured: dict[str, tuple[Row, tuple[int, ...]]] = {}
@@ -150,15 +150,35 @@ class KeyedTable(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self._versions: dict[str, int] = {}
         self._strips: dict[tuple[str, int, str], Strip] = {}
-        self._floor = [
-            max(cell_len(label), (min_widths or {}).get(key, 0)) for key, label in columns
-        ]
-        self._widths = list(self._floor)
         self._cursor = 0
         self._highlighted: str | None = None
         self.cells_updated = 0
         self.rows_added = 0
         self.repaints = 0  # whole-table refreshes; row refreshes are counted in cells_updated
+
+    def _set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        self.column_keys = [key for key, _ in columns]
+        self.labels = [label for _, label in columns]
+        self._floor = [max(cell_len(label), self._min_widths.get(key, 0)) for key, label in columns]
+        self._natural = list(self._floor)
+        self._widths = list(self._floor)
+        # Set by the screen for the terminal's width: columns not shown, and columns whose
+        # width is given (cells longer than it end with "…").
+        self._hidden: frozenset[int] = frozenset()
+        self._given: dict[int, int] = {}
+
+    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        """Show other columns: the rows go (the next :meth:`sync` brings rows built for them)."""
+        self._set_columns(columns)
+        self._rows.clear()
+        self._cell_widths.clear()
+        self._measured.clear()
+        self._order = []
+        self._index = {}
+        self._strips.clear()
+        self._resize()
+        self.repaints += 1
+        self.refresh()
 
     # --- what the table shows ----------------------------------------------------------
 
@@ -182,8 +202,33 @@ class KeyedTable(ScrollView, can_focus=True):
 
     @property
     def column_widths(self) -> list[int]:
-        """Each column's width on screen, padding included."""
-        return [w + 2 * PADDING for w in self._widths]
+        """Each shown column's width on screen, padding included."""
+        return [w + 2 * PADDING for i, w in enumerate(self._widths) if i not in self._hidden]
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns on screen (not hidden by :meth:`fit_columns`)."""
+        return [k for i, k in enumerate(self.column_keys) if i not in self._hidden]
+
+    def natural_widths(self) -> dict[str, int]:
+        """Each column's width as its rows would have it (label and cells, no given width)."""
+        return dict(zip(self.column_keys, self._natural, strict=True))
+
+    def fit_columns(
+        self, *, hidden: Sequence[str] = (), widths: Mapping[str, int] | None = None
+    ) -> None:
+        """Show every column but ``hidden``; ``widths`` gives some columns a width of their own
+        (longer cells end with "…"). A narrow terminal calls this on every resize."""
+        hide = frozenset(self.column_keys.index(key) for key in hidden)
+        given = {self.column_keys.index(key): w for key, w in (widths or {}).items()}
+        if hide == self._hidden and given == self._given:
+            return
+        self._hidden, self._given = hide, given
+        self._apply_widths()
+        self._strips.clear()
+        self._resize()
+        self.repaints += 1
+        self.refresh()
 
     def get_cell(self, row_id: str, column: str) -> Cell:
         """The cell shown in ``row_id``'s ``column``."""
@@ -237,7 +282,10 @@ class KeyedTable(ScrollView, can_focus=True):
             self._strips.clear()
             self._resize()
             self.repaints += 1
-            self.refresh()
+            # A table as tall as its rows (height: auto) needs a layout when their number
+            # changes; one that fills its space does not, and skips that cost.
+            height = self.styles.height
+            self.refresh(layout=added and height is not None and height.is_auto)
         else:
             for row_id in changed:
                 self._refresh_row(self._index[row_id])
@@ -264,13 +312,24 @@ class KeyedTable(ScrollView, can_focus=True):
             # Transposed: one tuple per column, all rows' widths in it.
             columns = zip(*self._cell_widths.values(), strict=True)
             widths = [max(floor, max(cells)) for floor, cells in zip(widths, columns, strict=True)]
+        self._natural = list(widths)
+        return self._apply_widths()
+
+    def _apply_widths(self) -> bool:
+        """The widths on screen: the natural ones, given widths and hidden columns applied;
+        True when they changed."""
+        widths = list(self._natural)
+        for index, width in self._given.items():
+            widths[index] = width
+        for index in self._hidden:
+            widths[index] = 0
         if widths == self._widths:
             return False
         self._widths = widths
         return True
 
     def _resize(self) -> None:
-        width = sum(w + 2 * PADDING for w in self._widths)
+        width = sum(w + 2 * PADDING for i, w in enumerate(self._widths) if i not in self._hidden)
         self.virtual_size = Size(width, len(self._order) + 1)
 
     # --- cursor -------------------------------------------------------------------------
@@ -372,7 +431,11 @@ class KeyedTable(ScrollView, can_focus=True):
             )
             strip = self._strip(row_id, self._versions.get(row_id, 0), kind, style,
                                 self._rows[row_id])  # fmt: skip
-        fixed = sum(w + 2 * PADDING for w in self._widths[: self.fixed_columns])
+        fixed = sum(
+            w + 2 * PADDING
+            for i, w in enumerate(self._widths[: self.fixed_columns])
+            if i not in self._hidden
+        )
         scroll_x = int(self.scroll_x)
         if fixed:
             strip = Strip.join(
@@ -393,7 +456,9 @@ class KeyedTable(ScrollView, can_focus=True):
         console = self.app.console
         segments: list[Segment] = []
         pad = Segment(" " * PADDING, base)
-        for cell, width in zip(cells, self._widths, strict=True):
+        for index, (cell, width) in enumerate(zip(cells, self._widths, strict=True)):
+            if index in self._hidden:
+                continue
             text = cell.copy() if isinstance(cell, Text) else Text(cell)
             text.truncate(width, overflow="ellipsis", pad=True)
             segments.append(pad)

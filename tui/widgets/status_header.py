@@ -34,8 +34,14 @@ class StatusHeader(Widget):
 
     def render(self) -> Text:
         first, second = cast(StatusSource, self.app).status_lines()
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append_text(first)
-        text.append("\n")
-        text.append_text(second)
+        width = self.content_region.width
+        text = Text(no_wrap=True)
+        for index, line in enumerate((first, second)):
+            # A line that does not fit ends with "…"; `i` shows it whole.
+            line = line.copy()
+            if width > 0:
+                line.truncate(width, overflow="ellipsis")
+            if index:
+                text.append("\n")
+            text.append_text(line)
         return text
