@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -31,10 +33,13 @@ if TYPE_CHECKING:
     from botocore.loaders import Loader
 
 from .models import (
+    AclEntry,
     AwsPeering,
     CallerIdentity,
+    NetworkAcl,
     NetworkInterface,
     PeeringSide,
+    PrefixList,
     Route,
     RouteTable,
     RouteTarget,
@@ -46,6 +51,10 @@ from .models import (
 
 # AWS accepts up to 200 values per filter; larger batches are split.
 FILTER_VALUES_PER_CALL = 200
+
+# EC2 has no call that returns the entries of many prefix lists: entries are read once per
+# list version and kept. AWS-managed lists carry no version; theirs are read again after this.
+UNVERSIONED_ENTRIES_TTL = 3600.0
 
 
 class AwsAccess(BaseModel):
@@ -212,9 +221,9 @@ _TARGET_KEYS: tuple[tuple[str, RouteTarget], ...] = (
 
 
 def _route(raw: dict[str, Any]) -> Route | None:
-    dest = raw.get("DestinationCidrBlock")
+    dest = raw.get("DestinationCidrBlock") or raw.get("DestinationPrefixListId")
     if not dest:
-        return None  # IPv6 and prefix-list routes are not peering routes
+        return None  # IPv6 routes are not peering routes
     for key, target in _TARGET_KEYS:
         if raw.get(key):
             return Route(
@@ -243,14 +252,49 @@ def _route(raw: dict[str, Any]) -> Route | None:
 
 def _route_table(raw: dict[str, Any]) -> RouteTable:
     assocs = raw.get("Associations") or []
-    routes = tuple(r for r in (_route(x) for x in raw.get("Routes") or []) if r is not None)
+    routes = [r for r in (_route(x) for x in raw.get("Routes") or []) if r is not None]
     return RouteTable(
         id=raw["RouteTableId"],
         vpc_id=raw.get("VpcId", ""),
         main=any(a.get("Main") for a in assocs),
         subnet_ids=tuple(a["SubnetId"] for a in assocs if a.get("SubnetId")),
-        routes=routes,
+        routes=tuple(r for r in routes if not r.via_prefix_list),
+        prefix_list_routes=tuple(r for r in routes if r.via_prefix_list),
         tags=_tags(raw.get("Tags")),
+    )
+
+
+def _destination(destination: str) -> dict[str, Any]:
+    """A route's destination parameter: a CIDR, or a prefix list's ``pl-…`` id."""
+    if destination.startswith("pl-"):
+        return {"DestinationPrefixListId": destination}
+    return {"DestinationCidrBlock": destination}
+
+
+def _acl_entry(raw: dict[str, Any]) -> AclEntry:
+    ports = raw.get("PortRange") or {}
+    # Every default ACL repeats the same four entries: their strings are shared, not copied.
+    return AclEntry(
+        rule_number=int(raw["RuleNumber"]),
+        egress=bool(raw.get("Egress")),
+        protocol=sys.intern(str(raw.get("Protocol", "-1"))),
+        allow=raw.get("RuleAction") == "allow",
+        cidr=sys.intern(raw.get("CidrBlock") or raw.get("Ipv6CidrBlock") or ""),
+        from_port=ports.get("From"),
+        to_port=ports.get("To"),
+    )
+
+
+def _network_acl(raw: dict[str, Any]) -> NetworkAcl:
+    return NetworkAcl(
+        id=raw["NetworkAclId"],
+        vpc_id=raw.get("VpcId", ""),
+        is_default=bool(raw.get("IsDefault")),
+        subnet_ids=tuple(a["SubnetId"] for a in raw.get("Associations") or () if a.get("SubnetId")),
+        # IPv6 entries never match the deployment's IPv4 traffic.
+        entries=tuple(
+            _acl_entry(e) for e in raw.get("Entries") or () if e.get("CidrBlock") is not None
+        ),
     )
 
 
@@ -263,8 +307,23 @@ def _rule(raw: dict[str, Any]) -> SecurityGroupRule:
         from_port=raw.get("FromPort") if raw.get("FromPort", -1) != -1 else None,
         to_port=raw.get("ToPort") if raw.get("ToPort", -1) != -1 else None,
         cidr=raw.get("CidrIpv4"),
+        prefix_list_id=raw.get("PrefixListId"),
         description=raw.get("Description") or "",
     )
+
+
+def _acl_params(acl_id: str, entry: AclEntry) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "NetworkAclId": acl_id,
+        "RuleNumber": entry.rule_number,
+        "Protocol": entry.protocol,
+        "RuleAction": "allow" if entry.allow else "deny",
+        "Egress": entry.egress,
+        "CidrBlock": entry.cidr,
+    }
+    if entry.protocol != "-1" and entry.from_port is not None:
+        params["PortRange"] = {"From": entry.from_port, "To": entry.to_port or entry.from_port}
+    return params
 
 
 class Ec2Gateway:
@@ -289,6 +348,8 @@ class Ec2Gateway:
         self._stack = AsyncExitStack()
         self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = asyncio.Lock()
+        # (region, list id, version) → (entries, when read)
+        self._entries: dict[tuple[str, str, int | None], tuple[tuple[str, ...], float]] = {}
 
     @property
     def _session(self) -> AioSession:
@@ -554,10 +615,7 @@ class Ec2Gateway:
     async def _create_route(
         self, region: str, route_table_id: str, destination: str, **target: str
     ) -> None:
-        params: dict[str, Any] = {
-            "RouteTableId": route_table_id,
-            "DestinationCidrBlock": destination,
-        }
+        params: dict[str, Any] = {"RouteTableId": route_table_id, **_destination(destination)}
         await self._call(region, "create_route", **(params | target))
 
     async def replace_route(
@@ -567,14 +625,91 @@ class Ec2Gateway:
             region,
             "replace_route",
             RouteTableId=route_table_id,
-            DestinationCidrBlock=destination,
+            **_destination(destination),
             VpcPeeringConnectionId=peering_id,
         )
 
     async def delete_route(self, region: str, route_table_id: str, destination: str) -> None:
+        """Delete the route to ``destination`` (a CIDR or a prefix list's ``pl-…`` id)."""
         await self._call(
-            region, "delete_route", RouteTableId=route_table_id, DestinationCidrBlock=destination
+            region, "delete_route", RouteTableId=route_table_id, **_destination(destination)
         )
+
+    # --- prefix lists and network ACLs ----------------------------------------------------
+
+    async def describe_prefix_lists(
+        self,
+        region: str,
+        list_ids: Sequence[str] | None = None,
+        *,
+        with_entries: Collection[str] = (),
+    ) -> list[PrefixList]:
+        """The region's managed prefix lists (customer- and AWS-managed), in one paginated
+        describe; the entries of those in ``with_entries``, read once per list version."""
+        raw = await self._batched(
+            region, "describe_managed_prefix_lists", "PrefixLists", "prefix-list-id", list_ids
+        )
+        lists = [
+            PrefixList(
+                id=p["PrefixListId"],
+                name=p.get("PrefixListName", ""),
+                owner_id=p.get("OwnerId", ""),
+                version=p.get("Version"),
+                address_family=p.get("AddressFamily", "IPv4"),
+            )
+            for p in raw
+        ]
+        wanted = [p for p in lists if p.id in with_entries and p.address_family == "IPv4"]
+        entries = await asyncio.gather(*(self._prefix_list_entries(region, p) for p in wanted))
+        read = {p.id: e for p, e in zip(wanted, entries, strict=True)}
+        return [
+            PrefixList(
+                id=p.id,
+                name=p.name,
+                owner_id=p.owner_id,
+                version=p.version,
+                address_family=p.address_family,
+                entries=read[p.id],
+            )
+            if p.id in read
+            else p
+            for p in lists
+        ]
+
+    async def _prefix_list_entries(self, region: str, prefix_list: PrefixList) -> tuple[str, ...]:
+        key = (region, prefix_list.id, prefix_list.version)
+        kept = self._entries.get(key)
+        now = time.monotonic()
+        if kept is not None and (
+            prefix_list.version is not None or now - kept[1] < UNVERSIONED_ENTRIES_TTL
+        ):
+            return kept[0]
+        params: dict[str, Any] = {"PrefixListId": prefix_list.id}
+        if prefix_list.version is not None:
+            params["TargetVersion"] = prefix_list.version
+        items = [
+            item["Cidr"]
+            async for item in self._pages(
+                region, "get_managed_prefix_list_entries", "Entries", **params
+            )
+        ]
+        entries = tuple(items)
+        for old in [k for k in self._entries if k[:2] == key[:2]]:
+            del self._entries[old]  # an older version's entries are never asked for again
+        self._entries[key] = (entries, now)
+        return entries
+
+    async def describe_network_acls(
+        self, region: str, vpc_ids: Sequence[str] | None = None
+    ) -> list[NetworkAcl]:
+        raw = await self._batched(region, "describe_network_acls", "NetworkAcls", "vpc-id", vpc_ids)
+        return [_network_acl(item) for item in raw]
+
+    async def create_network_acl_entry(self, region: str, acl_id: str, entry: AclEntry) -> None:
+        await self._call(region, "create_network_acl_entry", **_acl_params(acl_id, entry))
+
+    async def replace_network_acl_entry(self, region: str, acl_id: str, entry: AclEntry) -> None:
+        await self._call(region, "replace_network_acl_entry", **_acl_params(acl_id, entry))
 
     # --- security groups and interfaces ---------------------------------------------------
 
@@ -646,10 +781,17 @@ class Ec2Gateway:
         )
 
     async def describe_network_interfaces(
-        self, region: str, vpc_ids: Sequence[str] | None = None
+        self, region: str, vpc_ids: Sequence[str] | None = None, *, private_ip: str | None = None
     ) -> list[NetworkInterface]:
+        """The interfaces of ``vpc_ids`` (or of the region); only the one holding
+        ``private_ip`` when it is given."""
+        by_ip = (
+            {"Filters": [{"Name": "addresses.private-ip-address", "Values": [private_ip]}]}
+            if private_ip
+            else {}
+        )
         raw = await self._batched(
-            region, "describe_network_interfaces", "NetworkInterfaces", "vpc-id", vpc_ids
+            region, "describe_network_interfaces", "NetworkInterfaces", "vpc-id", vpc_ids, **by_ip
         )
         return [
             NetworkInterface(

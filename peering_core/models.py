@@ -223,10 +223,16 @@ RouteTarget = Literal["local", "pcx", "igw", "nat", "tgw", "eni", "instance", "v
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Route:
+    """One route; ``destination`` is a CIDR, or the ``pl-…`` id of a prefix-list route."""
+
     destination: str
     target_kind: RouteTarget
     target_id: str
     state: str = "active"
+
+    @property
+    def via_prefix_list(self) -> bool:
+        return self.destination.startswith("pl-")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,6 +242,9 @@ class RouteTable:
     main: bool = False
     subnet_ids: tuple[str, ...] = ()
     routes: tuple[Route, ...] = ()
+    # Kept apart: most readers (create, delete, the platform) know CIDR routes only, and an S3
+    # gateway endpoint's route (a prefix list via vpce-…) is in most tables.
+    prefix_list_routes: tuple[Route, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
 
     def route_to(self, destination: str) -> Route | None:
@@ -261,6 +270,7 @@ class SecurityGroupRule:
     from_port: int | None = None
     to_port: int | None = None
     cidr: str | None = None
+    prefix_list_id: str | None = None
     description: str = ""
 
     def covers_port(self, port: int | None) -> bool:
@@ -272,6 +282,77 @@ class SecurityGroupRule:
         lo = self.from_port if self.from_port is not None else 0
         hi = self.to_port if self.to_port is not None else 65535
         return self.protocol in ("tcp", "6") and lo <= port <= hi
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrefixList:
+    """A managed prefix list (customer- or AWS-managed) and the CIDRs it holds.
+
+    ``entries`` is ``None`` when they were not read (a list no route or rule refers to).
+    """
+
+    id: str
+    name: str
+    owner_id: str
+    version: int | None = None
+    address_family: str = "IPv4"
+    entries: tuple[str, ...] | None = None
+
+    @property
+    def aws_managed(self) -> bool:
+        return self.owner_id == "AWS"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AclEntry:
+    """One numbered entry of a network ACL. ``protocol`` is EC2's number ("-1" all, "6" tcp);
+    ports ``None`` mean every port."""
+
+    rule_number: int
+    egress: bool
+    protocol: str
+    allow: bool
+    cidr: str
+    from_port: int | None = None
+    to_port: int | None = None
+
+    def matches_tcp(self) -> bool:
+        return self.protocol in ("-1", "6", "tcp")
+
+    def port_range(self) -> tuple[int, int]:
+        if self.protocol == "-1" or self.from_port is None:
+            return (0, 65535)
+        return (self.from_port, self.to_port if self.to_port is not None else self.from_port)
+
+    def describe(self) -> str:
+        """``#100 deny tcp 5432 from 10.200.0.0/16`` as an operator reads it."""
+        number = "*" if self.rule_number >= DEFAULT_ACL_RULE else f"#{self.rule_number}"
+        action = "allow" if self.allow else "deny"
+        if self.protocol == "-1":
+            what = "all traffic"
+        else:
+            lo, hi = self.port_range()
+            name = {"6": "tcp", "17": "udp", "1": "icmp"}.get(self.protocol, self.protocol)
+            what = f"{name} {lo}" if lo == hi else f"{name} {lo}-{hi}"
+        way = "to" if self.egress else "from"
+        return f"{number} {action} {what} {way} {self.cidr}"
+
+
+# The implicit last entry of every network ACL (shown as ``*``): deny everything.
+DEFAULT_ACL_RULE = 32767
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkAcl:
+    id: str
+    vpc_id: str
+    is_default: bool = False
+    subnet_ids: tuple[str, ...] = ()
+    entries: tuple[AclEntry, ...] = ()
+
+    def rules(self, *, egress: bool) -> list[AclEntry]:
+        """One direction's entries in evaluation order (lowest number first)."""
+        return sorted((e for e in self.entries if e.egress == egress), key=lambda e: e.rule_number)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

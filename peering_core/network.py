@@ -1,8 +1,11 @@
 """Reading the customer's network for drift checks, and applying fix plans.
 
-A region is read in six describes (subnets, route tables, security groups, their rules,
-network interfaces, peerings), each over every requester VPC at once: unfiltered for the whole
-fleet (so the cost depends on pages, not on the number of peerings), filtered by VPC for one.
+A region is read in eight describes (subnets, route tables, security groups, their rules,
+network interfaces, peerings, network ACLs, managed prefix lists), each over every requester
+VPC at once: unfiltered for the whole fleet (so the cost depends on pages, not on the number
+of peerings), filtered by VPC for one. The entries of the prefix lists that routes and rules
+refer to come on top, once per list version (the gateway keeps them; EC2 reads one list per
+call).
 """
 
 from __future__ import annotations
@@ -24,18 +27,19 @@ async def load_region(
     ec2: Ec2Gateway, region: str, vpc_ids: Sequence[str] | None = None
 ) -> RegionEstate:
     """The customer's network in ``region``: all of it, or only ``vpc_ids``."""
-    subnets, tables, groups, interfaces, peerings = await asyncio.gather(
+    subnets, tables, groups, interfaces, peerings, acls = await asyncio.gather(
         ec2.describe_subnets(region, vpc_ids),
         ec2.describe_route_tables(region, vpc_ids=vpc_ids),
         ec2.describe_security_groups(region, vpc_ids=vpc_ids),
         ec2.describe_network_interfaces(region, vpc_ids),
         ec2.describe_peerings(region),
+        ec2.describe_network_acls(region, vpc_ids),
     )
     if vpc_ids is None:
         rules = await ec2.describe_security_group_rules(region)
     else:
         rules = await ec2.describe_security_group_rules(region, [g.id for g in groups])
-    return RegionEstate(
+    estate = RegionEstate(
         region=region,
         subnets=tuple(subnets),
         route_tables=tuple(tables),
@@ -43,7 +47,23 @@ async def load_region(
         rules=tuple(rules),
         interfaces=tuple(interfaces),
         peerings=tuple(peerings),
+        network_acls=tuple(acls),
     )
+    return await with_prefix_lists(ec2, estate)
+
+
+async def with_prefix_lists(
+    ec2: Ec2Gateway, estate: RegionEstate, *, only_referenced: bool = False
+) -> RegionEstate:
+    """``estate`` with its region's prefix lists, the entries of those its routes and rules
+    refer to resolved; ``only_referenced`` describes just those (none: no call)."""
+    referenced = estate.referenced_prefix_lists()
+    if only_referenced and not referenced:
+        return estate
+    lists = await ec2.describe_prefix_lists(
+        estate.region, sorted(referenced) if only_referenced else None, with_entries=referenced
+    )
+    return estate.model_copy(update={"prefix_lists": tuple(lists)})
 
 
 def live_cidrs(
@@ -92,18 +112,17 @@ def diff_region(
     return diffs
 
 
-async def diff_one(
+async def find_peering(
     platform: PlatformClient, ec2: Ec2Gateway, deployment_id: str, peering_id: str
-) -> PeeringDiff:
-    """The diff of one peering, read with filtered (cheap) calls."""
+) -> tuple[DeploymentVpc, AwsPeering]:
+    """The deployment's VPC info and the pcx asked about, which must be visible to this AWS
+    account and peer with that VPC (else :class:`UnknownPeering`: bad input, exit 2)."""
     try:
         check_peering_id(peering_id, "PCX")
     except RuleViolation as exc:
         raise UnknownPeering(exc.code, exc.message) from None
     try:
         info = await platform.deployment_vpc(deployment_id)
-        vpcs = await platform.deployment_vpcs()
-        resources = await platform.resources(deployment_id)
     except PlatformApiError as exc:
         if exc.status == 404:
             raise UnknownPeering(exc.code, exc.message) from None
@@ -120,6 +139,19 @@ async def diff_one(
             f"PCX {peering_id} peers with {pcx.accepter.vpc_id}, not with deployment "
             f"{deployment_id} ({info.vpc_id})",
         )
+    return info, pcx
+
+
+async def diff_one(
+    platform: PlatformClient, ec2: Ec2Gateway, deployment_id: str, peering_id: str
+) -> PeeringDiff:
+    """The diff of one peering, read with filtered (cheap) calls."""
+    info, pcx = await find_peering(platform, ec2, deployment_id, peering_id)
+    try:
+        vpcs = await platform.deployment_vpcs()
+        resources = await platform.resources(deployment_id)
+    except PlatformApiError as exc:
+        raise DriftError(exc.message) from None
     estate = await load_region(ec2, info.region, [pcx.requester.vpc_id])
     return diff_region(estate, vpcs, resources, peering_ids=[peering_id])[peering_id]
 
@@ -180,6 +212,7 @@ async def apply_fix(
     return applied
 
 
+# A fix re-run after a partial apply finds some of its changes made; those count as done.
 _ALREADY_DONE = frozenset(
     {
         "RouteAlreadyExists",
@@ -207,6 +240,12 @@ async def _apply(ec2: Ec2Gateway, action: FixAction) -> None:
         elif action.kind == "delete_route":
             assert action.route_table_id and action.destination
             await ec2.delete_route(region, action.route_table_id, action.destination)
+        elif action.kind == "create_acl_entry":
+            assert action.network_acl_id
+            await ec2.create_network_acl_entry(region, action.network_acl_id, action.acl_entry())
+        elif action.kind == "replace_acl_entry":
+            assert action.network_acl_id
+            await ec2.replace_network_acl_entry(region, action.network_acl_id, action.acl_entry())
         elif action.kind == "authorize_ingress":
             assert action.group_id and action.cidr
             await ec2.authorize_ingress(

@@ -70,6 +70,10 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     assert wan["rtt_ms"] == 10 and wan["by_hand_sample"] == 5
     assert wan["by_hand_s"] >= refresh["by_hand_boto3"]["calls"] * 0.010
     assert "through delay lines" in done.stdout
+    # The path check, a whole peering-tui process: the fleet's first client reaches its broker.
+    assert "peering-tui path, one pcx, whole process" in done.stdout
+    assert (refresh["path"]["reachable"], refresh["path"]["hops"]) == (True, 8)
+    assert wan["path_s"] > 0
 
     # The dashboard, driven with Pilot in a process of its own against the same kind of fleet.
     dashboard = results["dashboard"]

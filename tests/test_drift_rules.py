@@ -271,7 +271,8 @@ def test_a_route_aws_marked_blackhole_on_an_active_pcx_is_blackhole():
     (row,) = d.drift
     assert (row.expected, row.actual) == (PCX, PCX)
     plan = plan_fix([d])
-    assert kinds(plan) == [("delete_route", None), ("create_route", None)]
+    # Replaced in place: never a moment without a route to the deployment.
+    assert kinds(plan) == [("replace_route", None)]
     assert {(a.route_table_id, a.destination) for a in plan.actions} == {(PRIVATE, DEP_CIDR)}
 
 
@@ -284,7 +285,7 @@ def test_a_route_via_an_earlier_pcx_that_is_gone_is_blackhole(earlier, seen_as):
     assert route_rows(d) == {(PRIVATE, DEP_CIDR, "blackhole")}
     (row,) = d.drift
     assert row.reason == f"{PRIVATE} routes {DEP_CIDR} via pcx-0earlier, which is {seen_as}"
-    assert kinds(plan_fix([d])) == [("delete_route", None), ("create_route", None)]
+    assert kinds(plan_fix([d])) == [("replace_route", None)]
 
 
 @pytest.mark.parametrize("status", ["deleted", "rejected", "failed", "expired"])
@@ -521,7 +522,7 @@ def everything_wrong() -> PeeringDiff:
     ))  # fmt: skip
 
 
-def test_the_plan_deletes_before_it_creates_and_revokes_last():
+def test_the_plan_creates_and_replaces_before_it_deletes_and_revokes():
     d = everything_wrong()
     assert route_rows(d) == {
         (PRIVATE, DEP_CIDR, "blackhole"),
@@ -533,21 +534,19 @@ def test_the_plan_deletes_before_it_creates_and_revokes_last():
     plan = plan_fix([d])
     order = [a.kind for a in plan.actions]
     assert order == [
-        "delete_route", "delete_route", "delete_route",  # blackhole, shadowed, stale
-        "replace_route",
-        "create_route",  # the blackhole's route again, via the live pcx
+        "replace_route", "replace_route",  # the blackhole (via the live pcx), the wrong target
         "authorize_ingress",
+        "delete_route", "delete_route",  # shadowed, stale
         "revoke_ingress",
     ]  # fmt: skip
-    assert {a.destination for a in plan.actions[:3]} == {DEP_CIDR, "10.200.7.0/24", "10.99.0.0/16"}
+    assert {a.destination for a in plan.actions[3:5]} == {"10.200.7.0/24", "10.99.0.0/16"}
 
 
 def test_actions_that_need_a_flag_are_held_back_without_it():
     plan = plan_fix([everything_wrong()])
     needs = {(a.kind, a.destination or a.cidr, a.needs) for a in plan.actions}
     assert needs == {
-        ("delete_route", DEP_CIDR, None),  # blackhole
-        ("create_route", DEP_CIDR, None),
+        ("replace_route", DEP_CIDR, None),  # blackhole
         ("delete_route", "10.99.0.0/16", None),  # stale route
         ("delete_route", "10.200.7.0/24", "replace"),  # shadowed
         ("replace_route", DEP_CIDR, "replace"),  # wrong target
@@ -747,8 +746,8 @@ def test_any_mix_of_drift_converges_when_the_whole_plan_is_applied_in_order(
     plan = plan_fix([before])
 
     kinds_in_order = [a.kind for a in plan.actions]
-    rank = {"delete_route": 0, "replace_route": 1, "create_route": 2, "authorize_ingress": 3,
-            "revoke_ingress": 4}  # fmt: skip
+    rank = {"create_route": 0, "replace_route": 1, "authorize_ingress": 2, "delete_route": 5,
+            "revoke_ingress": 6}  # fmt: skip
     assert kinds_in_order == sorted(kinds_in_order, key=rank.__getitem__)
     assert not plan.actions or before.drift or before.warnings
 

@@ -48,8 +48,10 @@ async def test_a_poll_tick_costs_the_same_for_2_and_for_200_peerings(
     assert rows_200 == 200
     assert calls_200 == calls_2
     assert steady_200 == steady_2
-    # 4 platform GETs + 6 describes per region with deployments (3 regions in the sandbox).
-    assert calls_2 == 4 + 3 * 6
+    # 4 platform GETs + 8 describes per region with deployments (3 regions in the sandbox):
+    # peerings, subnets, route tables, groups, their rules, interfaces, network ACLs and
+    # managed prefix lists.
+    assert calls_2 == 4 + 3 * 8
 
 
 async def test_an_unchanged_platform_costs_304s(sandbox, estate):
@@ -88,3 +90,26 @@ async def test_the_poller_polls_again_on_refresh_and_reports_each_source(sandbox
             "aws:ap-southeast-1",
         }
         assert seen[-1].ok
+
+
+async def test_prefix_list_entries_are_read_once_per_list_version(sandbox, estate):
+    """EC2 reads one list's entries per call: a tick reads those a route or rule refers to
+    when their version is new, and nothing more while they stay the same."""
+    from .network_builder import NetworkBuilder
+
+    prod = estate.vpcs["prod-data"]
+    async with NetworkBuilder(sandbox.customer_aws) as builder:
+        listed = await builder.create_prefix_list("us-east-1", "brokers", ["10.200.0.0/16"])
+        await builder.allow_through_prefix_list(
+            "us-east-1", prod.security_groups["app"], listed, 1883
+        )
+        async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
+            fleet = Fleet(platform, ec2)
+            first = await fleet.snapshot()
+            assert ec2.calls["GetManagedPrefixListEntries"] == 1
+            second = await fleet.snapshot(first)
+            assert ec2.calls["GetManagedPrefixListEntries"] == 1
+            assert second.calls == first.calls - 1  # and the platform's 304s cost as much
+            await builder.add_to_prefix_list("us-east-1", listed, 1, "10.201.0.0/16")
+            await fleet.snapshot(second)
+            assert ec2.calls["GetManagedPrefixListEntries"] == 2

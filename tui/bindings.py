@@ -74,7 +74,7 @@ MAIN: list[Binding] = [
         "open_diff",
         "diff",
         show=False,
-        tooltip="route tables and inbound rules, expected vs actual (as ⏎)",
+        tooltip="route tables, inbound rules and network ACLs, expected vs actual (as ⏎)",
         id="dashboard.diff",
     ),
     Binding(
@@ -167,7 +167,7 @@ DIFF: list[Binding] = [
         "r",
         "rediff",
         "re-diff",
-        tooltip="read this peering's routes and rules again now",
+        tooltip="read this peering's routes, rules and network ACLs again now",
         id="diff.rediff",
     ),
     Binding(
@@ -181,12 +181,24 @@ DIFF: list[Binding] = [
         id="diff.fix",
     ),
     Binding(
+        "t",
+        "open_path",
+        "path",
+        tooltip="hop by hop, the path from the deployment to the highlighted resource",
+        id="diff.path",
+    ),
+    Binding(
         "d",
         "open_detail",
         "detail",
         tooltip="both sides of the peering, path, raw JSON",
         id="diff.detail",
     ),
+]
+
+PATH: list[Binding] = [
+    Binding("escape", "back", "back", tooltip="to the diff view", id="path.back"),
+    Binding("r", "recheck", "re-check", tooltip="walk the path again now", id="path.recheck"),
 ]
 
 FIX_PLAN: list[Binding] = [
@@ -213,6 +225,13 @@ FIX_PLAN: list[Binding] = [
         "--revoke",
         tooltip="also revoke stale rules and rules open to 0.0.0.0/0",
         id="fix.revoke",
+    ),
+    Binding(
+        "n",
+        "toggle_nacl",
+        "--nacl",
+        tooltip="also add or replace network ACL entries (shared by the ACL's subnets)",
+        id="fix.nacl",
     ),
     Binding(
         "a",
@@ -279,6 +298,7 @@ SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Dashboard", MAIN),
     ("Peering detail", DETAIL),
     ("Diff view", DIFF),
+    ("Path", PATH),
     ("Fix plan", FIX_PLAN),
     ("Confirmation", CONFIRM),
     ("Create form", CREATE),

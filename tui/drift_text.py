@@ -16,6 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from peering_core.drift import (
+    AclDiff,
+    AclState,
     FixAction,
     FixPlan,
     PeeringDiff,
@@ -24,7 +26,9 @@ from peering_core.drift import (
     RuleDiff,
     RuleState,
 )
+from peering_core.models import Resource
 from peering_core.network import AppliedAction
+from peering_core.path import HopState, PathHop, PathReport
 
 from .formatting import clock_time
 
@@ -32,7 +36,7 @@ OK_STYLE, DRIFT_STYLE, NOTE_STYLE = "green", "bold red", "yellow"
 
 # The CLI's marks (``peering-tui diff``): a row that needs a change is ✗, one that is only
 # suspicious (a stale route, a rule open to the world) is !.
-STATE_MARK: dict[RouteState | RuleState, tuple[str, str]] = {
+STATE_MARK: dict[RouteState | RuleState | AclState, tuple[str, str]] = {
     RouteState.OK: ("✓", OK_STYLE),
     RouteState.MISSING: ("✗", DRIFT_STYLE),
     RouteState.BLACKHOLE: ("✗", DRIFT_STYLE),
@@ -43,6 +47,8 @@ STATE_MARK: dict[RouteState | RuleState, tuple[str, str]] = {
     RuleState.MISSING: ("✗", DRIFT_STYLE),
     RuleState.STALE: ("!", NOTE_STYLE),
     RuleState.TOO_BROAD: ("!", NOTE_STYLE),
+    AclState.OK: ("✓", OK_STYLE),
+    AclState.BLOCKED: ("✗", DRIFT_STYLE),
 }
 
 ROUTE_COLUMNS = [
@@ -61,13 +67,30 @@ RULE_COLUMNS = [
     ("actual", "ACTUAL"),
 ]
 
-# The fix plan's key that ticks each flag.
-FLAG_KEY = {"replace": "r", "revoke": "v"}
+ACL_COLUMNS = [
+    ("state", "STATE"),
+    ("acl", "NETWORK ACL"),
+    ("direction", "WAY"),
+    ("ports", "PORTS"),
+    ("rule", "RULE"),
+    ("for", "FOR"),
+]
+RESOURCE_COLUMNS = [
+    ("state", "PATH"),
+    ("resource", "RESOURCE"),
+    ("address", "ADDRESS"),
+    ("detail", "FIRST HOP THAT BLOCKS"),
+]
 
-# What a flag lets ``fix`` do, in the operator's words (the CLI's --replace and --revoke).
+# The fix plan's flags, in order, and the key that ticks each.
+FLAGS = ("replace", "revoke", "nacl")
+FLAG_KEY = {"replace": "r", "revoke": "v", "nacl": "n"}
+
+# What a flag lets ``fix`` do, in the operator's words (the CLI's --replace, --revoke, --nacl).
 FLAG_MEANS = {
     "replace": "replace routes that go elsewhere, delete the ones that shadow the peering",
     "revoke": "revoke stale rules and rules open to 0.0.0.0/0",
+    "nacl": "add or replace network ACL entries (an ACL serves every subnet associated with it)",
 }
 
 
@@ -80,7 +103,7 @@ class DiffReading:
     source: str  # "last poll" or "re-diffed"
 
 
-def state_text(state: RouteState | RuleState) -> Text:
+def state_text(state: RouteState | RuleState | AclState) -> Text:
     """``✗ missing``: symbol and word, coloured."""
     mark, style = STATE_MARK[state]
     return Text(f"{mark} {state.value}", style=style)
@@ -128,6 +151,81 @@ def rule_cells(row: RuleDiff, deployment_cidr: str) -> list[str | Text]:
         expected,
         actual,
     ]
+
+
+def acl_cells(row: AclDiff) -> list[str | Text]:
+    """One network ACL row in :data:`ACL_COLUMNS` order."""
+    way = "out" if row.direction == "outbound" else "in"
+    rule = "*" if row.rule == "*" else f"#{row.rule}"
+    return [state_text(row.state), row.network_acl_id, way, row.ports, rule, row.purpose]
+
+
+def acl_key(index: int, row: AclDiff) -> str:
+    """A row key unique within one diff."""
+    return f"{index}:{row.network_acl_id}:{row.direction}:{row.ports}:{row.state.value}"
+
+
+HOP_MARK = {
+    HopState.OK: ("✓", OK_STYLE),
+    HopState.BLOCKED: ("✗", DRIFT_STYLE),
+    HopState.UNKNOWN: ("?", NOTE_STYLE),
+}
+HOP_COLUMNS = [("state", "STATE"), ("hop", "HOP"), ("id", "ID"), ("detail", "DETAIL")]
+
+
+def path_verdict(report: PathReport) -> Text:
+    """``✓ reachable`` or ``✗ blocked at network-acl``."""
+    if report.reachable:
+        return Text("✓ reachable", style=OK_STYLE)
+    return Text(f"✗ {report.verdict()}", style=DRIFT_STYLE)
+
+
+def resource_cells(resource: Resource, report: PathReport) -> list[str | Text]:
+    """One resource row in :data:`RESOURCE_COLUMNS` order: its path's verdict."""
+    first = report.blocked_at
+    return [
+        path_verdict(report),
+        resource.name,
+        f"{resource.host}:{resource.port}",
+        first.detail if first else "every hop lets it through",
+    ]
+
+
+def hop_cells(hop: PathHop) -> list[str | Text]:
+    mark, style = HOP_MARK[hop.state]
+    return [Text(f"{mark} {hop.state.value}", style=style), hop.hop, hop.id or "-", hop.detail]
+
+
+def path_title(report: PathReport, name: str) -> Text:
+    """The path screen's header: which way, which ports, the verdict."""
+    ports = ",".join(str(p) for p in report.ports)
+    text = Text()
+    if report.direction == "to":
+        text.append(f"deployment {report.deployment_id} ({report.deployment_cidr}) → ")
+        text.append(f"{name} {report.address}", style="bold")
+    else:
+        text.append(f"{report.address}", style="bold")
+        text.append(f" → deployment {report.deployment_id} ({report.deployment_cidr})")
+    text.append(f" tcp/{ports}\nvia {report.peering_id} · {report.region}  ")
+    text.append_text(path_verdict(report))
+    return text
+
+
+def path_why(report: PathReport) -> Text:
+    """The first blocked hop's why and fix, then the notes."""
+    first = report.blocked_at
+    text = Text()
+    if first is None:
+        text.append("✓ every hop lets the traffic through", style=OK_STYLE)
+    else:
+        mark, style = HOP_MARK[first.state]
+        text.append(f"{mark} {first.hop}: ", style=style)
+        text.append(first.detail)
+        for step in first.fix:
+            text.append(f"\n  {step}", style="bold")
+    for note in report.notes:
+        text.append(f"\nnote: {note}", style="dim")
+    return text
 
 
 def route_key(index: int, row: RouteDiff) -> str:
@@ -188,7 +286,11 @@ def reasons_text(diff: PeeringDiff) -> Text:
     for note in diff.notes:
         lines.append(("·", "dim", f"note: {note}"))
     if not lines:
-        return Text("✓ every route and inbound rule is as the peering needs", style=OK_STYLE)
+        return Text(
+            "✓ every route and inbound rule is as the peering needs, and every network ACL "
+            "lets its traffic through",
+            style=OK_STYLE,
+        )
     for index, (mark, style, line) in enumerate(lines):
         if index:
             text.append("\n")
@@ -207,6 +309,7 @@ def plan_table(
     *,
     replace: bool,
     revoke: bool,
+    nacl: bool = False,
     results: Mapping[int, AppliedAction] | None = None,
     running: int | None = None,
 ) -> Table | Text:
@@ -216,7 +319,7 @@ def plan_table(
     and the error."""
     if not plan.actions:
         return Text("nothing to do: every route and inbound rule is in sync", style=OK_STYLE)
-    allowed = plan.allowed(replace=replace, revoke=revoke)
+    allowed = plan.allowed(replace=replace, revoke=revoke, nacl=nacl)
     results = results or {}
     table = Table.grid(padding=(0, 1, 0, 0))
     table.add_column(no_wrap=True)
@@ -248,21 +351,29 @@ def plan_table(
     return table
 
 
-def plan_counts(plan: FixPlan, *, replace: bool, revoke: bool) -> tuple[int, dict[str, int]]:
+def plan_counts(
+    plan: FixPlan, *, replace: bool, revoke: bool, nacl: bool = False
+) -> tuple[int, dict[str, int]]:
     """How many actions the flags allow, and how many each flag holds back."""
-    held: dict[str, int] = {"replace": 0, "revoke": 0}
-    for action in plan.held_back(replace=replace, revoke=revoke):
+    held: dict[str, int] = dict.fromkeys(FLAGS, 0)
+    for action in plan.held_back(replace=replace, revoke=revoke, nacl=nacl):
         if action.needs is not None:
             held[action.needs] += 1
-    return len(plan.allowed(replace=replace, revoke=revoke)), held
+    return len(plan.allowed(replace=replace, revoke=revoke, nacl=nacl)), held
 
 
 def plan_script(
-    plan: FixPlan, diff: PeeringDiff, deployment: str, *, replace: bool, revoke: bool
+    plan: FixPlan,
+    diff: PeeringDiff,
+    deployment: str,
+    *,
+    replace: bool,
+    revoke: bool,
+    nacl: bool = False,
 ) -> str:
     """The plan as a shell script to hand to someone with write access: each allowed command
     under its reason, held-back commands commented out with the flag they need."""
-    allowed = plan.allowed(replace=replace, revoke=revoke)
+    allowed = plan.allowed(replace=replace, revoke=revoke, nacl=nacl)
     lines = [
         f"# peering-tui fix plan for {diff.peering_id} ({deployment}, {diff.region}): "
         f"{len(allowed)} action(s)"

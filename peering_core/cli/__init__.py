@@ -3,9 +3,10 @@
 Exit codes are :class:`peering_core.errors.ExitCode`: 0 done; 1 the operation failed; 2 bad
 usage or invalid input (nothing changed; ``diff``/``fix``: drift); 3 refused by a guard.
 
-The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``, ``watch``) import
-no server code, and each imports only its own module when it runs (a command's first request
-leaves sooner); ``platform serve`` and ``sandbox`` import theirs only when they run, and the
+The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``, ``path``,
+``watch``) import no server code, and each imports only its own module when it runs (a
+command's first request leaves sooner); ``platform serve`` and ``sandbox`` import theirs only
+when they run, and the
 dashboard is imported by name so that ``peering_core`` never imports the UI.
 """
 
@@ -35,6 +36,7 @@ OPERATOR_COMMANDS: dict[str, tuple[str, str]] = {
     "delete": ("create_delete", "run_delete"),
     "diff": ("diff_fix", "run_diff"),
     "fix": ("diff_fix", "run_fix"),
+    "path": ("path", "run_path"),
     "watch": ("watch", "run_watch"),
 }
 

@@ -1,5 +1,5 @@
-"""``peering-tui diff`` and ``peering-tui fix``: route tables and inbound rules against what
-each peering needs, and the plan that brings them in sync."""
+"""``peering-tui diff`` and ``peering-tui fix``: route tables, inbound rules and network ACLs
+against what each peering needs, and the plan that brings them in sync."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from ..audit import audited
 from ..config import Connection, connected
-from ..drift import PeeringDiff, RouteState, RuleState, plan_fix
+from ..drift import AclState, PeeringDiff, RouteState, RuleState, plan_fix
 from ..errors import EXIT_DRIFT, ExitCode
 from ..network import apply_fix, diff_all, diff_one
 from .create_delete import audit_log
@@ -20,6 +20,7 @@ SYMBOLS = {
     RouteState.OK: "✓", RouteState.MISSING: "✗", RouteState.BLACKHOLE: "✗",
     RouteState.WRONG_TARGET: "✗", RouteState.SHADOWED: "!", RouteState.STALE: "!",
     RuleState.MISSING: "✗", RuleState.STALE: "!", RuleState.TOO_BROAD: "!",
+    AclState.BLOCKED: "✗",
 }  # fmt: skip
 
 
@@ -42,6 +43,12 @@ def render_diff(diff: PeeringDiff) -> str:
         rows.append(
             [SYMBOLS.get(q.state, "✓"), "inbound", q.security_group_id, f"{q.cidr} {port}",
              q.expected, q.actual, q.state.value]
+        )  # fmt: skip
+    for a in diff.network_acls:
+        way = "to" if a.direction == "outbound" else "from"
+        rows.append(
+            [SYMBOLS.get(a.state, "✓"), "nacl", a.network_acl_id, f"{a.direction} {a.ports}",
+             f"allow {way} {a.cidr}", a.entry, a.state.value]
         )  # fmt: skip
     if len(rows) > 1:
         lines.append(text_table(rows))
@@ -70,7 +77,7 @@ async def run_diff(args: argparse.Namespace, connection: Connection, out: Output
             # Every pcx toward a deployment VPC that AWS still shows, pending and rejected ones
             # with why nothing is checked; a deleted one only while it leaves something behind.
             diffs, failed = await diff_all(platform, ec2)
-            shown = [d for d in diffs if d.routes or d.rules or not d.gone]
+            shown = [d for d in diffs if d.routes or d.rules or d.network_acls or not d.gone]
         else:
             diffs, failed = [await diff_one(platform, ec2, args.deployment, args.peering)], {}
             shown = diffs
@@ -87,8 +94,9 @@ async def run_fix(args: argparse.Namespace, connection: Connection, out: Output)
     async with connected(connection) as (platform, ec2):
         diff = await diff_one(platform, ec2, args.deployment, args.peering)
         plan = plan_fix([diff])
-        chosen = plan.allowed(replace=args.replace, revoke=args.revoke)
-        held = plan.held_back(replace=args.replace, revoke=args.revoke)
+        flags = {"replace": args.replace, "revoke": args.revoke, "nacl": args.nacl}
+        chosen = plan.allowed(**flags)
+        held = plan.held_back(**flags)
         plan_lines = [f"{i}. {a.reason}\n   {a.aws_cli()}" for i, a in enumerate(chosen, 1)]
         held_lines = [f"- needs --{a.needs}: {a.reason}\n   {a.aws_cli()}" for a in held]
         plan_json = {

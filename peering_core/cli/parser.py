@@ -281,6 +281,35 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument(
         "--revoke", action="store_true", help="also revoke stale and too-broad inbound rules"
     )
+    fix.add_argument(
+        "--nacl",
+        action="store_true",
+        help="also add or replace network ACL entries (ACLs are shared by subnets: opt in)",
+    )
+
+    path = commands.add_parser(
+        "path",
+        parents=[common],
+        help="walk one path through a peering hop by hop (exit 0 reachable, 2 blocked, 1 error)",
+        description="ENI, security groups, subnet, network ACL, route table, pcx and the "
+        "deployment side, and back: each hop ok or blocked, the first blocked one with why "
+        "and the fix.",
+    )
+    path.add_argument("deployment", metavar="DEPLOYMENT")
+    path.add_argument("peering", metavar="PCX")
+    target = path.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--to",
+        metavar="IP[:PORT]",
+        help="a resource in your VPC, reached from the deployment (default port: the "
+        "deployment's resource at that address)",
+    )
+    target.add_argument(
+        "--from",
+        dest="from_",
+        metavar="IP[:PORT]",
+        help="a client in your VPC, reaching the deployment's MQTT ports (default 1883 and 8883)",
+    )
 
     watch = commands.add_parser(
         "watch",

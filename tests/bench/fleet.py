@@ -48,12 +48,15 @@ class SeededFleet:
     peerings: int
     pcx_ids: list[str] = field(default_factory=list)
     requester_vpcs: list[tuple[str, str]] = field(default_factory=list)  # (region, vpc)
+    deployment_ids: list[str] = field(default_factory=list)  # the deployment of each pcx
+    client_ip: str = ""  # a network interface in the first peering's VPC, for the path check
     seconds: float = 0.0
 
 
 def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> SeededFleet:
     """Deployments (platform VPC + route table, platform records) and, per peering, a customer
-    VPC with a subnet on the main table, an active pcx, its route and an inbound rule."""
+    VPC with a subnet on the main table, an active pcx, its route and an inbound rule; the
+    first VPC has a client's network interface (the path benchmark walks from it)."""
     from moto.ec2.models import ec2_backends
 
     began = time.perf_counter()
@@ -78,7 +81,7 @@ def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> Seede
             i = d * per_deployment + p
             cidr = f"{_octets(0x0A800000 + 256 * i)}/24"  # 10.128.0.0/9 in /24s
             vpc = customer.create_vpc(cidr)
-            customer.create_subnet(vpc.id, cidr)
+            subnet = customer.create_subnet(vpc.id, cidr)
             pcx = customer.create_vpc_peering_connection(vpc, dep_vpc)
             pcx._status.accept()
             main = _main_route_table(customer, vpc.id)
@@ -88,8 +91,12 @@ def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> Seede
             customer.authorize_security_group_ingress(
                 group.id, "-1", None, None, [{"CidrIp": dep_cidr}]
             )
+            if i == 0:
+                fleet.client_ip = _octets(0x0A800000 + 10)
+                customer.create_network_interface(subnet, fleet.client_ip, group_ids=[group.id])
             fleet.pcx_ids.append(pcx.id)
             fleet.requester_vpcs.append((region, vpc.id))
+            fleet.deployment_ids.append(dep_id)
             peering_rows.append(
                 (pcx.id, dep_id, CUSTOMER_ACCOUNT_ID, vpc.id, cidr, region, "running", None,
                  now, now)

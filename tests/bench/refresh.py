@@ -6,7 +6,9 @@ Side by side in one run, on the same moto server and platform (a process of thei
 - the floor: the same raw API calls with aiobotocore/httpx, in parallel, no processing;
 - by hand: what an operator scripts — sequential boto3, one ``DescribeVpcPeeringConnections``
   per pcx and one ``DescribeRouteTables`` per requester VPC (timed on a sample, scaled up);
-- the aws CLI: one ``aws ec2 describe-vpc-peering-connections`` process per pcx (sample of 50).
+- the aws CLI: one ``aws ec2 describe-vpc-peering-connections`` process per pcx (sample of 50);
+- beside them, ``peering-tui path`` for one pcx as a whole process (start-up included), the
+  check an operator runs instead of a refresh when one path does not work.
 
 Loopback moto answers a call in milliseconds; AWS does not. The first three are timed again
 through delay lines (:mod:`tests.aws_link`) that add a network round trip to every request,
@@ -16,6 +18,7 @@ to both moto and the platform, at a few round-trip times.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -41,6 +44,8 @@ DESCRIBES = (
     ("describe_security_groups", "SecurityGroups"),
     ("describe_security_group_rules", "SecurityGroupRules"),
     ("describe_network_interfaces", "NetworkInterfaces"),
+    ("describe_network_acls", "NetworkAcls"),
+    ("describe_managed_prefix_lists", "PrefixLists"),
 )
 # Round trips added to every request in the second table (ms). In-region EC2 Describe calls
 # take tens of milliseconds or more; loopback moto answers a filtered one in about 4 ms.
@@ -166,14 +171,50 @@ def time_aws_cli(server: FleetServer, sample: int) -> dict[str, Any]:
     }
 
 
+def time_path(server: FleetServer, runs: int, platform_url: str, aws_url: str) -> dict[str, Any]:
+    """``peering-tui path DEPLOYMENT PCX --from IP`` as a whole process, ``runs`` times."""
+    fleet = server.fleet
+    env = (
+        os.environ
+        | server.environment()
+        | {
+            "PEERING_PLATFORM_URL": platform_url,
+            "AWS_ENDPOINT_URL": aws_url,
+            "AWS_DEFAULT_REGION": fleet.requester_vpcs[0][0],
+            "PEERING_CONFIG": "/nonexistent/peering-tui.toml",
+        }
+    )
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "peering-tui"), "path",
+        fleet.deployment_ids[0], fleet.pcx_ids[0], "--from", fleet.client_ip, "--json",
+    ]  # fmt: skip
+    samples: list[float] = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        samples.append(time.perf_counter() - t0)
+        if done.returncode not in (0, 2):
+            raise RuntimeError(f"peering-tui path failed: {done.stdout}{done.stderr}")
+    report = json.loads(done.stdout)
+    return {
+        "s": round(statistics.median(samples), 3),
+        "max_s": round(max(samples), 3),
+        "runs": runs,
+        "reachable": report["reachable"],
+        "hops": len(report["hops"]),
+    }
+
+
 def _at_rtt(server: FleetServer, rtt_ms: float, hand_sample: int) -> dict[str, Any]:
     """peering-tui, the floor and the script, each request paying ``rtt_ms`` of round trip."""
     with links(server, rtt_ms) as (platform_url, aws_url):
         ours = asyncio.run(time_peering_tui(server, 1, platform_url, aws_url))
         floor = asyncio.run(time_floor(server, 1, platform_url, aws_url))
         hand = time_by_hand(server, hand_sample, aws_url)
+        path = time_path(server, 3, platform_url, aws_url)
     return {
         "rtt_ms": rtt_ms,
+        "path_s": path["s"],
         "peering_tui_s": ours["cold_s"],
         "floor_s": floor["s"],
         "by_hand_s": hand["s"],
@@ -196,6 +237,7 @@ def run_refresh(
         # A sample of 0 skips an approach (the stress run times only peering-tui and the floor).
         hand = time_by_hand(server, hand_sample, server.moto_url) if hand_sample else None
         cli = time_aws_cli(server, cli_sample) if cli_sample else None
+        path = time_path(server, 5 if hand_sample else 3, *direct)
         wan = [_at_rtt(server, rtt, rtt_hand_sample) for rtt in rtts_ms]
     if hand:
         # What a delay line really added per request: its nominal delay plus the event
@@ -214,6 +256,7 @@ def run_refresh(
         "floor": floor,
         "by_hand_boto3": hand,
         "aws_cli": cli,
+        "path": path,
         "ratio_ours_over_floor": round(ours["cold_s"] / floor["s"], 2),
         "ratio_by_hand_over_ours": round(hand["s"] / ours["cold_s"], 1) if hand else None,
         "ratio_aws_cli_over_ours": round(cli["s"] / ours["cold_s"], 1) if cli else None,
@@ -224,6 +267,7 @@ def run_refresh(
 
 def refresh_table(r: dict[str, Any]) -> str:
     ours, floor, hand, cli = r["peering_tui"], r["floor"], r["by_hand_boto3"], r["aws_cli"]
+    path = r["path"]
     rows = [
         ("approach", "time", "API calls", "vs peering-tui"),
         ("peering-tui refresh (cold: full bodies)", f"{ours['cold_s']:.2f} s",
@@ -238,6 +282,10 @@ def refresh_table(r: dict[str, Any]) -> str:
     if cli:
         rows.append((f"aws CLI per pcx (sample {cli['sample']})", f"{cli['s']:.1f} s",
                      str(cli["calls"]), f"{r['ratio_aws_cli_over_ours']}x slower"))  # fmt: skip
+    verdict = "reachable" if path["reachable"] else "blocked"
+    rows.append((f"peering-tui path, one pcx, whole process (median of {path['runs']})",
+                 f"{path['s']:.2f} s", "a handful",
+                 f"max {path['max_s']:.2f} s; {path['hops']} hops, {verdict}"))  # fmt: skip
     tables = [
         text_table(
             f"refresh of {r['peerings']:,} peerings ({r['deployments']:,} deployments, "
@@ -247,12 +295,13 @@ def refresh_table(r: dict[str, Any]) -> str:
         )
     ]
     if r["with_round_trips"]:
-        wan_rows = [("round trip per request", "peering-tui", "floor", "by hand", "by hand / ours")]
+        wan_rows = [("round trip per request", "peering-tui", "floor", "by hand", "by hand / ours",
+                     "path")]  # fmt: skip
         wan_rows += [
             (f"{w['rtt_ms']:g} ms" + (f" (paid {w['paid_ms']:g} ms)" if "paid_ms" in w else ""),
              f"{w['peering_tui_s']:.2f} s", f"{w['floor_s']:.2f} s",
              f"{w['by_hand_s']:.1f} s (sample {w['by_hand_sample']})",
-             f"{w['ratio_by_hand_over_ours']}x")
+             f"{w['ratio_by_hand_over_ours']}x", f"{w['path_s']:.2f} s")
             for w in r["with_round_trips"]
         ]  # fmt: skip
         tables.append(

@@ -13,13 +13,17 @@ from textual.widgets import Button, Checkbox, Static
 
 from peering_core.audit import read_audit
 from peering_core.drift import RouteState, RuleState
+from peering_core.models import AclEntry
 from peering_core.sandbox.seed import SeedReport
 from peering_core.sandbox.servers import Sandbox
 from tui.app import PeeringApp
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.diff import PeeringDiffScreen
 from tui.screens.fix import FixPlanModal
+from tui.screens.path import PathScreen
+from tui.widgets.row_table import DiffTable
 
+from ..network_builder import NetworkBuilder
 from .helpers import notifications, peerings_table, plain, wait_for, wait_for_fleet
 
 
@@ -166,3 +170,74 @@ async def test_a_deleted_pcx_leaves_blackholes_and_a_stale_rule_that_needs_revok
         assert app.screen is screen
         assert screen.reading is not None and screen.reading.diff.in_sync
         assert screen.routes_table.row_count == 0 and screen.rules_table.row_count == 0
+
+
+async def test_resources_show_their_path_and_a_blocking_acl_is_fixed_with_nacl(
+    sandbox: Sandbox, seeded: SeedReport, audit_log: Path
+):
+    """prod-data's databases are resources of factory-telemetry: each shows its path verdict;
+    an ACL deny behind the tool's back blocks orders-db, ``t`` walks its path hop by hop, and
+    the fix plan's ``--nacl`` lets it through again."""
+    pcx = seeded.peerings["prod-data->factory-telemetry"]
+    vpc = seeded.vpcs["prod-data"]
+    app = app_on(sandbox)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        screen = await open_diff(app, pilot, pcx)
+        await wait_for(pilot, lambda: screen.paths is not None, what="the resources' paths")
+        rows = screen.resources_table.plain_rows()
+        assert sorted((r[0], r[1]) for r in rows) == [
+            ("✓ reachable", "events-kafka"), ("✓ reachable", "orders-db"),
+        ]  # fmt: skip
+        assert screen.acls_table.display and screen.acls_table.row_count >= 2
+        assert {row[0] for row in screen.acls_table.plain_rows()} == {"✓ ok"}
+
+        async def deny(ec2: NetworkBuilder) -> None:
+            interfaces = await ec2.describe_network_interfaces("us-east-1", [vpc.vpc_id])
+            subnet = next(
+                n.subnet_id for n in interfaces if vpc.interfaces["orders-db"] in n.private_ips
+            )
+            acl = await ec2.acl_of("us-east-1", subnet)
+            await ec2.create_network_acl_entry(
+                "us-east-1",
+                acl,
+                AclEntry(rule_number=50, egress=False, protocol="6", allow=False,
+                         cidr="10.200.0.0/16", from_port=5432, to_port=5432),
+            )  # fmt: skip
+
+        async with NetworkBuilder(sandbox.customer_aws) as builder:
+            await deny(builder)
+        walked = screen.paths
+        await pilot.press("r")
+        await wait_for(
+            pilot, lambda: screen.paths is not walked and not screen.diffing, what="re-walked"
+        )
+        by_name = {r[1]: r for r in screen.resources_table.plain_rows()}
+        assert by_name["orders-db"][0] == "✗ blocked at network-acl"
+        assert by_name["events-kafka"][0] == "✓ reachable"
+        assert any(row[0] == "✗ blocked" for row in screen.acls_table.plain_rows())
+
+        table = screen.resources_table
+        table.focus()
+        table.move_cursor(row=[r[1] for r in table.plain_rows()].index("orders-db"))
+        await pilot.press("t")
+        path = app.screen
+        assert isinstance(path, PathScreen)
+        hops = path.query_one("#hops", DiffTable).plain_rows()
+        assert [h[1] for h in hops][:4] == ["eni", "security-groups", "subnet", "network-acl"]
+        assert hops[3][0] == "✗ blocked"
+        why = plain(path.query_one("#path-why", Static))
+        assert "replace-network-acl-entry" in why and "--rule-number 50" in why
+        await pilot.press("r")
+        await wait_for(pilot, lambda: path.checks == 1, what="the path walked again")
+        await pilot.press("escape")
+        assert app.screen is screen
+
+        await pilot.press("f")
+        plan = app.screen
+        assert isinstance(plan, FixPlanModal)
+        assert "held back, needs --nacl" in text(plan, "#fix-actions")
+        await pilot.press("n")
+        assert plan.query_one("#nacl", Checkbox).value
+        await apply_plan(pilot, plan)
+        assert [a.action.kind for a in plan.applied] == ["replace_acl_entry"]
+        assert plan.rediffed is not None and plan.rediffed.diff.in_sync

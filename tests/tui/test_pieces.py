@@ -278,8 +278,12 @@ def test_the_plan_lists_held_back_actions_with_the_flag_they_need():
     (held,) = [line for line in text.splitlines() if "held back" in line]
     assert held.startswith("- ") and "held back, needs --revoke: sg-00000000000000e03" in held
     assert "aws ec2 revoke-security-group-ingress" in text
-    assert plan_counts(plan, replace=False, revoke=False) == (2, {"replace": 0, "revoke": 1})
-    assert plan_counts(plan, replace=False, revoke=True) == (3, {"replace": 0, "revoke": 0})
+    assert plan_counts(plan, replace=False, revoke=False) == (
+        2, {"replace": 0, "revoke": 1, "nacl": 0},
+    )  # fmt: skip
+    assert plan_counts(plan, replace=False, revoke=True) == (
+        3, {"replace": 0, "revoke": 0, "nacl": 0},
+    )  # fmt: skip
     ticked = render_plain(plan_table(plan, replace=False, revoke=True))
     assert "held back" not in ticked and "· 3. sg-00000000000000e03" in ticked
 

@@ -1,82 +1,63 @@
-"""The diff view of one peering: its route tables and inbound rules, expected vs actual, a state
-per row, why each drifted row drifted, and the door to the fix plan.
+"""The diff view of one peering: its route tables, inbound rules and network ACLs, expected vs
+actual, a state per row, why each drifted row drifted, the path verdict of each of the
+deployment's resources in the VPC, and the doors to the fix plan and the hop-by-hop path.
 
 It starts from the poller's last diff of the peering (every tick carries one per pcx) and
-follows newer ticks; ``r`` re-reads just this peering with the core's ``diff_one``. Nothing
-here decides what is drift: :mod:`peering_core.drift` does.
+follows newer ticks; ``r`` re-reads just this peering with the core's ``diff_one``. The
+resources' paths are walked with the core's ``check_resource_paths`` when the view opens and
+on ``r``. Nothing here decides what is drift or reachable: :mod:`peering_core` does.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, cast
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from peering_core.errors import PeeringError
+from peering_core.models import Resource
 from peering_core.network import diff_one
+from peering_core.path import PathReport, check_resource_paths
 from peering_core.snapshot import Snapshot
 
 from .. import bindings
 from ..dashboard import Dashboard
 from ..drift_text import (
+    ACL_COLUMNS,
+    RESOURCE_COLUMNS,
     ROUTE_COLUMNS,
     RULE_COLUMNS,
     DiffReading,
+    acl_cells,
+    acl_key,
     diff_title,
     reasons_text,
+    resource_cells,
     route_cells,
     route_key,
     rule_cells,
     rule_key,
 )
 from ..failures import describe_error, report_failed_worker
+from ..widgets.row_table import DiffTable
 from ..widgets.status_header import StatusHeader
 from .fix import FixPlanModal
+from .path import PathScreen
 
 LAST_POLL = "last poll"
 REDIFFED = "re-diffed"
 
-DiffCell = str | Text
-
-
-class DiffTable(DataTable[DiffCell]):
-    """A few rows of one diff, replaced whole when the diff changes (they are few)."""
-
-    def __init__(self, columns: list[tuple[str, str]], *, id: str) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True, fixed_columns=2)
-        self._column_spec = columns
-        self._shown: dict[str, list[DiffCell]] | None = None
-
-    def on_mount(self) -> None:
-        for key, label in self._column_spec:
-            self.add_column(label, key=key)
-
-    def show(self, rows: dict[str, list[DiffCell]]) -> None:
-        """Show exactly ``rows`` (key → cells), keeping the cursor's row number."""
-        if rows == self._shown:
-            return  # an unchanged tick leaves the cursor and the scroll alone
-        self._shown = dict(rows)
-        row = self.cursor_row
-        self.clear()
-        for key, cells in rows.items():
-            self.add_row(*cells, key=key)
-        if self.row_count:
-            self.move_cursor(row=min(row, self.row_count - 1), scroll=False)
-
-    def plain_rows(self) -> list[list[str]]:
-        """Every row's cells as plain text (for tests and screen readers)."""
-        return [[str(cell) for cell in self.get_row_at(i)] for i in range(self.row_count)]
+__all__ = ["DiffTable", "PeeringDiffScreen"]
 
 
 class PeeringDiffScreen(Screen[None]):
-    """Routes and inbound rules of one peering, expected vs actual."""
+    """Routes, inbound rules and network ACLs of one peering, expected vs actual."""
 
     BINDINGS: ClassVar[list[BindingType]] = [*bindings.ESSENTIAL, *bindings.DIFF]
 
@@ -88,6 +69,9 @@ class PeeringDiffScreen(Screen[None]):
         self.error: str | None = None
         self.diffing = False
         self.rediffs = 0
+        # Each resource's path, by resource id; None until walked.
+        self.paths: dict[str, tuple[Resource, PathReport]] | None = None
+        self.paths_error: str | None = None
 
     @property
     def dashboard(self) -> Dashboard:
@@ -99,6 +83,8 @@ class PeeringDiffScreen(Screen[None]):
             yield Static(id="diff-title")
             yield DiffTable(ROUTE_COLUMNS, id="routes")
             yield DiffTable(RULE_COLUMNS, id="rules")
+            yield DiffTable(ACL_COLUMNS, id="acls")
+            yield DiffTable(RESOURCE_COLUMNS, id="resources")
             yield Static(id="reasons")
         yield Footer()
 
@@ -109,6 +95,8 @@ class PeeringDiffScreen(Screen[None]):
         if self.reading is None and self.dashboard.session is not None:
             # The last tick had no diff of this pcx (a region it could not read, say): ask now.
             self.rediff()
+        elif self.dashboard.session is not None:
+            self.walk_paths()
 
     @property
     def routes_table(self) -> DiffTable:
@@ -117,6 +105,14 @@ class PeeringDiffScreen(Screen[None]):
     @property
     def rules_table(self) -> DiffTable:
         return self.query_one("#rules", DiffTable)
+
+    @property
+    def acls_table(self) -> DiffTable:
+        return self.query_one("#acls", DiffTable)
+
+    @property
+    def resources_table(self) -> DiffTable:
+        return self.query_one("#resources", DiffTable)
 
     # --- the diff -----------------------------------------------------------------------
 
@@ -157,10 +153,13 @@ class PeeringDiffScreen(Screen[None]):
         elif diff is None and not self.diffing:
             title.append("\nno diff of this peering yet (r diffs it now)", style="yellow")
         self.query_one("#diff-title", Static).update(title)
-        routes, rules = self.routes_table, self.rules_table
+        routes, rules, acls = self.routes_table, self.rules_table, self.acls_table
+        self.show_paths()
         if diff is None:
             routes.show({})
             rules.show({})
+            acls.show({})
+            acls.display = False
             self.query_one("#reasons", Static).update("")
             return
         routes.show(
@@ -175,9 +174,49 @@ class PeeringDiffScreen(Screen[None]):
                 for i, row in enumerate(diff.rules)
             }
         )
+        acls.show({acl_key(i, row): acl_cells(row) for i, row in enumerate(diff.network_acls)})
+        # A diff read without ACLs (none known) has nothing to show there.
+        acls.display = bool(diff.network_acls)
         routes.border_title = f"route tables · {len(diff.routes)} row(s)"
         rules.border_title = f"inbound rules · {len(diff.rules)} row(s)"
+        acls.border_title = f"network ACLs · {len(diff.network_acls)} row(s)"
         self.query_one("#reasons", Static).update(reasons_text(diff))
+
+    def show_paths(self) -> None:
+        """Each resource's path verdict (hidden until walked, or when not connected)."""
+        table = self.resources_table
+        table.display = self.paths is not None or self.paths_error is not None
+        if self.paths_error is not None:
+            table.border_title = f"resources · ✗ {self.paths_error}"
+            table.show({})
+            return
+        paths = self.paths or {}
+        table.show({rid: resource_cells(r, report) for rid, (r, report) in paths.items()})
+        table.border_title = (
+            f"resources · {len(paths)} in the VPC · t: the hop-by-hop path"
+            if paths
+            else "resources · none of the deployment's is in this VPC"
+        )
+
+    @work(exclusive=True, group="paths", exit_on_error=False)
+    async def walk_paths(self) -> None:
+        """Walk the path from the deployment to each of its resources in the VPC."""
+        session = self.dashboard.session
+        deployment_id = self.deployment_id or (
+            self.reading.diff.deployment_id if self.reading else None
+        )
+        if session is None or deployment_id is None:
+            return
+        try:
+            found = await check_resource_paths(
+                session.platform, session.ec2, deployment_id, self.peering_id
+            )
+        except (PeeringError, OSError) as exc:
+            self.paths_error = f"paths not walked: {describe_error(exc)}"
+        else:
+            self.paths = {r.id: (r, report) for r, report in found}
+            self.paths_error = None
+        self.show_paths()
 
     @work(exclusive=True, group="rediff", exit_on_error=False)
     async def rediff(self) -> None:
@@ -203,6 +242,7 @@ class PeeringDiffScreen(Screen[None]):
         else:
             self.rediffs += 1
             self.adopt(DiffReading(diff, self.dashboard.now(), REDIFFED))
+            self.walk_paths()
         finally:
             self.diffing = False
             self.show()
@@ -230,6 +270,22 @@ class PeeringDiffScreen(Screen[None]):
     def action_open_detail(self) -> None:
         """``d``: the peering's detail."""
         self.dashboard.open_detail(self.peering_id)
+
+    def action_open_path(self) -> None:
+        """``t``: the hop-by-hop path to the highlighted resource."""
+        if self.paths is None and self.paths_error is None and self.dashboard.session:
+            self.notify("the resources' paths are being walked; a moment", severity="warning")
+            return
+        if not self.paths:
+            self.notify(
+                "no resource of this deployment to walk to here; from a shell: "
+                f"peering-tui path DEPLOYMENT {self.peering_id} --to IP:PORT (or --from IP)",
+                severity="warning",
+            )
+            return
+        key = self.resources_table.highlighted_key()
+        resource, report = self.paths.get(key or "", next(iter(self.paths.values())))
+        self.app.push_screen(PathScreen(report, resource.name))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_failed_worker(self, event)

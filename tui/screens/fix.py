@@ -1,6 +1,6 @@
 """The fix plan of one peering: the core's ordered actions, each with its reason and exact
-``aws ec2`` command, the ``--replace`` and ``--revoke`` flags as checkboxes (what they hold
-back stays listed), ``c`` to copy the commands for someone with write access, and Apply —
+``aws ec2`` command, the ``--replace``, ``--revoke`` and ``--nacl`` flags as checkboxes (what
+they hold back stays listed), ``c`` to copy the commands for someone with write access, and Apply —
 confirmed first, applied action by action with live results, audited, then diffed again.
 
 ``plan_fix`` decides the actions and ``apply_fix`` makes them; this screen only shows, asks
@@ -29,6 +29,7 @@ from .. import bindings
 from ..dashboard import Dashboard
 from ..drift_text import (
     FLAG_MEANS,
+    FLAGS,
     DiffReading,
     after_fix_text,
     applied_text,
@@ -74,16 +75,25 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
     def revoke(self) -> bool:
         return self.query_one("#revoke", TickBox).value
 
+    @property
+    def nacl(self) -> bool:
+        return self.query_one("#nacl", TickBox).value
+
+    @property
+    def flags(self) -> dict[str, bool]:
+        """The ticked flags, as ``plan.allowed`` takes them."""
+        return {"replace": self.replace, "revoke": self.revoke, "nacl": self.nacl}
+
     def allowed(self) -> list[FixAction]:
         """The actions the ticked flags allow, in the plan's order."""
-        return self.plan.allowed(replace=self.replace, revoke=self.revoke)
+        return self.plan.allowed(**self.flags)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="fix-dialog", classes="dialog"):
             yield Static(id="fix-title", classes="dialog-title")
             with Horizontal(id="fix-flags"):
-                yield TickBox("--replace", id="replace", compact=True)
-                yield TickBox("--revoke", id="revoke", compact=True)
+                for flag in FLAGS:
+                    yield TickBox(f"--{flag}", id=flag, compact=True)
             with VerticalScroll(id="fix-body"):
                 yield Static(id="fix-actions")
                 yield Static(id="fix-applied")
@@ -94,8 +104,8 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#replace").tooltip = FLAG_MEANS["replace"]
-        self.query_one("#revoke").tooltip = FLAG_MEANS["revoke"]
+        for flag in FLAGS:
+            self.query_one(f"#{flag}").tooltip = FLAG_MEANS[flag]
         self.query_one("#fix-applied").display = False
         self.watch(self.app, "read_only", self._read_only_changed, init=True)
         self.show()
@@ -115,9 +125,9 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         title.append_text(verdict(diff))
         title.append(f" · {self.reading.source} at {clock_time(self.reading.at)}", style="dim")
         self.query_one("#fix-title", Static).update(title)
-        replace, revoke = self.replace, self.revoke
-        count, held = plan_counts(self.plan, replace=replace, revoke=revoke)
-        for flag, ticked in (("replace", replace), ("revoke", revoke)):
+        flags = self.flags
+        count, held = plan_counts(self.plan, **flags)
+        for flag, ticked in flags.items():
             # On or off in words too: the checkbox's mark differs only by colour.
             needing = sum(a.needs == flag for a in self.plan.actions)
             label = f"--{flag} {'on' if ticked else 'off'}"
@@ -128,8 +138,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         actions.update(
             plan_table(
                 self.plan,
-                replace=replace,
-                revoke=revoke,
+                **flags,
                 results=self.results,
                 running=self.running_index,
             )
@@ -140,7 +149,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         apply = self.query_one("#apply", Button)
         apply.disabled = self.running or count == 0
         apply.label = f"Apply {count}" if count else "Apply"
-        for selector in ("#replace", "#revoke", "#close"):
+        for selector in (*(f"#{flag}" for flag in FLAGS), "#close"):
             self.query_one(selector).disabled = self.running
 
     @on(Checkbox.Changed)
@@ -157,6 +166,10 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         """``v``: tick or untick ``--revoke``."""
         self._toggle("#revoke")
 
+    def action_toggle_nacl(self) -> None:
+        """``n``: tick or untick ``--nacl``."""
+        self._toggle("#nacl")
+
     def _toggle(self, selector: str) -> None:
         if self.running:
             self.notify("the fix is running; wait for it", severity="warning")
@@ -165,15 +178,9 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
 
     def action_copy_commands(self) -> None:
         """``c``: the plan as a shell script of ``aws ec2`` commands, to the clipboard."""
-        script = plan_script(
-            self.plan,
-            self.reading.diff,
-            self.deployment_name,
-            replace=self.replace,
-            revoke=self.revoke,
-        )
+        script = plan_script(self.plan, self.reading.diff, self.deployment_name, **self.flags)
         self.app.copy_to_clipboard(script)
-        count, held = plan_counts(self.plan, replace=self.replace, revoke=self.revoke)
+        count, held = plan_counts(self.plan, **self.flags)
         held_text = (
             f" ({sum(held.values())} held back, commented out)" if any(held.values()) else ""
         )
@@ -197,7 +204,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
             return
         chosen = self.allowed()
         if not chosen:
-            _, held = plan_counts(self.plan, replace=self.replace, revoke=self.revoke)
+            _, held = plan_counts(self.plan, **self.flags)
             flags = ", ".join(f"--{flag}" for flag, count in held.items() if count)
             self.notify(
                 f"nothing to apply; held back until you tick {flags}"
@@ -306,7 +313,7 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         self.reading = self.rediffed = DiffReading(diff, self.dashboard.now(), REDIFFED)
         self.plan = plan_fix([diff])
         self.results = {}
-        _, held = plan_counts(self.plan, replace=self.replace, revoke=self.revoke)
+        _, held = plan_counts(self.plan, **self.flags)
         result.update(after_fix_text(diff, self.plan, failed, held))
         if diff.in_sync:
             self.notify(f"{diff.peering_id} is in sync", title="fix applied", timeout=5)
