@@ -73,14 +73,16 @@ class PlatformClient:
         self.not_modified = 0
         # path → (ETag, what its body parsed to): a 304 returns the parsed value as it was.
         self._etags: dict[str, tuple[str, Any]] = {}
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=httpx.BasicAuth(key, secret_value),
-            verify=verify,
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": "peering-tui"},
-        )
+        self._settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "auth": httpx.BasicAuth(key, secret_value),
+            "verify": verify,
+            "timeout": timeout,
+            "headers": {"User-Agent": "peering-tui"},
+        }
+        self._transport = transport
+        self._http = httpx.AsyncClient(transport=transport, **self._settings)
+        self._unpooled_http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Self:
         return self
@@ -90,6 +92,20 @@ class PlatformClient:
 
     async def close(self) -> None:
         await self._http.aclose()
+        if self._unpooled_http is not None:
+            await self._unpooled_http.aclose()
+
+    def _unpooled(self) -> httpx.AsyncClient:
+        """A client that opens a connection for each request, for the requests that must not be
+        repeated: on a pooled connection the platform closed while it sat idle, one would fail
+        before it arrived, and could not be sent again."""
+        if self._transport is not None:  # an injected transport pools as it pleases
+            return self._http
+        if self._unpooled_http is None:
+            self._unpooled_http = httpx.AsyncClient(
+                limits=httpx.Limits(max_keepalive_connections=0), **self._settings
+            )
+        return self._unpooled_http
 
     async def _request(
         self,
@@ -107,11 +123,12 @@ class PlatformClient:
         cached = self._etags.get(path) if method == "GET" else None
         if cached is not None:
             headers["If-None-Match"] = cached[0]
+        http = self._http if idempotent else self._unpooled()
         last: Exception | None = None
         for attempt in range(self.max_attempts):
             self.calls[f"{method} {path}"] += 1
             try:
-                response = await self._http.request(method, path, json=json, headers=headers)
+                response = await http.request(method, path, json=json, headers=headers)
             except httpx.TransportError as exc:
                 tls = _tls_failure(exc, self.base_url)
                 if tls is not None:  # not a network hiccup: no retry will change it

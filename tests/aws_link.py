@@ -26,6 +26,7 @@ class AwsLink:
         self.delay = delay
         # When the first byte of the first request arrived (``time.perf_counter``).
         self.first_request_at: float | None = None
+        self.connections = 0  # accepted so far
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._relays: set[asyncio.Task[None]] = set()
@@ -56,6 +57,7 @@ class AwsLink:
         task = asyncio.current_task()
         assert task is not None
         self._relays.add(task)
+        self.connections += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._upstream)
             await asyncio.gather(
