@@ -35,7 +35,8 @@ WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 test: lint
 	$(BIN)/pytest -q -n $(WORKERS) -m "not slow"
 
-# Everything, the long variants too (200 poll ticks and 20 seeds under faults, 5,000 peerings).
+# Everything, the long variants too (a 3-minute AWS outage, 200 poll ticks and 20 seeds under
+# faults, 5,000 peerings).
 test-all: lint
 	$(BIN)/pytest -q -n $(WORKERS)
 

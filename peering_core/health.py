@@ -16,10 +16,23 @@ from pydantic.alias_generators import to_camel
 
 from .durations import countdown, iso
 from .intent import PENDING_LIFETIME_DAYS, PeeringIntent
-from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, PlatformStatus
+from .models import (
+    AwsPeering,
+    Deployment,
+    DeploymentVpc,
+    PlatformPeering,
+    PlatformSide,
+    PlatformStatus,
+)
 
 
 class Health(StrEnum):
+    """How bad it is, in one word and one symbol everywhere (tables, the status line, the diff
+    view, ``ls``, ``watch``): ``error`` — traffic cannot flow (a missing or blackhole route, no
+    allowing rule, an ACL that blocks, a pcx that is not active); ``warning`` — it works but
+    needs attention (stale, too broad, a request waiting to be confirmed or expiring, a peering
+    being accepted or deleted); ``ok``."""
+
     OK = "ok"
     WARNING = "warning"
     ERROR = "error"
@@ -27,6 +40,15 @@ class Health(StrEnum):
     @property
     def rank(self) -> int:
         return {"ok": 0, "warning": 1, "error": 2}[self.value]
+
+    @property
+    def symbol(self) -> str:
+        return {"ok": "✓", "warning": "!", "error": "✗"}[self.value]
+
+    @property
+    def label(self) -> str:
+        """``✗ error``: the symbol and the word, as every output writes them."""
+        return f"{self.symbol} {self.value}"
 
 
 def worst(healths: Iterable[Health]) -> Health:
@@ -70,6 +92,9 @@ class DeploymentView(BaseModel):
     health: Health
 
 
+# A pcx in one of these states, with no platform record, is history (deleted, rejected by the
+# platform, expired unconfirmed, failed): AWS shows it for a while, nothing can be done with it.
+HISTORY_AWS_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
 LIVE_AWS_STATES = frozenset({"initiating-request", "pending-acceptance", "provisioning", "active"})
 
 
@@ -80,6 +105,25 @@ def expiry(pcx: AwsPeering, intent: PeeringIntent | None) -> datetime | None:
     if intent is not None and intent.requested_at is not None:
         return intent.requested_at + timedelta(days=PENDING_LIFETIME_DAYS)
     return None
+
+
+def retrying_words(record: PlatformPeering) -> str:
+    """Why the platform's work on a peering is waiting, in the row's words."""
+    what = "deleting" if record.status is PlatformStatus.DELETING else "accepting"
+    tries = f"{record.attempts} attempt{'s' if record.attempts != 1 else ''}"
+    return f"retrying: {record.last_error} ({what}; {tries} so far)"
+
+
+def deployment_side_words(side: PlatformSide) -> str:
+    """The deployment side as the platform last checked it: its pcx and its routes."""
+    routes = {
+        "ok": "routes ok",
+        "repaired": "routes repaired at the last check",
+        "missing": "routes missing: " + ", ".join(side.missing_routes),
+    }[side.routes]
+    if side.routes_repaired and side.routes != "repaired":
+        routes += f" ({side.routes_repaired} restored so far)"
+    return f"pcx {side.pcx_state or 'unknown'}, {routes}"
 
 
 def _judge(
@@ -119,14 +163,23 @@ def _judge(
             return Health.WARNING, problems
         problems.append(f"the platform says {status.value} but AWS no longer shows the pcx")
         return Health.ERROR, problems
+    if record.retrying:
+        problems.append(retrying_words(record))
+        return Health.WARNING, problems
     if status is PlatformStatus.RUNNING:
+        side = record.platform_side
+        if side is not None and side.routes == "missing":
+            # The deployment's replies have no way back: traffic cannot flow.
+            problems.append(f"deployment side: {deployment_side_words(side)}")
+            return Health.ERROR, problems
         if pcx.status == "active":
             return Health.OK, problems
         if pcx.status in ("deleted", "deleting"):
             problems.append(f"platform running but pcx {pcx.status} on AWS")
             return Health.ERROR, problems
         problems.append(f"platform running but pcx {pcx.status} on AWS")
-        return Health.ERROR if pcx.status not in LIVE_AWS_STATES else Health.WARNING, problems
+        # Traffic cannot flow through a pcx that is not active, whatever its way there.
+        return Health.ERROR, problems
     if status is PlatformStatus.PENDING:
         if pcx.status in LIVE_AWS_STATES:
             problems.append("confirmed; the platform is accepting it")
@@ -145,12 +198,14 @@ def build_views(
     *,
     now: datetime,
     aws_regions_read: Iterable[str] | None = None,
-    drift: Mapping[str, Sequence[str]] | None = None,
+    drift: Mapping[str, Sequence[tuple[Health, str]]] | None = None,
 ) -> list[PeeringView]:
     """Join platform records and AWS pcxs. pcxs toward a deployment VPC that the platform does
-    not know are listed as unconfirmed; deleted ones without a record are history and hidden.
+    not know are listed as unconfirmed; ones gone on AWS (deleted, rejected, expired, failed)
+    without a record are history and hidden.
 
-    ``drift`` adds per-peering drift problems (from :mod:`peering_core.drift`).
+    ``drift`` adds per-peering drift problems with their severity (``PeeringDiff.problems``
+    from :mod:`peering_core.drift`); the view's health is the worst of them and its own.
     """
     by_deployment = {d.id: d for d in deployments}
     by_vpc = {v.vpc_id: v for v in vpcs}
@@ -167,9 +222,15 @@ def build_views(
         aws_known = regions_read is None or region in regions_read
         health, problems = _judge(record, pcx, aws_known, expires, now)
         peering_id = record.peering_id if record else pcx.id if pcx else ""
-        extra = list((drift or {}).get(peering_id, ()))
-        if extra and health is Health.OK:
-            health = Health.WARNING
+        found = (drift or {}).get(peering_id, ())
+        # What stops traffic is said first, whichever side it is on.
+        stops = [text for level, text in found if level is Health.ERROR]
+        notes = [text for level, text in found if level is not Health.ERROR]
+        if health is Health.ERROR:
+            problems = [*problems, *stops, *notes]
+        else:
+            problems = [*stops, *problems, *notes]
+        health = worst([health, *(level for level, _ in found)])
         views.append(
             PeeringView(
                 peering_id=peering_id,
@@ -186,7 +247,7 @@ def build_views(
                 requester_vpc=record.vpc_id if record else pcx.requester.vpc_id if pcx else "",
                 requester_cidr=record.cidr if record else pcx.requester.cidr if pcx else None,
                 health=health,
-                problems=(*problems, *extra),
+                problems=tuple(problems),
                 confirmed=record is not None,
                 created_at=record.create_at if record else intent.requested_at if intent else None,
                 expires_at=expires,
@@ -203,7 +264,7 @@ def build_views(
         if pcx.id in seen:
             continue
         vpc = by_vpc.get(pcx.accepter.vpc_id)
-        if vpc is None or pcx.status in ("deleted", "deleting"):
+        if vpc is None or pcx.status in HISTORY_AWS_STATES:
             continue
         seen.add(pcx.id)
         add(None, pcx, vpc.deployment_id)

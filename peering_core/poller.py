@@ -132,7 +132,7 @@ class Fleet:
             all_pcxs,
             now=now,
             aws_regions_read=[r for r in regions if sources[aws_source(r)].ok],
-            drift={pcx: d.summary() for pcx, d in diffs.items()},
+            drift={pcx: d.problems() for pcx, d in diffs.items()},
         )
         views = [unchanged(known_views, v.peering_id, v) for v in views]
         known_deployments = (
