@@ -22,7 +22,7 @@ from ..access import check_may_change
 from ..audit import check_audit_log
 from ..config import Connection, load_connection, read_only_requested
 from ..errors import ExitCode, PeeringError
-from .create_delete import run_create, run_delete
+from .create_delete import run_create, run_delete, run_retry
 from .diff_fix import run_diff, run_fix
 from .ls import run_ls
 from .output import Output
@@ -34,6 +34,7 @@ OPERATOR_COMMANDS: dict[str, Runner] = {
     "ls": run_ls,
     "create": run_create,
     "delete": run_delete,
+    "retry": run_retry,
     "diff": run_diff,
     "fix": run_fix,
     "path": run_path,
@@ -105,7 +106,9 @@ def run_command(args: argparse.Namespace) -> int:
             "PEERING_PLATFORM_SECRET (or run `peering-tui sandbox` and use its exports)",
             ExitCode.USAGE,
         )
-    mutating = args.command in ("create", "delete") or (args.command == "fix" and not args.dry_run)
+    mutating = args.command in ("create", "delete", "retry") or (
+        args.command == "fix" and not args.dry_run
+    )
     if mutating and read_only_requested(args.read_only):
         return out.error(
             "READ_ONLY",
