@@ -142,6 +142,26 @@ def check_peer_vpc(
 # --- validate ---------------------------------------------------------------------------------
 
 
+async def preflight(platform: PlatformClient, deployment: Deployment, vpc: Vpc) -> None:
+    """Ask the platform whether it would take ``vpc`` as the peer before any pcx exists: it
+    runs the confirmation's rules, its own route tables included, which only it can read. A
+    refusal is final (exit 3, the platform's code): requesting the pcx would only make debris."""
+    try:
+        await platform.check_peering(
+            deployment.id, vpc.owner_id, vpc.id, deployment.region, vpc.cidrs or (vpc.cidr,)
+        )
+    except PlatformApiError as exc:
+        if exc.status == 404:
+            raise InvalidInput(exc.code, exc.message, step=Step.VALIDATE) from None
+        if exc.status in (409, 422):
+            raise Refused(
+                exc.code,
+                f"the platform would refuse VPC {vpc.id}: {exc.message}; nothing was created",
+                step=Step.VALIDATE,
+            ) from None
+        raise Failed(exc.code, exc.message, step=Step.VALIDATE) from None
+
+
 def _check_request(request: CreateRequest) -> tuple[int, ...]:
     """The ids' shapes and the ports, before any call; returns the ports sorted."""
     try:
@@ -212,6 +232,7 @@ async def plan_create(
         check_peer_vpc(vpc, info, await platform.peerings(deployment.id))
     except RuleViolation as exc:
         raise InvalidInput(exc.code, f"VPC {vpc.id}: {exc.message}", step=Step.VALIDATE) from None
+    await preflight(platform, deployment, vpc)
 
     pcxs, tables, subnets, groups = await asyncio.gather(
         ec2.describe_peerings(region, requester_vpc_ids=[vpc.id]),
@@ -253,6 +274,15 @@ async def plan_create(
 
 
 # --- the steps --------------------------------------------------------------------------------
+
+
+def clear_hint(plan: CreatePlan, peering_id: str) -> str:
+    """What to do about a peering that cannot be resumed: clear it, then see to the cause."""
+    return (
+        f"this is final, a re-run would not help: clear it with `peering-tui delete "
+        f"{plan.deployment.id} {peering_id} --confirm {peering_id}` (ctrl+d in the dashboard) "
+        "and see to the cause first"
+    )
 
 
 async def request_pcx(
@@ -345,6 +375,13 @@ async def confirm_on_platform(
             deployment_id, peering_id, plan.vpc.owner_id, plan.vpc.id
         )
     except PlatformApiError as exc:
+        if exc.status in (409, 422):
+            # A rule said no: the same request would be refused again, so nothing to resume.
+            raise Refused(
+                exc.code,
+                f"the platform refused {peering_id}: {exc.message}; {clear_hint(plan, peering_id)}",
+                step=Step.CONFIRM,
+            ) from None
         raise Failed(
             exc.code, f"the platform refused {peering_id}: {exc.message}", step=Step.CONFIRM
         ) from None
@@ -373,9 +410,12 @@ async def wait_until_running(
                 step=Step.WAIT,
             )
         if record.status is PlatformStatus.FAILED:
-            raise Failed(
+            # Failed is final on the platform (AWS trouble is retried, not failed): re-running
+            # would only wait on it again.
+            raise Refused(
                 "PEERING_FAILED",
-                f"the platform could not accept {peering_id}: {record.reason}",
+                f"the platform could not accept {peering_id}: {record.reason}; "
+                f"{clear_hint(plan, peering_id)}",
                 step=Step.WAIT,
             )
         if record.status is not PlatformStatus.RUNNING:
@@ -385,9 +425,10 @@ async def wait_until_running(
             return record, pcx
         if pcx is None or pcx.status not in LIVE_AWS_STATES:
             state = pcx.status if pcx else "gone"
-            raise Failed(
+            raise Refused(
                 "PEERING_NOT_ACTIVE",
-                f"platform running but {peering_id} is {state} on AWS",
+                f"platform running but {peering_id} is {state} on AWS; "
+                f"{clear_hint(plan, peering_id)}",
                 step=Step.WAIT,
             )
         return None

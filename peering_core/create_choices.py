@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from .aws import Ec2Gateway
-from .create import check_peer_vpc, default_security_groups, live_pcx
+from .create import check_peer_vpc, default_security_groups, live_pcx, preflight
 from .drift import serving_route_tables
-from .errors import RuleViolation
+from .errors import Refused, RuleViolation
 from .models import (
     AwsPeering,
     Deployment,
@@ -81,6 +81,17 @@ def vpc_refusal(
     return None
 
 
+async def platform_refusal(
+    platform: PlatformClient, deployment: Deployment, vpc: Vpc
+) -> str | None:
+    """Why the platform's pre-flight check refuses ``vpc`` as the peer, or ``None``."""
+    try:
+        await preflight(platform, deployment, vpc)
+    except Refused as exc:
+        return exc.message.removesuffix("; nothing was created")
+    return None
+
+
 def _resumable(pcxs: Sequence[AwsPeering], vpc_id: str, accepter_vpc: str) -> str | None:
     """The live pcx of ``vpc_id`` toward the deployment that a create would resume."""
     pcx = live_pcx([p for p in pcxs if p.requester.vpc_id == vpc_id], accepter_vpc)
@@ -112,6 +123,12 @@ async def load_create_choices(
         if ids
         else ([], [], [])
     )
+    local = {v.id: vpc_refusal(v, info, records) for v in vpcs}
+    # What only the platform knows (its own route tables), asked for every VPC the local rules
+    # let through, at once: the form never offers a VPC the platform would fail.
+    asked = [v for v in vpcs if local[v.id] is None]
+    verdicts = await asyncio.gather(*(platform_refusal(platform, deployment, v) for v in asked))
+    refusals = local | {v.id: verdict for v, verdict in zip(asked, verdicts, strict=True)}
     choices = []
     for vpc in sorted(vpcs, key=lambda v: (v.name or "~", v.id)):
         mine = [t for t in tables if t.vpc_id == vpc.id]
@@ -120,7 +137,7 @@ async def load_create_choices(
         choices.append(
             VpcChoice(
                 vpc=vpc,
-                refusal=vpc_refusal(vpc, info, records),
+                refusal=refusals[vpc.id],
                 peered_by=_resumable(pcxs, vpc.id, info.vpc_id),
                 route_tables=tuple(sorted(mine, key=lambda t: t.id)),
                 default_route_tables=tuple(serving_route_tables(mine, my_subnets)),

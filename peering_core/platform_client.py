@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 import httpx
@@ -302,6 +302,19 @@ class PlatformClient:
         return PlatformPeering.model_validate(
             await self._request("POST", f"/api/v1/deployments/{deployment_id}/peerings", body)
         )
+
+    async def check_peering(
+        self,
+        deployment_id: str,
+        account_id: str,
+        vpc_id: str,
+        region: str,
+        cidrs: Sequence[str],
+    ) -> None:
+        """The pre-flight check: refuses (:class:`PlatformApiError`) exactly as a confirmation
+        of this VPC would, before any pcx exists; stores nothing."""
+        body = {"accountId": account_id, "vpcId": vpc_id, "region": region, "cidrs": list(cidrs)}
+        await self._request("POST", f"/api/v1/deployments/{deployment_id}/peerings:check", body)
 
     async def delete_peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
         return PlatformPeering.model_validate(

@@ -14,6 +14,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -39,9 +40,11 @@ from peering_core.create import CreateResult
 from peering_core.errors import ExitCode, PeeringError
 from peering_core.health import DeploymentView, PeeringView
 from peering_core.printable import harmless
+from peering_core.retry import retry_failed
 from peering_core.snapshot import Snapshot
 
 from . import bindings
+from .dashboard import audited_run
 from .failures import describe_error, report_failed_worker
 from .formatting import clock_time
 from .harmless_lines import HarmlessLines
@@ -56,6 +59,7 @@ from .messages import (
 from .palette import PeeringCommands
 from .polling import PollThread
 from .rows import FleetRows
+from .screens.confirm import ConfirmationModal
 from .screens.create import CreatePeeringScreen
 from .screens.delete import DeletePeeringModal
 from .screens.detail import PeeringDetailScreen
@@ -515,6 +519,48 @@ class PeeringApp(App[None]):
             self.notify("select a peering first", severity="warning")
             return
         self.push_screen(DeletePeeringModal(view), self._deleted)
+
+    def open_retry(self, view: PeeringView | None) -> None:
+        """Ask, then have the platform run a failed peering's last step again."""
+        if self.refuse_read_only():
+            return
+        if self.session is None:
+            self.notify("not connected yet", severity="warning")
+            return
+        if view is None or view.platform_status != "failed":
+            self.notify(
+                "only a peering that failed on the platform can be retried", severity="warning"
+            )
+            return
+        reason = view.platform.reason if view.platform else None
+        self.push_screen(
+            ConfirmationModal(
+                f"Retry {view.peering_id}?",
+                f"the platform runs its last step again (it failed: {reason or 'no reason'});\n"
+                "retry once the cause is gone, or clear it with ctrl+d",
+                confirm_label="Retry",
+            ),
+            partial(self._retry_confirmed, view),
+        )
+
+    def _retry_confirmed(self, view: PeeringView, yes: bool | None) -> None:
+        if yes:
+            self.run_retry(view)
+
+    @work(group="retry", exit_on_error=False)
+    async def run_retry(self, view: PeeringView) -> None:
+        """The retry, audited like the command line's; its outcome as a notification."""
+        session = self.session
+        if session is None:
+            return
+        target = {"deploymentID": view.deployment_id, "peeringId": view.peering_id}
+        work = retry_failed(session.platform, view.deployment_id, view.peering_id)
+        result = await audited_run(self, "retry", target, work)
+        if isinstance(result, PeeringError | OSError):
+            self.notify(describe_error(result), title="retry", severity="error", timeout=15)
+        else:
+            self.notify(f"{result.peering_id} is {result.platform_status}", title="retried")
+        self.poll_now()
 
     def _deleted(self, deleted: bool | None) -> None:
         if deleted and self.poller is not None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from textual.binding import Binding
 
 # Actions that change something on either side; hidden and refused in read-only mode.
-MUTATING_ACTIONS = frozenset({"create", "delete", "apply_fix"})
+MUTATING_ACTIONS = frozenset({"create", "delete", "retry", "apply_fix"})
 
 APP: list[Binding] = [
     Binding(
@@ -119,6 +119,14 @@ MAIN: list[Binding] = [
         "delete",
         tooltip="guarded delete of the selected peering",
         id="dashboard.delete",
+    ),
+    Binding(
+        "r",
+        "retry",
+        "retry",
+        show=False,
+        tooltip="run a failed peering's last step again on the platform (asks first)",
+        id="dashboard.retry",
     ),
     Binding(
         "escape",

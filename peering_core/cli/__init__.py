@@ -34,6 +34,7 @@ OPERATOR_COMMANDS: dict[str, tuple[str, str]] = {
     "ls": ("ls", "run_ls"),
     "create": ("create_delete", "run_create"),
     "delete": ("create_delete", "run_delete"),
+    "retry": ("create_delete", "run_retry"),
     "diff": ("diff_fix", "run_diff"),
     "fix": ("diff_fix", "run_fix"),
     "path": ("path", "run_path"),
@@ -140,7 +141,9 @@ def run_command(args: argparse.Namespace) -> int:
             "PEERING_PLATFORM_SECRET (or run `peering-tui sandbox` and use its exports)",
             ExitCode.USAGE,
         )
-    mutating = args.command in ("create", "delete") or (args.command == "fix" and not args.dry_run)
+    mutating = args.command in ("create", "delete", "retry") or (
+        args.command == "fix" and not args.dry_run
+    )
     if mutating and read_only_requested(args.read_only):
         return out.error(
             "READ_ONLY",

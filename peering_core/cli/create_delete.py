@@ -11,6 +11,7 @@ from ..config import Connection, connected
 from ..create import CreateRequest, create_peering, plan_create
 from ..delete import DeleteRequest, delete_peering
 from ..errors import ExitCode
+from ..retry import retry_failed
 from ..rules import parse_ports
 from .output import Output, ask
 
@@ -78,5 +79,16 @@ async def run_delete(args: argparse.Namespace, connection: Connection, out: Outp
         else f"; removed {len(result.routes_removed)} route(s) and "
         f"{len(result.rules_removed)} rule(s)"
     )
+    out.result({"result": result.model_dump(mode="json")}, text)
+    return ExitCode.OK
+
+
+async def run_retry(args: argparse.Namespace, connection: Connection, out: Output) -> int:
+    async with connected(connection) as (platform, ec2):
+        target = {"deploymentID": args.deployment, "peeringId": args.peering}
+        async with audited(await audit_log(connection, ec2), "retry", target) as outcome:
+            result = await retry_failed(platform, args.deployment, args.peering)
+            outcome["detail"] = result.model_dump(mode="json")
+    text = f"{result.peering_id} is {result.platform_status} after the retry"
     out.result({"result": result.model_dump(mode="json")}, text)
     return ExitCode.OK

@@ -290,6 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-routes", action="store_true", help="leave the customer-side routes and rules"
     )
 
+    retry = commands.add_parser(
+        "retry",
+        parents=[common],
+        help="run a failed peering's last step again on the platform (acceptance or deletion)",
+    )
+    retry.add_argument("deployment", metavar="DEPLOYMENT")
+    retry.add_argument("peering", metavar="PCX")
+
     diff = commands.add_parser(
         "diff",
         parents=[common],

@@ -51,6 +51,8 @@ API = "/api/v1"
 OPEN_PATHS = frozenset({"/healthz"})
 MAX_BODY_BYTES = 64 * 1024
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# POSTs that only check (the pre-flight check of a peering): they change nothing.
+CHECKS = ":check"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -97,6 +99,26 @@ class ConfirmPeeringRequest(BaseModel):
     peering_id: str = Field(alias="peeringId", json_schema_extra=_shape(rules.PCX_RE))
     account_id: str = Field(alias="accountId", json_schema_extra=_shape(rules.ACCOUNT_RE))
     vpc_id: str = Field(alias="vpcId", json_schema_extra=_shape(rules.VPC_RE))
+
+
+class CheckPeeringRequest(BaseModel):
+    """A requester VPC to check before its pcx is requested (the pre-flight check)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    account_id: str = Field(alias="accountId", json_schema_extra=_shape(rules.ACCOUNT_RE))
+    vpc_id: str = Field(alias="vpcId", json_schema_extra=_shape(rules.VPC_RE))
+    region: str = Field(json_schema_extra=_shape(rules.REGION_RE))
+    cidrs: list[str] = Field(min_length=1, max_length=16)
+
+
+class PeeringCheck(BaseModel):
+    """The pre-flight check passed: a confirmation of this VPC would meet no refusal now."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    deployment_id: str = Field(alias="deploymentID")
+    vpc_id: str = Field(alias="vpcId")
+    cidrs: list[str]
+    ok: bool
 
 
 class CreateResourceRequest(BaseModel):
@@ -232,7 +254,8 @@ class Gate:
                 return
             receive = _replay(body, receive)
         scope.setdefault("state", {})["principal"] = principal
-        if scope["method"] not in MUTATING:
+        if scope["method"] not in MUTATING or scope["path"].endswith(CHECKS):
+            # A read, or a check that changes nothing: not a change to audit.
             await self.app(scope, receive, send)
             return
         status, recorded = 500, False
@@ -650,6 +673,20 @@ def create_app(
         request: Request, deployment_id: str, principal: Reader
     ) -> Response:
         return _json(request, _dump(await service.peerings(deployment_id, scope=principal.scope)))
+
+    @app.post(
+        f"{API}/deployments/{{deployment_id}}/peerings:check",
+        response_model=PeeringCheck,
+        responses=refusals | {409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    )
+    async def check_peering(
+        request: Request, deployment_id: str, body: CheckPeeringRequest, principal: Reader
+    ) -> Response:
+        """The rules a confirmation would meet, before any pcx exists; nothing is stored."""
+        checked = await service.check_peering(
+            deployment_id, body.model_dump(by_alias=True), scope=principal.scope
+        )
+        return _json(request, checked)
 
     @app.post(
         f"{API}/deployments/{{deployment_id}}/peerings",

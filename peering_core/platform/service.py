@@ -22,7 +22,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import botocore.session
@@ -666,6 +666,60 @@ class PlatformService:
             self.wake()
         return record, created
 
+    async def check_peering(
+        self, deployment_id: str, body: dict[str, Any], *, scope: str | None
+    ) -> dict[str, Any]:
+        """The pre-flight check: the rules a confirmation of the requester VPC would meet
+        (the deployment running, one region, reserved and overlapping blocks, the deployment's
+        own route tables), run before any pcx exists, and nothing stored. Refuses exactly as
+        the confirm (or the acceptance) would."""
+        try:
+            account_id = rules.check_account_id(body.get("accountId"))
+            vpc_id = rules.check_vpc_id(body.get("vpcId"))
+            region = rules.check_region(body.get("region"))
+            given = body.get("cidrs")
+            if not isinstance(given, list) or not given:
+                raise RuleViolation(
+                    "INVALID_ARGUMENT", "cidrs: give the VPC's IPv4 blocks", "cidrs"
+                )
+            blocks = tuple(str(rules.parse_cidr(c, "cidrs")) for c in given)
+        except RuleViolation as exc:
+            raise from_rule(exc) from None
+        row = await self._deployment_row(deployment_id, scope)
+        self._check_running(row)
+        try:
+            rules.check_same_region(row.deployment.region, region)
+        except RuleViolation as exc:
+            raise from_rule(exc) from None
+        peerings = await self.store.peerings(deployment_id)
+        # The VPC's own peerings are skipped: re-running a create is not refused by its pcx.
+        own = {p.peering_id for p in peerings if p.vpc_id == vpc_id and p.account_id == account_id}
+        others = [
+            (p.peering_id, block)
+            for p in peerings
+            if p.status is not PlatformStatus.FAILED and p.peering_id not in own
+            for block in p.requester_cidrs
+        ]
+        try:
+            for block in blocks:
+                rules.check_peer_cidr(
+                    block,
+                    deployment_cidr=row.cidr,
+                    reserved=self.reserved_cidrs,
+                    other_peerings=others,
+                )
+        except RuleViolation as exc:
+            raise from_rule(exc) from None
+        try:
+            conflict = await self._route_conflict(row, blocks, own)
+        except AwsError as exc:
+            if transient(exc):
+                raise aws_unavailable(exc, self.retry_base * 4) from None
+            raise
+        if conflict:
+            raise PlatformError(422, "CIDR_OVERLAP", conflict)
+        return {"deploymentID": deployment_id, "vpcId": vpc_id, "cidrs": list(blocks), "ok": True}
+
     def _check_running(self, row: DeploymentRow) -> None:
         if row.deployment.status != "running":
             raise PlatformError(
@@ -786,7 +840,7 @@ class PlatformService:
             return
         state = pcx.status
         if state == "pending-acceptance":
-            conflict = await self._route_conflict(row, record)
+            conflict = await self._route_conflict(row, record.requester_cidrs, {record.peering_id})
             if conflict:
                 with contextlib.suppress(AwsError):
                     await self.ec2.reject_peering(region, peering_id)
@@ -813,16 +867,19 @@ class PlatformService:
             return NEVER
         return time.time() + self.reconcile_seconds
 
-    async def _route_conflict(self, row: DeploymentRow, record: PlatformPeering) -> str | None:
-        """Why the deployment's route tables cannot route the peer's blocks via its pcx, if so."""
+    async def _route_conflict(
+        self, row: DeploymentRow, blocks: Sequence[str], own: Collection[str]
+    ) -> str | None:
+        """Why the deployment's route tables cannot route the peer's ``blocks`` via its pcx, if
+        so (routes via the peer's ``own`` pcxs do not count)."""
         tables = await self.ec2.describe_route_tables(
             row.deployment.region, route_table_ids=row.route_table_ids
         )
         for table in tables:
             for route in table.routes:
-                if route.target_id == record.peering_id or route.target_kind == "local":
+                if route.target_id in own or route.target_kind == "local":
                     continue
-                for block in record.requester_cidrs:
+                for block in blocks:
                     if rules.overlaps(route.destination, block):
                         return (
                             f"CIDR overlap: deployment route table {table.id} already routes "

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from .. import rules
 from ..aws import AwsAccess
 from ..create import CreateRequest, create_peering
-from ..errors import Failed
 from ..intent import PeeringIntent
 from ..models import Deployment, NewApiKey, PlatformPeering, PlatformStatus, Role, Tenant
 from ..platform.ec2 import PlatformEc2
@@ -314,15 +313,10 @@ async def _create(
         if event.state == "done" and event.step in done:
             on_stage(f"{vpc} → {deployment}: {done[event.step]}")
 
-    try:
-        result = await create_peering(
-            request, client, customer, on_progress=progress, poll_interval=0.05
-        )
-        peering_id = result.peering_id
-    except Failed:
-        # The platform refused it at acceptance; the pcx is still there to show.
-        found = await customer.describe_peerings(cust.region, requester_vpc_ids=[cust.vpc_id])
-        peering_id = found[0].id
+    result = await create_peering(
+        request, client, customer, on_progress=progress, poll_interval=0.05
+    )
+    peering_id = result.peering_id
     report.peerings[f"{vpc}->{deployment}"] = peering_id
     return peering_id
 
@@ -331,7 +325,9 @@ async def _route_staging_to_its_vpn(
     client: PlatformClient, platform_aws: AwsAccess, report: SeedReport
 ) -> None:
     """The platform's own network already routes 192.168.0.0/16 from fleet-staging (a VPN to
-    its operations network), so a peer inside it fails at acceptance."""
+    its operations network), so a peer inside it fails at acceptance. peering-tui's create
+    refuses such a peer before any pcx (the platform's pre-flight check): the failed one of the
+    demo is requested and confirmed by hand, as an older tool would have."""
     staging_vpc = await client.deployment_vpc(report.deployments["fleet-staging"].id)
     async with EstateBuilder(platform_aws) as platform_ec2:
         igw = await platform_ec2.create_internet_gateway("us-east-1", staging_vpc.vpc_id)
@@ -376,13 +372,20 @@ async def _seed_peerings(
         ("factory-telemetry", "prod-data", ("orders-db", "events-kafka"), (5432, 9092)),
         ("eu-connected-cars", "eu-prod", ("app", "telemetry-db"), ()),
         ("apac-sensors", "apac-edge", ("app",), ()),
-        ("fleet-staging", "office-net", ("app",), ()),
     )
+
+    async def failed() -> str:
+        pcx = await _request(client, customer, report, "fleet-staging", "office-net")
+        async with asyncio.timeout(60):  # the demo shows it failed, not still being accepted
+            await wait_for_platform(client, report.deployments["fleet-staging"].id, pcx)
+        return pcx
+
     _healthy, _drifted, orphaned, _failed = await asyncio.gather(
         *(
             _create(client, customer, report, deployment, vpc, groups, ports, on_stage)
             for deployment, vpc, groups, ports in made_by_create
-        )
+        ),
+        failed(),
     )
     await asyncio.gather(
         unconfirmed,

@@ -402,6 +402,10 @@ class MainScreen(Screen[None]):
         """``ctrl+d``: guarded delete of the highlighted peering."""
         self.dashboard.open_delete(self.selected_peering())
 
+    def action_retry(self) -> None:
+        """``r``: retry the highlighted peering, if it failed on the platform."""
+        self.dashboard.open_retry(self.selected_peering())
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden from the footer in read-only mode; on_key refuses the key with a reason.
         return not (action in bindings.MUTATING_ACTIONS and self.dashboard.read_only)
