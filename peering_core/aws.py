@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader, create_loader
@@ -45,6 +47,12 @@ from .models import (
     Vpc,
 )
 
+# A credential that cannot be loaded (an expired SSO token, a denied role) is reported by this
+# module's callers with its fix; botocore also logs it with a traceback, which Python's
+# last-resort handler would print over the operator's terminal and the dashboard.
+for _logger in ("botocore", "aiobotocore"):
+    logging.getLogger(_logger).addHandler(logging.NullHandler())
+
 # AWS accepts up to 200 values per filter; larger batches are split.
 FILTER_VALUES_PER_CALL = 200
 
@@ -54,7 +62,8 @@ UNVERSIONED_ENTRIES_TTL = 3600.0
 
 
 class AwsAccess(BaseModel):
-    """How to reach one AWS account: a profile, explicit keys, or the default chain."""
+    """How to reach one AWS account: a profile, explicit keys, or the default chain; with
+    ``role_arn``, a role assumed with those credentials (refreshed before they expire)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -63,18 +72,27 @@ class AwsAccess(BaseModel):
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
     endpoint_url: str | None = None
+    role_arn: str | None = None
+    external_id: SecretStr | None = None
+    session_name: str = "peering-tui"
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        if self.role_arn:
+            return kwargs  # the session's assumed-role credentials sign every call
         if self.access_key_id:
             kwargs["aws_access_key_id"] = self.access_key_id
         if self.secret_access_key is not None:
             kwargs["aws_secret_access_key"] = self.secret_access_key.get_secret_value()
         if self.session_token is not None:
             kwargs["aws_session_token"] = self.session_token.get_secret_value()
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
         return kwargs
+
+    def source(self) -> AwsAccess:
+        """The credentials a role is assumed with (this access without its role)."""
+        return self.model_copy(update={"role_arn": None, "external_id": None})
 
 
 # botocore keeps service models in each session's loader, and EC2's is about 30 MB of Python
@@ -86,6 +104,8 @@ _LOADERS_LOCK = threading.Lock()
 
 
 def _session(profile: str | None) -> AioSession:
+    """A botocore session (its own credential chain: env, profile, SSO, …) sharing the
+    process's loader. Raises botocore's errors (an unknown profile): call it translated."""
     session = AioSession(profile=profile) if profile else get_session()
     data_path = session.get_config_variable("data_path")
     with _LOADERS_LOCK:
@@ -94,6 +114,56 @@ def _session(profile: str | None) -> AioSession:
             loader = _LOADERS[data_path] = create_loader(data_path)
     session.register_component("data_loader", loader)
     return session
+
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _AssumedRole:
+    """Credentials of ``access.role_arn``, assumed with ``access.source()``: botocore's
+    refreshable credentials renew them before they expire (15 minutes ahead, on the call
+    that finds them due), so a dashboard left open for hours keeps working. They live in
+    this object only: nothing is written to disk."""
+
+    def __init__(self, access: AwsAccess, region: str, clock: Clock, count: Counter[str]) -> None:
+        self.access = access
+        self.region = region
+        self.count = count
+        self.credentials = AioDeferredRefreshableCredentials(
+            refresh_using=self._assume, method="assume-role", time_fetcher=clock
+        )
+
+    async def load_credentials(self) -> AioDeferredRefreshableCredentials:
+        """What a botocore ``credential_provider`` answers."""
+        return self.credentials
+
+    async def _assume(self) -> dict[str, Any]:
+        source = self.access.source()
+        params: dict[str, Any] = {
+            "RoleArn": self.access.role_arn,
+            "RoleSessionName": self.access.session_name,
+        }
+        if self.access.external_id is not None:
+            params["ExternalId"] = self.access.external_id.get_secret_value()
+        self.count["AssumeRole"] += 1
+        with _translated("assume_role"):
+            session = _session(source.profile)
+            async with session.create_client(
+                "sts", region_name=self.region, **source.client_kwargs()
+            ) as sts:
+                answer = await sts.assume_role(**params)
+        creds = answer["Credentials"]
+        expiry = creds["Expiration"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+        }
 
 
 @contextlib.contextmanager
@@ -285,11 +355,15 @@ class Ec2Gateway:
         *,
         default_region: str = "us-east-1",
         max_attempts: int = 8,
+        clock: Clock = _now,
     ) -> None:
+        """``clock`` is what assumed-role credentials judge their expiry by (tests move it)."""
         self.access = access or AwsAccess()
         self.default_region = default_region
         self.calls: Counter[str] = Counter()
-        self._session = _session(self.access.profile)
+        self._clock = clock
+        # Made on the first call, where botocore's errors (an unknown profile) are translated.
+        self._session: AioSession | None = None
         self._config = AioConfig(
             # botocore's own "max_attempts" counts retries only; "total_max_attempts" counts
             # every attempt, which is what this parameter promises.
@@ -328,6 +402,8 @@ class Ec2Gateway:
             existing = self._clients.get(key)
             if existing is not None:
                 return existing
+            if self._session is None:
+                self._session = self._new_session()
             created: Any = await self._stack.enter_async_context(
                 self._session.create_client(
                     service,
@@ -340,16 +416,23 @@ class Ec2Gateway:
             self._clients[key] = created
             return created
 
+    def _new_session(self) -> AioSession:
+        session = _session(self.access.profile)
+        if self.access.role_arn:
+            role = _AssumedRole(self.access, self.default_region, self._clock, self.calls)
+            session.register_component("credential_provider", role)
+        return session
+
     async def _call(self, region: str, operation: str, service: str = "ec2", **params: Any) -> Any:
-        client = await self._client(service, region)
         with _translated(operation):
+            client = await self._client(service, region)
             return await getattr(client, operation)(**params)
 
     async def _pages(
         self, region: str, operation: str, key: str, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        client = await self._client("ec2", region)
         with _translated(operation):
+            client = await self._client("ec2", region)
             async for page in client.get_paginator(operation).paginate(**params):
                 for item in page.get(key, []):
                     yield item

@@ -18,6 +18,11 @@ from ..platform_client import PlatformClient
 
 PLATFORM_ACCOUNT_ID = "123456789012"  # moto's default account
 CUSTOMER_ACCOUNT_ID = "210987654321"
+CUSTOMER_ACCOUNT_NAME = "prod"
+# The customer's second account, reached by assuming a role with the first one's keys.
+STAGING_ACCOUNT_ID = "222222222222"
+STAGING_ACCOUNT_NAME = "staging"
+STAGING_ROLE_ARN = f"arn:aws:iam::{STAGING_ACCOUNT_ID}:role/peering-ops"
 SANDBOX_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1")
 
 
@@ -197,6 +202,32 @@ async def seed_estate(
     return report
 
 
+# The staging account's VPCs (name, region, CIDR, databases), as DEMO_VPCS.
+STAGING_VPCS: tuple[tuple[str, str, str, tuple[tuple[str, int, int], ...]], ...] = (
+    ("staging-app", "us-east-1", "172.40.0.0/16", (("staging-db", 10, 5432),)),
+    ("staging-tools", "us-east-1", "172.41.0.0/16", ()),
+    ("staging-eu", "eu-west-1", "172.42.0.0/16", ()),
+)
+
+
+async def seed_staging(
+    client: PlatformClient, staging: EstateBuilder, report: SeedReport, *, demo: bool = True
+) -> None:
+    """The customer's staging account: its VPCs and (``demo``) peerings of its own — one
+    healthy, one whose route was removed behind the tool's back, one never confirmed."""
+    for name, region, cidr, databases in STAGING_VPCS:
+        report.vpcs[name] = await build_customer_vpc(staging, name, region, cidr, databases)
+    if not demo:
+        return
+    await _create(client, staging, report, "factory-telemetry", "staging-app", ["app"])
+    drifted = await _create(client, staging, report, "fleet-staging", "staging-tools", ["app"])
+    tools = report.vpcs["staging-tools"]
+    cidr = (await client.deployment_vpc(report.deployments["fleet-staging"].id)).cidr
+    await staging.delete_route(tools.region, tools.route_tables[0], cidr)
+    await _request(client, staging, report, "eu-connected-cars", "staging-eu", confirm=False)
+    report.peerings["staging-tools->fleet-staging"] = drifted
+
+
 async def _request(
     client: PlatformClient,
     customer: EstateBuilder,
@@ -224,7 +255,7 @@ async def _request(
     )
     report.peerings[f"{vpc}->{deployment}"] = pcx.id
     if confirm:
-        await client.confirm_peering(dep.id, pcx.id, CUSTOMER_ACCOUNT_ID, cust.vpc_id)
+        await client.confirm_peering(dep.id, pcx.id, pcx.requester.owner_id, cust.vpc_id)
     return pcx.id
 
 

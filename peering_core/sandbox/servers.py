@@ -32,6 +32,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from .. import rules
+from ..accounts import Account
 from ..aws import AwsAccess, Ec2Gateway
 from ..models import Deployment, NewApiKey
 from ..platform.audit_log import PlatformAuditLog
@@ -40,7 +41,16 @@ from ..platform.server import create_app
 from ..platform.service import PlatformService, RequesterCidrs
 from ..platform.store import Store
 from ..platform_client import PlatformClient
-from .seed import CUSTOMER_ACCOUNT_ID, EstateBuilder, SeedReport, seed_estate
+from .seed import (
+    CUSTOMER_ACCOUNT_ID,
+    CUSTOMER_ACCOUNT_NAME,
+    STAGING_ACCOUNT_NAME,
+    STAGING_ROLE_ARN,
+    EstateBuilder,
+    SeedReport,
+    seed_estate,
+    seed_staging,
+)
 
 
 def free_socket(host: str = "127.0.0.1") -> socket.socket:
@@ -222,6 +232,8 @@ class Sandbox:
     workdir: Path | None = None
     deployments: list[Deployment] = field(default_factory=list)
     operator_key: NewApiKey | None = None  # a tenant's operator key, once seeded
+    # A second customer account (staging), reached by assuming a role with the first's keys.
+    second_account: bool = False
 
     @property
     def platform_url(self) -> str:
@@ -238,8 +250,10 @@ class Sandbox:
         requests_per_minute: int = 6000,
         failed_logins_per_minute: int = 10,
         forwarded_allow_ips: str | None = None,
+        second_account: bool = False,
     ) -> Sandbox:
-        """Start (or reset and reuse) a moto server and start a fresh platform in front of it.
+        """Start (or reset and reuse) a moto server and start a fresh platform in front of it;
+        ``second_account`` adds the customer's staging account (seeded by :meth:`seed`).
 
         Blocking: call it through ``asyncio.to_thread`` from a running event loop.
         """
@@ -279,6 +293,7 @@ class Sandbox:
             customer_aws=customer_aws,
             owns_moto=owns_moto,
             workdir=workdir,
+            second_account=second_account,
         )
 
     def stop(self) -> None:
@@ -298,6 +313,35 @@ class Sandbox:
     def customer_gateway(self) -> EstateBuilder:
         """EC2 as the customer account (it can build, for tests and seeding)."""
         return EstateBuilder(self.customer_aws, default_region=self.region)
+
+    @property
+    def staging_aws(self) -> AwsAccess:
+        """The staging account: its role, assumed with the customer's keys."""
+        return self.customer_aws.model_copy(update={"role_arn": STAGING_ROLE_ARN})
+
+    def staging_gateway(self) -> EstateBuilder:
+        """EC2 as the customer's staging account (it can build)."""
+        return EstateBuilder(self.staging_aws, default_region=self.region)
+
+    def accounts(self) -> tuple[Account, ...]:
+        """The customer's accounts as a config file's ``[[accounts]]`` would name them: the
+        exports' keys (the standard chain) and, with ``second_account``, staging's role."""
+        if not self.second_account:
+            return (Account("default", self.customer_aws, configured=False),)
+        return (
+            Account(CUSTOMER_ACCOUNT_NAME, self.customer_aws),
+            Account(STAGING_ACCOUNT_NAME, self.staging_aws),
+        )
+
+    def accounts_config(self) -> str:
+        """The ``[[accounts]]`` block for the exports (no credentials: the first account is
+        the exports' standard chain, the second a role assumed with it)."""
+        if not self.second_account:
+            return ""
+        return (
+            f'[[accounts]]\nname = "{CUSTOMER_ACCOUNT_NAME}"\n\n'
+            f'[[accounts]]\nname = "{STAGING_ACCOUNT_NAME}"\nrole_arn = "{STAGING_ROLE_ARN}"\n'
+        )
 
     def platform_gateway(self) -> EstateBuilder:
         """EC2 as the platform account."""
@@ -341,6 +385,9 @@ class Sandbox:
         """Create deployments in three regions and the customer estate; with ``demo``, peerings."""
         async with self.client() as client, self.customer_gateway() as customer:
             report = await seed_estate(client, customer, self.platform_aws, demo=demo)
+        if self.second_account:
+            async with self.client() as client, self.staging_gateway() as staging:
+                await seed_staging(client, staging, report, demo=demo)
         self.deployments = list(report.deployments.values())
         self.operator_key = report.operator_key
         return report
