@@ -21,6 +21,13 @@ def aws_source(region: str, account: str | None = None) -> str:
     return f"aws:{account}/{region}" if account else f"aws:{region}"
 
 
+def source_account(name: str) -> str | None:
+    """The configured account a source name belongs to (``aws:staging/us-east-1`` →
+    ``staging``), None for the platform and the standard chain's regions."""
+    where = name.removeprefix("aws:")
+    return where.split("/", 1)[0] if name.startswith("aws:") and "/" in where else None
+
+
 class SourceState(BaseModel):
     """How fresh one source's data is, and what went wrong if it is stale."""
 

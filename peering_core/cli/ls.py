@@ -14,7 +14,7 @@ from ..durations import age, iso
 from ..errors import ExitCode
 from ..health import peering_json
 from ..poller import Fleet
-from ..snapshot import Snapshot
+from ..snapshot import Snapshot, source_account
 from .output import Output, text_table
 
 
@@ -123,7 +123,7 @@ def render_ls(
         lines.append("(none)")
     failed_accounts = {a.name for a in snapshot.failed_accounts if a.configured}
     for source in snapshot.failing:
-        if source.name.removeprefix("aws:").split("/")[0] not in failed_accounts:
+        if source_account(source.name) not in failed_accounts:
             lines.append(f"! {source.name} stale: {source.error}")
     for read in snapshot.failed_accounts:
         if read.configured:

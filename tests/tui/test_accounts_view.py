@@ -1,0 +1,113 @@
+"""The dashboard over several customer accounts: an ACCOUNT column (filterable, sortable, kept
+at 80 columns), each account's state in the header, and one account that fails (an SSO profile
+whose token is gone) named with its fix without losing the others' rows.
+
+One seeded sandbox with the staging account; nothing here changes either side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from peering_core.accounts import Account
+from peering_core.aws import AwsAccess
+from peering_core.config import Connection
+from peering_core.sandbox.seed import SeedReport
+from peering_core.sandbox.servers import MotoServer, Sandbox
+from tui.app import PeeringApp
+from tui.screens.main import SORTS
+
+from .helpers import cell, main_screen, peerings_table, wait_for
+
+AWS_CONFIG = """
+[profile legacy-admin]
+sso_session = corp
+sso_account_id = 333333333333
+sso_role_name = PeeringOps
+region = us-east-1
+
+[sso-session corp]
+sso_start_url = https://corp-peering-tests.awsapps.com/start
+sso_region = us-east-1
+"""
+
+
+@pytest.fixture(scope="module")
+def two_accounts(moto_server: MotoServer) -> Iterator[tuple[Sandbox, SeedReport]]:
+    box = Sandbox.start(moto=moto_server, accept_delay=0.0, second_account=True)
+    try:
+        yield box, asyncio.run(box.seed())
+    finally:
+        box.stop()
+
+
+def three_accounts_app(box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PeeringApp:
+    (tmp_path / "aws-config").write_text(AWS_CONFIG)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    connection = Connection(
+        platform_url=box.platform_url,
+        platform_key=box.key,
+        platform_secret=box.secret,
+        aws=box.customer_aws,
+        accounts=(
+            *box.accounts(),
+            Account("legacy", AwsAccess(profile="legacy-admin", endpoint_url=box.moto.url)),
+        ),
+    )
+    return PeeringApp(connection=connection, refresh=30.0)
+
+
+async def test_both_accounts_show_and_the_failing_one_says_why_and_how_to_fix(
+    two_accounts, tmp_path, monkeypatch
+):
+    box, report = two_accounts
+    app = three_accounts_app(box, tmp_path, monkeypatch)
+    prod_pcx = report.peerings["prod-data->factory-telemetry"]
+    staging_pcx = report.peerings["staging-app->factory-telemetry"]
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = peerings_table(app)
+        await wait_for(pilot, lambda: staging_pcx in table.ids() and prod_pcx in table.ids())
+        assert cell(table, prod_pcx, "account") == "prod"
+        assert cell(table, staging_pcx, "account") == "staging"
+        assert cell(table, staging_pcx, "health").endswith("ok")
+
+        status = app.status_lines()[1].plain
+        assert "accounts ✓ prod ✓ staging ✗ legacy" in status
+        assert "account legacy could not be read" in status
+        assert "run `aws sso login --profile legacy-admin`" in status
+        assert app.snapshot is not None
+        rows = len(app.snapshot.views)
+        assert table.row_count == rows
+
+        # The filter matches the account's name; every row left is that account's.
+        await pilot.press("slash", *"prod", "enter")
+        await wait_for(pilot, lambda: table.row_count < rows)
+        assert {cell(table, pcx, "account") for pcx in table.ids()} == {"prod"}
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == rows)
+
+        # Sorting by account puts prod's rows before staging's.
+        screen = main_screen(app)
+        while SORTS[screen.sort_index][0] != "account":
+            await pilot.press("s")
+        await wait_for(pilot, lambda: cell(table, table.ids()[0], "account") == "prod")
+        names = [cell(table, pcx, "account") for pcx in table.ids()]
+        assert names == sorted(names)
+
+
+async def test_at_80_columns_the_account_column_stays(two_accounts, tmp_path, monkeypatch):
+    box, report = two_accounts
+    app = three_accounts_app(box, tmp_path, monkeypatch)
+    staging_pcx = report.peerings["staging-app->factory-telemetry"]
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = peerings_table(app)
+        await wait_for(pilot, lambda: staging_pcx in table.ids())
+        await pilot.pause()
+        shown = table.shown_columns()
+        assert "account" in shown
+        assert {"mark", "pcx", "deployment", "platform", "aws", "health"} <= set(shown)
