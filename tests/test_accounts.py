@@ -273,8 +273,11 @@ def test_the_config_file_names_the_bad_key_and_its_line(tmp_path, monkeypatch):
     )
     assert "AKIAsecretvalue" not in message
 
-    cfg.write_text('[[accounts]]\nname = "a"\n[[accounts]]\nname = "a"\nregions = []\n')
+    cfg.write_text('[[accounts]]\nname = "a"\n[[accounts]]\nname = "a"\n')
     with pytest.raises(ConfigError, match="account names must differ: a twice"):
+        load_connection(path=cfg)
+    cfg.write_text('[[accounts]]\nname = "a"\n[[accounts]]\nname = "b"\nregions = []\n')
+    with pytest.raises(ConfigError, match="line 5: accounts.2..regions: name at least one"):
         load_connection(path=cfg)
 
     cfg.write_text(

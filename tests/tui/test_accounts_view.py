@@ -71,7 +71,7 @@ async def test_both_accounts_show_and_the_failing_one_says_why_and_how_to_fix(
     staging_pcx = report.peerings["staging-app->factory-telemetry"]
     async with app.run_test(size=(120, 40)) as pilot:
         table = peerings_table(app)
-        await wait_for(pilot, lambda: staging_pcx in table.ids() and prod_pcx in table.ids())
+        await wait_for(pilot, lambda: staging_pcx in table.ids and prod_pcx in table.ids)
         assert cell(table, prod_pcx, "account") == "prod"
         assert cell(table, staging_pcx, "account") == "staging"
         assert cell(table, staging_pcx, "health").endswith("ok")
@@ -87,7 +87,7 @@ async def test_both_accounts_show_and_the_failing_one_says_why_and_how_to_fix(
         # The filter matches the account's name; every row left is that account's.
         await pilot.press("slash", *"prod", "enter")
         await wait_for(pilot, lambda: table.row_count < rows)
-        assert {cell(table, pcx, "account") for pcx in table.ids()} == {"prod"}
+        assert {cell(table, pcx, "account") for pcx in table.ids} == {"prod"}
         await pilot.press("escape")
         await wait_for(pilot, lambda: table.row_count == rows)
 
@@ -95,19 +95,31 @@ async def test_both_accounts_show_and_the_failing_one_says_why_and_how_to_fix(
         screen = main_screen(app)
         while SORTS[screen.sort_index][0] != "account":
             await pilot.press("s")
-        await wait_for(pilot, lambda: cell(table, table.ids()[0], "account") == "prod")
-        names = [cell(table, pcx, "account") for pcx in table.ids()]
+        await wait_for(pilot, lambda: cell(table, table.ids[0], "account") == "prod")
+        names = [cell(table, pcx, "account") for pcx in table.ids]
         assert names == sorted(names)
 
 
-async def test_at_80_columns_the_account_column_stays(two_accounts, tmp_path, monkeypatch):
+@pytest.mark.parametrize("width", [80, 120])
+async def test_account_gives_way_last_and_the_line_under_the_table_names_it(
+    two_accounts, tmp_path, monkeypatch, width
+):
+    """At 80 columns the triage columns fill the table (ACCOUNT has given way, last of the
+    optional ones, and the line under the table names the account); at 120 ACCOUNT shows
+    while the VPC, CIDR and age have given way."""
     box, report = two_accounts
     app = three_accounts_app(box, tmp_path, monkeypatch)
     staging_pcx = report.peerings["staging-app->factory-telemetry"]
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(width, 24 if width == 80 else 40)) as pilot:
         table = peerings_table(app)
-        await wait_for(pilot, lambda: staging_pcx in table.ids())
+        await wait_for(pilot, lambda: staging_pcx in table.ids)
         await pilot.pause()
-        shown = table.shown_columns()
-        assert "account" in shown
+        shown = table.shown_columns
         assert {"mark", "pcx", "deployment", "platform", "aws", "health"} <= set(shown)
+        if width == 80:
+            assert "account" not in shown
+        else:
+            assert "account" in shown and "vpc" not in shown
+        table.move_to(staging_pcx)
+        line = main_screen(app).query_one("#peering-line")
+        await wait_for(pilot, lambda: f"{staging_pcx} staging · " in str(line.render()))

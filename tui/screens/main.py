@@ -261,6 +261,10 @@ class MainScreen(Screen[None]):
         else:
             line.append_text(health_mark(view.health))
             line.append(f" {view.peering_id} ", style="bold")
+            snapshot = self.dashboard.snapshot
+            if view.account and snapshot and any(a.configured for a in snapshot.accounts):
+                # On an 80-column terminal ACCOUNT has given way: the line names it.
+                line.append(f"{harmless(view.account)} · ", style="cyan")
             line.append(harmless(view.summary), style=HEALTH_STYLE[view.health])
             if len(view.problems) > 1:
                 line.append(f" (+{len(view.problems) - 1} more: ⏎ diff, d detail)", style="dim")
