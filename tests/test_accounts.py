@@ -277,7 +277,7 @@ def test_the_config_file_names_the_bad_key_and_its_line(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="account names must differ: a twice"):
         load_connection(path=cfg)
     cfg.write_text('[[accounts]]\nname = "a"\n[[accounts]]\nname = "b"\nregions = []\n')
-    with pytest.raises(ConfigError, match="line 5: accounts.2..regions: name at least one"):
+    with pytest.raises(ConfigError, match=r"line 5: accounts\[2\]\.regions: name at least one"):
         load_connection(path=cfg)
 
     cfg.write_text(

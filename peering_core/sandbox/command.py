@@ -47,7 +47,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
             path.write_text(block)
             print(f"# the customer's AWS accounts ({path}):")
             for line in block.splitlines():
-                print(f"#   {line}" if line else "#")
+                print(f"#   {line}")
             print(f"export PEERING_CONFIG={path}")
         tenant = OPERATOR_TENANT
         print(f"# an operator key of tenant {tenant} (its deployments only): to act as it,")
