@@ -8,7 +8,6 @@ changes is read back in both accounts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,9 +23,10 @@ from peering_core.sandbox.seed import (
     SeedReport,
     build_customer_vpc,
 )
-from peering_core.sandbox.servers import MotoServer, Sandbox
+from peering_core.sandbox.servers import Sandbox
 
 from .cli_helpers import Cli
+from .expired_sso import use_expired_sso_profile
 from .state import aws_state
 
 ACCOUNTS = f"""
@@ -43,32 +43,6 @@ name = "legacy"
 profile = "legacy-admin"
 """
 
-# An SSO profile as `aws configure sso` writes it; no token was ever cached for it, as after
-# the SSO session expired and its cache was cleared.
-AWS_CONFIG = """
-[profile legacy-admin]
-sso_session = corp
-sso_account_id = 333333333333
-sso_role_name = PeeringOps
-region = us-east-1
-
-[sso-session corp]
-sso_start_url = https://corp-peering-tests.awsapps.com/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-"""
-
-
-@pytest.fixture(scope="module")
-def two_accounts(moto_server: MotoServer) -> Iterator[tuple[Sandbox, SeedReport]]:
-    """The sandbox with its staging account, seeded with the demo in both accounts."""
-    box = Sandbox.start(moto=moto_server, accept_delay=0.0, second_account=True)
-    try:
-        report = asyncio.run(box.seed())
-        yield box, report
-    finally:
-        box.stop()
-
 
 @pytest.fixture
 def accounts_cli(
@@ -81,11 +55,8 @@ def accounts_cli(
     cli = Cli(two_accounts[0], monkeypatch, capsys)
     config = tmp_path / "config.toml"
     config.write_text(ACCOUNTS)
-    aws_config = tmp_path / "aws-config"
-    aws_config.write_text(AWS_CONFIG)
     monkeypatch.setenv("PEERING_CONFIG", str(config))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_config))
-    monkeypatch.setenv("HOME", str(tmp_path))  # no SSO token cache but this empty one
+    use_expired_sso_profile(tmp_path, monkeypatch)
     return cli
 
 

@@ -7,8 +7,6 @@ One seeded sandbox with the staging account; nothing here changes either side.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,39 +14,16 @@ import pytest
 from peering_core.accounts import Account
 from peering_core.aws import AwsAccess
 from peering_core.config import Connection
-from peering_core.sandbox.seed import SeedReport
-from peering_core.sandbox.servers import MotoServer, Sandbox
+from peering_core.sandbox.servers import Sandbox
 from tui.app import PeeringApp
 from tui.screens.main import SORTS
 
+from ..expired_sso import use_expired_sso_profile
 from .helpers import cell, main_screen, peerings_table, wait_for
-
-AWS_CONFIG = """
-[profile legacy-admin]
-sso_session = corp
-sso_account_id = 333333333333
-sso_role_name = PeeringOps
-region = us-east-1
-
-[sso-session corp]
-sso_start_url = https://corp-peering-tests.awsapps.com/start
-sso_region = us-east-1
-"""
-
-
-@pytest.fixture(scope="module")
-def two_accounts(moto_server: MotoServer) -> Iterator[tuple[Sandbox, SeedReport]]:
-    box = Sandbox.start(moto=moto_server, accept_delay=0.0, second_account=True)
-    try:
-        yield box, asyncio.run(box.seed())
-    finally:
-        box.stop()
 
 
 def three_accounts_app(box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PeeringApp:
-    (tmp_path / "aws-config").write_text(AWS_CONFIG)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("HOME", str(tmp_path))
+    legacy = use_expired_sso_profile(tmp_path, monkeypatch)
     connection = Connection(
         platform_url=box.platform_url,
         platform_key=box.key,
@@ -56,7 +31,7 @@ def three_accounts_app(box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyP
         aws=box.customer_aws,
         accounts=(
             *box.accounts(),
-            Account("legacy", AwsAccess(profile="legacy-admin", endpoint_url=box.moto.url)),
+            Account("legacy", AwsAccess(profile=legacy, endpoint_url=box.moto.url)),
         ),
     )
     return PeeringApp(connection=connection, refresh=30.0)
