@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import rules
 from .aws import Ec2Gateway
 from .errors import AwsError, Failed, InvalidInput, PlatformApiError, Refused, RuleViolation
+from .health import LIVE_AWS_STATES
 from .intent import PeeringIntent, rule_description
 from .models import AwsPeering, DeploymentVpc, PlatformPeering, PlatformStatus, Resource
 from .platform_client import PlatformClient
@@ -28,9 +29,6 @@ from .workflow import (
     platform_record,
     wait_for,
 )
-
-# AWS states of a pcx whose platform side an earlier delete already finished.
-_DELETED = frozenset({"deleted", "deleting"})
 
 
 class GuardCheck(BaseModel):
@@ -74,12 +72,19 @@ async def check_delete_guard(
             raise InvalidInput(exc.code, exc.message, step=Step.GUARD) from None
         raise Failed(exc.code, exc.message, step=Step.GUARD) from None
     dependents = tuple(r for r in resources if rules.contains_ip(record.cidr, r.host))
+    deletable = record.status in (PlatformStatus.RUNNING, PlatformStatus.FAILED)
     checks = [
         GuardCheck(
             name="status",
-            ok=record.status is PlatformStatus.RUNNING,
+            ok=deletable,
             detail=f"platform status is {record.status.value}"
-            + ("" if record.status is PlatformStatus.RUNNING else "; only running can be deleted"),
+            + (
+                "; the platform cleans up what the failure left on AWS"
+                if record.status is PlatformStatus.FAILED
+                else ""
+                if deletable
+                else "; only a running or failed peering can be deleted"
+            ),
         ),
         GuardCheck(
             name="resources",
@@ -120,6 +125,8 @@ class DeleteResult(ResultModel):
     routes_removed: tuple[str, ...]
     rules_removed: tuple[str, ...]
     kept: bool
+    # An unconfirmed request, withdrawn on AWS (the platform never had it).
+    withdrawn: bool = False
 
 
 async def delete_peering(
@@ -135,6 +142,9 @@ async def delete_peering(
 
     Re-running after a stop continues: a peering the platform is already deleting is waited
     for, and one it has already deleted (its pcx ``deleted`` on AWS) only gets the cleanup.
+    A request never confirmed on the platform (a pcx toward the deployment that the platform
+    has no record of) is withdrawn: the pcx is deleted on AWS, with the same typed
+    confirmation; nothing changes on the platform.
     """
     steps = Reporter(on_progress)
     await steps.started(Step.GUARD, f"checking {request.peering_id}")
@@ -146,13 +156,18 @@ async def delete_peering(
     except InvalidInput as exc:
         if exc.code != "PEERING_NOT_FOUND":
             raise
-        # Not on the platform (any more): an earlier run may have deleted it and stopped
-        # before the cleanup. Only a pcx of this deployment that AWS shows deleted qualifies.
+        # Not on the platform: never confirmed (withdraw the request), or an earlier run
+        # deleted it and stopped before the cleanup (the pcx shows deleted on AWS).
         with at_step(Step.GUARD):
-            info, deleted = await _already_deleted(platform, ec2, request, steps, exc)
-        pcx: AwsPeering | None = deleted
-        region, vpc_id = info.region, deleted.requester.vpc_id
+            info, found = await _unrecorded_pcx(platform, ec2, request, steps, exc)
+        withdrawn = found.status in LIVE_AWS_STATES
+        if withdrawn:
+            with at_step(Step.DELETE):
+                await withdraw_request(ec2, info.region, found, steps)
+        pcx: AwsPeering | None = found
+        region, vpc_id = info.region, found.requester.vpc_id
     else:
+        withdrawn = False
         with at_step(Step.DELETE):
             info, pcx = await delete_on_platform(
                 guard, request, platform, ec2, steps, wait_timeout=wait_timeout,
@@ -167,6 +182,7 @@ async def delete_peering(
             routes_removed=(),
             rules_removed=(),
             kept=True,
+            withdrawn=withdrawn,
         )
     await steps.started(Step.CLEANUP, "removing the routes and rules it added")
     intent = PeeringIntent.from_tags(pcx.tags) if pcx else None
@@ -190,6 +206,7 @@ async def delete_peering(
         routes_removed=routes_removed,
         rules_removed=rules_removed,
         kept=False,
+        withdrawn=withdrawn,
     )
 
 
@@ -232,32 +249,16 @@ async def delete_on_platform(
     return info, pcx
 
 
-async def _already_deleted(
+async def _unrecorded_pcx(
     platform: PlatformClient,
     ec2: Ec2Gateway,
     request: DeleteRequest,
     steps: Reporter,
     not_found: InvalidInput,
 ) -> tuple[DeploymentVpc, AwsPeering]:
-    """A peering an earlier run deleted on the platform: its pcx, deleted on AWS, if so."""
-    info, pcx = await _deleted_pcx(platform, ec2, request)
-    if pcx is None:
-        raise not_found
-    if request.confirmation != request.peering_id:
-        raise Refused(
-            "DELETE_REFUSED",
-            f"confirmation {request.confirmation!r} does not match {request.peering_id}",
-            step=Step.GUARD,
-        )
-    await steps.skipped(Step.GUARD, "already deleted on the platform")
-    await steps.skipped(Step.DELETE, f"{pcx.id} is {pcx.status} on AWS")
-    return info, pcx
-
-
-async def _deleted_pcx(
-    platform: PlatformClient, ec2: Ec2Gateway, request: DeleteRequest
-) -> tuple[DeploymentVpc, AwsPeering | None]:
-    """The deployment's VPC info, and the pcx if AWS shows it deleted toward that VPC."""
+    """A pcx toward the deployment that the platform has no record of: a request never
+    confirmed, or one an earlier run deleted (deleted on AWS). Refused without the typed
+    confirmation; ``not_found`` when AWS shows no such pcx toward this deployment either."""
     try:
         info = await platform.deployment_vpc(request.deployment_id)
     except PlatformApiError as exc:
@@ -265,9 +266,31 @@ async def _deleted_pcx(
             raise InvalidInput(exc.code, exc.message, step=Step.GUARD) from None
         raise Failed(exc.code, exc.message, step=Step.GUARD) from None
     pcx = await ec2.describe_peering(info.region, request.peering_id)
-    if pcx is None or pcx.accepter.vpc_id != info.vpc_id or pcx.status not in _DELETED:
-        return info, None
+    if pcx is None or pcx.accepter.vpc_id != info.vpc_id:
+        raise not_found
+    if request.confirmation != request.peering_id:
+        raise Refused(
+            "DELETE_REFUSED",
+            f"confirmation {request.confirmation!r} does not match {request.peering_id}",
+            step=Step.GUARD,
+        )
+    if pcx.status in LIVE_AWS_STATES:
+        await steps.done(Step.GUARD, "never confirmed on the platform: withdrawing the request")
+    else:
+        await steps.skipped(Step.GUARD, "not on the platform (any more)")
+        await steps.skipped(Step.DELETE, f"{pcx.id} is {pcx.status} on AWS")
     return info, pcx
+
+
+async def withdraw_request(ec2: Ec2Gateway, region: str, pcx: AwsPeering, steps: Reporter) -> None:
+    """Delete a peering request the platform never confirmed (the customer's own pcx)."""
+    await steps.started(Step.DELETE, f"withdrawing {pcx.id} on AWS ({pcx.status})")
+    try:
+        await ec2.delete_peering(region, pcx.id)
+    except AwsError as exc:
+        if not exc.not_found:
+            raise Failed(exc.code, str(exc), step=Step.DELETE) from None
+    await steps.done(Step.DELETE, "request withdrawn; nothing was on the platform")
 
 
 async def _wait_deleted(

@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from . import rules
+from .health import Health, worst
 from .intent import PeeringIntent, rule_description
 from .models import (
     AclEntry,
@@ -84,6 +85,30 @@ class RuleState(StrEnum):
 class AclState(StrEnum):
     OK = "ok"
     BLOCKED = "blocked"
+
+
+# How bad each row's state is (see Health): what stops traffic is an error; what works but
+# needs attention a warning.
+_ERRORS = frozenset(
+    {
+        RouteState.MISSING,
+        RouteState.BLACKHOLE,
+        RouteState.WRONG_TARGET,
+        RouteState.SHADOWED,
+        RuleState.MISSING,
+        AclState.BLOCKED,
+    }
+)
+_WARNINGS = frozenset({RouteState.STALE, RuleState.STALE, RuleState.TOO_BROAD})
+
+
+def state_health(state: RouteState | RuleState | AclState) -> Health:
+    """The severity of a diff row in ``state``."""
+    if state in _ERRORS:
+        return Health.ERROR
+    if state in _WARNINGS:
+        return Health.WARNING
+    return Health.OK
 
 
 # camelCase on the wire, snake_case in Python: the diff's JSON speaks the Platform API's style.
@@ -206,9 +231,38 @@ class PeeringDiff(DiffModel):
     def in_sync(self) -> bool:
         return not self.drift
 
+    def problems(self) -> list[tuple[Health, str]]:
+        """Every row that is not ok, worst first, with its severity: for the peering view."""
+        rows: list[RouteDiff | RuleDiff | AclDiff] = [
+            *self.routes,
+            *self.rules,
+            *self.network_acls,
+        ]
+        found = [(state_health(r.state), r.reason) for r in rows if r.state != "ok"]
+        return sorted(found, key=lambda problem: -problem[0].rank)
+
     def summary(self) -> list[str]:
-        """Problems in words, for the peering view."""
-        return [r.reason for r in self.drift] + [r.reason for r in self.warnings]
+        """The problems in words, worst first."""
+        return [text for _, text in self.problems()]
+
+    @property
+    def health(self) -> Health:
+        """The worst row's severity (ok when every row is)."""
+        return worst(level for level, _ in self.problems())
+
+    def verdict(self) -> str:
+        """``✗ error: 2 rows stop traffic`` / ``! warning: 1 row needs attention`` /
+        ``✓ ok: in sync``: the health word, and how many rows of each kind."""
+        problems = self.problems()
+        errors = sum(level is Health.ERROR for level, _ in problems)
+        warnings = len(problems) - errors
+        parts = []
+        if errors:
+            parts.append(f"{errors} row{'s stop' if errors > 1 else ' stops'} traffic")
+        if warnings:
+            parts.append(f"{warnings} row{'s need' if warnings > 1 else ' needs'} attention")
+        health = self.health
+        return health.label + (": " + ", ".join(parts) if parts else ": in sync")
 
 
 class RegionEstate(BaseModel):

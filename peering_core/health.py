@@ -21,6 +21,12 @@ from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, Plat
 
 
 class Health(StrEnum):
+    """How bad it is, in one word and one symbol everywhere (tables, the status line, the diff
+    view, ``ls``, ``watch``): ``error`` — traffic cannot flow (a missing or blackhole route, no
+    allowing rule, an ACL that blocks, a pcx that is not active); ``warning`` — it works but
+    needs attention (stale, too broad, a request waiting to be confirmed or expiring, a peering
+    being accepted or deleted); ``ok``."""
+
     OK = "ok"
     WARNING = "warning"
     ERROR = "error"
@@ -28,6 +34,15 @@ class Health(StrEnum):
     @property
     def rank(self) -> int:
         return {"ok": 0, "warning": 1, "error": 2}[self.value]
+
+    @property
+    def symbol(self) -> str:
+        return {"ok": "✓", "warning": "!", "error": "✗"}[self.value]
+
+    @property
+    def label(self) -> str:
+        """``✗ error``: the symbol and the word, as every output writes them."""
+        return f"{self.symbol} {self.value}"
 
 
 def worst(healths: Iterable[Health]) -> Health:
@@ -130,7 +145,8 @@ def _judge(
             problems.append(f"platform running but pcx {pcx.status} on AWS")
             return Health.ERROR, problems
         problems.append(f"platform running but pcx {pcx.status} on AWS")
-        return Health.ERROR if pcx.status not in LIVE_AWS_STATES else Health.WARNING, problems
+        # Traffic cannot flow through a pcx that is not active, whatever its way there.
+        return Health.ERROR, problems
     if status is PlatformStatus.PENDING:
         if pcx.status in LIVE_AWS_STATES:
             problems.append("confirmed; the platform is accepting it")
@@ -149,16 +165,17 @@ def build_views(
     *,
     now: datetime,
     aws_regions_read: Iterable[str] | None = None,
-    drift: Mapping[str, Sequence[str]] | None = None,
+    drift: Mapping[str, Sequence[tuple[Health, str]]] | None = None,
     accounts: Sequence[AccountRead] | None = None,
 ) -> list[PeeringView]:
     """Join platform records and AWS pcxs. pcxs toward a deployment VPC that the platform does
     not know are listed as unconfirmed; deleted ones without a record are history and hidden.
 
-    ``drift`` adds per-peering drift problems (from :mod:`peering_core.drift`). ``accounts``
-    (how each customer account was read) names each peering's account by its requester and
-    says why AWS's side is unknown (the account failed, or is not configured); without them,
-    ``aws_regions_read`` lists the regions whose AWS side is known.
+    ``drift`` adds per-peering drift problems with their severity (``PeeringDiff.problems``
+    from :mod:`peering_core.drift`); the view's health is the worst of them and its own.
+    ``accounts`` (how each customer account was read) names each peering's account by its
+    requester and says why AWS's side is unknown (the account failed, or is not configured);
+    without them, ``aws_regions_read`` lists the regions whose AWS side is known.
     """
     by_deployment = {d.id: d for d in deployments}
     by_vpc = {v.vpc_id: v for v in vpcs}
@@ -183,9 +200,15 @@ def build_views(
         account, unknown = reach(requester, region)
         health, problems = _judge(record, pcx, unknown, expires, now)
         peering_id = record.peering_id if record else pcx.id if pcx else ""
-        extra = list((drift or {}).get(peering_id, ()))
-        if extra and health is Health.OK:
-            health = Health.WARNING
+        found = (drift or {}).get(peering_id, ())
+        # What stops traffic is said first, whichever side it is on.
+        stops = [text for level, text in found if level is Health.ERROR]
+        notes = [text for level, text in found if level is not Health.ERROR]
+        if health is Health.ERROR:
+            problems = [*problems, *stops, *notes]
+        else:
+            problems = [*stops, *problems, *notes]
+        health = worst([health, *(level for level, _ in found)])
         views.append(
             PeeringView(
                 peering_id=peering_id,
@@ -199,7 +222,7 @@ def build_views(
                 requester_vpc=record.vpc_id if record else pcx.requester.vpc_id if pcx else "",
                 requester_cidr=record.cidr if record else pcx.requester.cidr if pcx else None,
                 health=health,
-                problems=(*problems, *extra),
+                problems=tuple(problems),
                 confirmed=record is not None,
                 created_at=record.create_at if record else intent.requested_at if intent else None,
                 expires_at=expires,

@@ -164,7 +164,7 @@ class Fleet:
             records,
             all_pcxs,
             now=now,
-            drift={pcx: d.summary() for pcx, d in diffs.items()},
+            drift={pcx: d.problems() for pcx, d in diffs.items()},
             accounts=accounts,
         )
         views = [unchanged(known_views, v.peering_id, v) for v in views]

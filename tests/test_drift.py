@@ -481,7 +481,7 @@ def test_a_port_open_to_the_world_is_a_warning_that_revoke_removes(cli, sandbox,
     assert reasons(peering) == [f"{group} opens tcp/5432 to {ANYWHERE} (the peering's intent)"]
     text = cli("diff", peered.deployment, peered.pcx)
     assert text.code == 0
-    assert "in sync, 1 warning(s)" in text.out
+    assert "! warning: 1 row needs attention" in text.out  # the same words as the dashboard
     assert "too_broad" in text.out
 
     timid = cli("fix", peered.deployment, peered.pcx, "--yes", "--json")

@@ -162,7 +162,7 @@ def test_a_prefix_list_route_sending_part_of_the_deployment_to_a_gateway_is_foun
         f"through prefix list {listed}"
     )
     state, said = health(cli, peered)
-    assert state == "warning" and row["reason"] in said
+    assert state == "error" and row["reason"] in said  # part of the traffic leaves
 
     timid = cli("fix", peered.deployment, peered.pcx, "--yes", "--json")
     assert timid.code == 2
@@ -326,7 +326,7 @@ def test_an_acl_deny_on_the_resource_port_is_blocked_and_fix_nacl_replaces_it(cl
         ("inbound", "tcp/1024-65535", "90"),  # 5432 is an ephemeral port too
     }
     state, said = health(cli, peered)
-    assert state == "warning" and any(f"blocks inbound tcp/{DB_PORT}" in p for p in said)
+    assert state == "error" and any(f"blocks inbound tcp/{DB_PORT}" in p for p in said)
     text = cli("diff", peered.deployment, peered.pcx)
     assert "nacl" in text.out and "#90 deny tcp 5432" in text.out
 

@@ -134,10 +134,28 @@ def test_an_active_pcx_the_platform_does_not_know_is_an_error():
     assert view.health is Health.ERROR and "no record" in view.summary
 
 
-@pytest.mark.parametrize("extra", [["route missing in rtb-1"]])
-def test_drift_turns_a_healthy_peering_into_a_warning(extra):
+@pytest.mark.parametrize(
+    ("extra", "health"),
+    [
+        # Issue 17 (5): a missing route stops traffic; it showed "! warning" like a request
+        # waiting to be confirmed.
+        ([(Health.ERROR, "route missing in rtb-1")], Health.ERROR),
+        (
+            [(Health.WARNING, "rtb-1 routes 10.9.0.0/16 via the pcx, which is stale")],
+            Health.WARNING,
+        ),
+    ],
+)
+def test_drift_gives_a_healthy_peering_its_own_severity(extra, health):
     view = one([record(PlatformStatus.RUNNING)], [pcx("active")], drift={"pcx-0000000001": extra})
-    assert view.health is Health.WARNING and view.problems == tuple(extra)
+    assert view.health is health and view.problems == tuple(text for _, text in extra)
+
+
+def test_what_stops_traffic_is_said_before_what_needs_attention():
+    drift = {"pcx-0000000001": [(Health.ERROR, "no route"), (Health.WARNING, "stale rule")]}
+    view = one([record(PlatformStatus.PENDING)], [pcx("provisioning")], drift=drift)
+    assert view.health is Health.ERROR
+    assert view.problems[0] == "no route" and view.problems[-1] == "stale rule"
 
 
 def test_a_deployment_takes_the_worst_health_of_its_peerings():

@@ -25,30 +25,21 @@ from peering_core.drift import (
     RouteState,
     RuleDiff,
     RuleState,
+    state_health,
 )
 from peering_core.models import Resource
 from peering_core.network import AppliedAction
 from peering_core.path import HopState, PathHop, PathReport
 
-from .formatting import clock_time
+from .formatting import HEALTH_STYLE, clock_time
 
 OK_STYLE, DRIFT_STYLE, NOTE_STYLE = "green", "bold red", "yellow"
 
-# The CLI's marks (``peering-tui diff``): a row that needs a change is ✗, one that is only
-# suspicious (a stale route, a rule open to the world) is !.
+# Each row's mark is its severity's (peering_core.drift.state_health): the same symbol and
+# colour as the tables' HEALTH, the status line, `ls` and `peering-tui diff`.
 STATE_MARK: dict[RouteState | RuleState | AclState, tuple[str, str]] = {
-    RouteState.OK: ("✓", OK_STYLE),
-    RouteState.MISSING: ("✗", DRIFT_STYLE),
-    RouteState.BLACKHOLE: ("✗", DRIFT_STYLE),
-    RouteState.WRONG_TARGET: ("✗", DRIFT_STYLE),
-    RouteState.SHADOWED: ("!", NOTE_STYLE),
-    RouteState.STALE: ("!", NOTE_STYLE),
-    RuleState.OK: ("✓", OK_STYLE),
-    RuleState.MISSING: ("✗", DRIFT_STYLE),
-    RuleState.STALE: ("!", NOTE_STYLE),
-    RuleState.TOO_BROAD: ("!", NOTE_STYLE),
-    AclState.OK: ("✓", OK_STYLE),
-    AclState.BLOCKED: ("✗", DRIFT_STYLE),
+    state: (state_health(state).symbol, HEALTH_STYLE[state_health(state)])
+    for state in (*RouteState, *RuleState, *AclState)
 }
 
 ROUTE_COLUMNS = [
@@ -239,14 +230,9 @@ def rule_key(index: int, row: RuleDiff) -> str:
 
 
 def verdict(diff: PeeringDiff) -> Text:
-    """``✓ in sync``, ``✗ 2 drift``, with ``, 1 warning`` when a rule is open to the world."""
-    warnings = len(diff.warnings)
-    tail = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
-    if not diff.in_sync:
-        return Text(f"✗ {len(diff.drift)} drift{tail}", style=DRIFT_STYLE)
-    if warnings:
-        return Text(f"! in sync{tail}", style=NOTE_STYLE)
-    return Text("✓ in sync", style=OK_STYLE)
+    """``✗ error: 2 stop traffic``, ``! warning: 1 needs attention``, ``✓ ok: in sync`` —
+    the peering's health words (:meth:`PeeringDiff.verdict`), in its colour."""
+    return Text(diff.verdict(), style=HEALTH_STYLE[diff.health])
 
 
 def diff_title(
@@ -275,14 +261,11 @@ def diff_title(
 
 
 def reasons_text(diff: PeeringDiff) -> Text:
-    """Why each drifted row drifted, the warnings, then the core's notes."""
+    """Why: what stops traffic first, then what needs attention, then the core's notes."""
     text = Text()
-    lines: list[tuple[str, str, str]] = []
-    for row in diff.drift:
-        mark, style = STATE_MARK[row.state]
-        lines.append((mark, style, row.reason))
-    for warning in diff.warnings:
-        lines.append(("!", NOTE_STYLE, warning.reason))
+    lines: list[tuple[str, str, str]] = [
+        (level.symbol, HEALTH_STYLE[level], reason) for level, reason in diff.problems()
+    ]
     for note in diff.notes:
         lines.append(("·", "dim", f"note: {note}"))
     if not lines:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from peering_core.health import Health, PeeringView
 
-HEALTH_SYMBOL: dict[Health, str] = {Health.OK: "✓", Health.WARNING: "!", Health.ERROR: "✗"}
+HEALTH_SYMBOL: dict[Health, str] = {health: health.symbol for health in Health}
 HEALTH_STYLE: dict[Health, str] = {
     Health.OK: "green",
     Health.WARNING: "yellow",

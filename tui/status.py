@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from enum import StrEnum
 
 from rich.text import Text
 
 from peering_core.durations import age
+from peering_core.health import Health
 from peering_core.snapshot import Snapshot, source_account
 
-from .formatting import clock_time
+from .formatting import HEALTH_STYLE, clock_time
 
 
 class PollState(StrEnum):
@@ -49,6 +51,14 @@ def status_line(
     else:
         line.append("● live", style="bold green")
     if snapshot is not None:
+        # The fleet's health in the words and symbols of the tables: what triage starts from.
+        counts = Counter(view.health for view in snapshot.views)
+        for health in (Health.ERROR, Health.WARNING, Health.OK):
+            if counts[health]:
+                line.append(" · ")
+                line.append(
+                    f"{health.symbol} {counts[health]} {health.value}", style=HEALTH_STYLE[health]
+                )
         line.append(f" · refreshed {age(snapshot.taken_at, now)} ago")
         if state in (PollState.LIVE, PollState.PAUSED, PollState.DIALOG):
             line.append(f" · every {interval:g}s")

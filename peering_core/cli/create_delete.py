@@ -76,7 +76,8 @@ async def run_delete(args: argparse.Namespace, connection: Connection, out: Outp
         async with audited(await audit_log(connection, ec2), "delete", target) as outcome:
             result = await delete_peering(request, platform, ec2, on_progress=out.progress)
             outcome["detail"] = result.model_dump(mode="json")
-    text = f"{result.peering_id} deleted" + (
+    what = "withdrawn (it was never confirmed on the platform)" if result.withdrawn else "deleted"
+    text = f"{result.peering_id} {what}" + (
         "; routes and rules kept"
         if result.kept
         else f"; removed {len(result.routes_removed)} route(s) and "

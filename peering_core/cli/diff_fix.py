@@ -10,24 +10,15 @@ from typing import Any
 
 from ..audit import audited
 from ..config import Connection, connected
-from ..drift import AclState, PeeringDiff, RouteState, RuleState, plan_fix
+from ..drift import PeeringDiff, plan_fix, state_health
 from ..errors import EXIT_DRIFT, ExitCode
 from ..network import apply_fix, diff_all, diff_one
 from .create_delete import audit_log
 from .output import Output, ask, text_table
 
-SYMBOLS = {
-    RouteState.OK: "✓", RouteState.MISSING: "✗", RouteState.BLACKHOLE: "✗",
-    RouteState.WRONG_TARGET: "✗", RouteState.SHADOWED: "!", RouteState.STALE: "!",
-    RuleState.MISSING: "✗", RuleState.STALE: "!", RuleState.TOO_BROAD: "!",
-    AclState.BLOCKED: "✗",
-}  # fmt: skip
-
 
 def render_diff(diff: PeeringDiff) -> str:
-    verdict = "in sync" if diff.in_sync else f"{len(diff.drift)} drift"
-    if diff.warnings:
-        verdict += f", {len(diff.warnings)} warning(s)"
+    verdict = diff.verdict()
     lines = [
         f"{diff.peering_id}  deployment {diff.deployment_id}  {diff.vpc_id} → "
         f"{diff.deployment_cidr}  {diff.region}: {verdict}"
@@ -35,19 +26,19 @@ def render_diff(diff: PeeringDiff) -> str:
     rows = [["", "KIND", "ID", "DESTINATION/PORT", "EXPECTED", "ACTUAL", "STATE"]]
     for r in diff.routes:
         rows.append(
-            [SYMBOLS.get(r.state, "✓"), "route", r.route_table_id, r.destination,
+            [state_health(r.state).symbol, "route", r.route_table_id, r.destination,
              r.expected or "(none)", r.actual or "(none)", r.state.value]
         )  # fmt: skip
     for q in diff.rules:
         port = "all" if q.port is None else str(q.port)
         rows.append(
-            [SYMBOLS.get(q.state, "✓"), "inbound", q.security_group_id, f"{q.cidr} {port}",
+            [state_health(q.state).symbol, "inbound", q.security_group_id, f"{q.cidr} {port}",
              q.expected, q.actual, q.state.value]
         )  # fmt: skip
     for a in diff.network_acls:
         way = "to" if a.direction == "outbound" else "from"
         rows.append(
-            [SYMBOLS.get(a.state, "✓"), "nacl", a.network_acl_id, f"{a.direction} {a.ports}",
+            [state_health(a.state).symbol, "nacl", a.network_acl_id, f"{a.direction} {a.ports}",
              f"allow {way} {a.cidr}", a.entry, a.state.value]
         )  # fmt: skip
     if len(rows) > 1:

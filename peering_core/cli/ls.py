@@ -92,7 +92,7 @@ def render_ls(
             d.deployment.status,
             d.vpc.cidr if d.vpc else "-",
             str(d.peering_count),
-            d.health.value,
+            d.health.label,
         ]
         for d in deps
     ]
@@ -114,7 +114,7 @@ def render_ls(
                 f"{v.requester_account}/{v.requester_vpc}",
                 v.requester_cidr or "-",
                 age(v.created_at, now),
-                v.health.value + ("" if not v.problems else f": {v.summary}"),
+                v.health.label + ("" if not v.problems else f": {v.summary}"),
             ]
             for v in views
         ]

@@ -262,7 +262,7 @@ def fixed_snapshot() -> Snapshot:
     vpcs = list(DEPLOYMENT_VPCS.values())
     regions = sorted({d.region for d in deployments})
     diffs = fixed_diffs(pcxs)
-    drift = {pcx: diff.summary() for pcx, diff in diffs.items()}
+    drift = {pcx: diff.problems() for pcx, diff in diffs.items()}
     views = build_views(
         deployments, vpcs, records, pcxs, now=NOW, aws_regions_read=regions, drift=drift
     )

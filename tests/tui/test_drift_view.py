@@ -90,7 +90,7 @@ async def test_a_drifted_peering_is_brought_back_in_sync_from_its_diff_view(
         )
         assert any(row[:2] == ["✗ missing", database] for row in screen.rules_table.plain_rows())
         title = str(screen.query_one("#diff-title", Static).render())
-        assert f"{vpc.vpc_id} → 10.201.0.0/16" in title and "✗ 2 drift" in title
+        assert f"{vpc.vpc_id} → 10.201.0.0/16" in title and "✗ error: 2 rows stop traffic" in title
         assert "has no route to 10.201.0.0/16" in str(screen.query_one("#reasons", Static).render())
 
         await pilot.press("f")
@@ -104,7 +104,7 @@ async def test_a_drifted_peering_is_brought_back_in_sync_from_its_diff_view(
         assert [a.ok for a in plan.applied] == [True, True]
         assert [a.action.kind for a in plan.applied] == ["create_route", "authorize_ingress"]
         assert plan.rediffed is not None and plan.rediffed.diff.in_sync
-        assert "✓ in sync" in text(plan, "#fix-result")
+        assert "✓ ok: in sync" in text(plan, "#fix-result")
         applied = text(plan, "#fix-applied")
         assert applied.count("✓ aws ec2") == 2
 
@@ -120,7 +120,7 @@ async def test_a_drifted_peering_is_brought_back_in_sync_from_its_diff_view(
         await pilot.press("escape")
         assert app.screen is screen
         assert screen.reading is not None and screen.reading.diff.in_sync
-        assert "✓ in sync" in str(screen.query_one("#diff-title", Static).render())
+        assert "✓ ok: in sync" in str(screen.query_one("#diff-title", Static).render())
         assert all(row[0] == "✓ ok" for row in screen.routes_table.plain_rows())
         await wait_for(
             pilot,

@@ -86,7 +86,8 @@ async def test_the_seeded_peerings_appear_in_their_states(demo_fleet: DemoFleet)
 
         # Drifted behind the tool's back: running on both sides, but a route is missing.
         drifted = demo_fleet.pcx("eu-prod->eu-connected-cars")
-        assert cell(table, drifted, "health").startswith("! warning: ")
+        # Issue 17 (5): a missing route and a missing rule stop traffic: an error.
+        assert cell(table, drifted, "health").startswith("✗ error: ")
 
         deployments = deployments_table(app)
         health = {
@@ -94,7 +95,7 @@ async def test_the_seeded_peerings_appear_in_their_states(demo_fleet: DemoFleet)
         }
         assert health == {
             "apac-sensors": "✗ error",
-            "eu-connected-cars": "! warning",
+            "eu-connected-cars": "✗ error",  # its drifted peering stops traffic
             "factory-telemetry": "✓ ok",
             "fleet-staging": "✗ error",
         }
@@ -160,7 +161,8 @@ async def test_the_filter_narrows_both_tables_live_and_esc_clears_it(demo_fleet:
         assert names == ["eu-connected-cars"]
 
         # Health and status words match too, and every word must match.
-        screen.filter_input.value = "error running"
+        # (The drifted eu-prod peering is an error too now, and running: "deleted" tells.)
+        screen.filter_input.value = "error deleted"
         await pilot.pause()
         assert peerings_table(app).ids == [demo_fleet.pcx("apac-edge->apac-sensors")]
 
@@ -352,7 +354,7 @@ async def test_enter_opens_the_diff_view_and_d_and_x_switch_to_the_detail_and_ba
         assert diff.reading is not None and diff.reading.source == "last poll"
         rows = diff.routes_table.plain_rows()
         assert any(row[:2] == ["✗ missing", vpc.main_route_table] for row in rows)
-        assert "✗ 2 drift" in static_text(app, "#diff-title")
+        assert "✗ error: 2 rows stop traffic" in static_text(app, "#diff-title")
         # The state word stays in sight at 80 columns, and so does the table's id.
         assert diff.routes_table.fixed_columns == 2
 
@@ -386,7 +388,7 @@ async def test_the_diff_view_re_diffs_on_r(demo_fleet: DemoFleet):
         await wait_for(pilot, lambda: screen.rediffs == 1 and not screen.diffing, what="re-diff")
         assert screen.reading is not None and screen.reading.source == "re-diffed"
         assert screen.reading.diff.in_sync
-        assert "✓ in sync" in static_text(app, "#diff-title")
+        assert "✓ ok: in sync" in static_text(app, "#diff-title")
         assert "every route and inbound rule" in static_text(app, "#reasons")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen.rediffs == 2, what="ctrl+r re-diffs too")
@@ -437,7 +439,7 @@ async def test_a_failing_action_is_shown_audited_and_left_to_retry(
         assert [a.ok for a in plan.applied] == [False, False]
         assert "UnauthorizedOperation" in plain(plan.query_one("#fix-applied", Static))
         result = plain(plan.query_one("#fix-result", Static))
-        assert "✗ 2 drift" in result and "2 action(s) failed" in result
+        assert "✗ error: 2 rows stop traffic" in result and "2 action(s) failed" in result
         assert not plan.query_one("#apply", Button).disabled, "the operator can try again"
         (record,) = read_audit(audit_log)
         assert record["result"] == "failed: 2 action(s)"
@@ -518,7 +520,9 @@ async def open_delete(app: PeeringApp, pilot, pcx: str) -> DeletePeeringModal:
     screen = app.screen
     assert isinstance(screen, DeletePeeringModal)
     await wait_for(
-        pilot, lambda: screen.guard is not None or screen.guard_error, what="the guard verdict"
+        pilot,
+        lambda: screen.guard is not None or screen.guard_error or screen.withdraw,
+        what="the guard verdict",
     )
     return screen
 
@@ -576,14 +580,23 @@ async def test_wrong_confirmation_text_keeps_delete_disabled(demo_fleet: DemoFle
         assert peerings_table(app).row_count == 6
 
 
-async def test_an_unconfirmed_peering_cannot_be_deleted_from_here(demo_fleet: DemoFleet):
+async def test_an_unconfirmed_request_is_withdrawn_after_the_typed_confirmation(
+    demo_fleet: DemoFleet,
+):
+    # Issue 17 (2): an unconfirmed request could not be withdrawn from the dashboard.
     app = app_on(demo_fleet)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_fleet(pilot, 6)
-        modal = await open_delete(app, pilot, demo_fleet.pcx("eu-dr->eu-connected-cars"))
+        pcx = demo_fleet.pcx("eu-dr->eu-connected-cars")
+        modal = await open_delete(app, pilot, pcx)
+        await wait_for(pilot, lambda: modal.withdraw, what="the withdrawal offered")
         assert modal.guard is None
-        assert "never confirmed on the platform" in static_text(app, "#guard")
+        guard = static_text(app, "#guard")
+        assert "never confirmed on the platform" in guard and "withdraws the request" in guard
         assert modal.query_one("#delete", Button).disabled
+        modal.query_one("#confirm", Input).value = pcx
+        await pilot.pause()
+        assert not modal.query_one("#delete", Button).disabled
 
 
 async def test_the_create_form_shows_why_a_vpc_is_refused_and_validates_as_you_type(

@@ -227,7 +227,9 @@ def render_plain(renderable: object, width: int = 200) -> str:
     return console.export_text()
 
 
-WATCH_STATES = {RouteState.SHADOWED, RouteState.STALE, RuleState.STALE, RuleState.TOO_BROAD}
+# Issue 17 (5): the marks are the severity's — what stops traffic (a shadowed route included:
+# part of the deployment's traffic goes elsewhere) is ✗, what needs attention is !.
+WATCH_STATES = {RouteState.STALE, RuleState.STALE, RuleState.TOO_BROAD}
 
 
 def test_every_drift_state_reads_without_colour():
@@ -254,8 +256,9 @@ def test_a_drifted_peerings_rows_say_what_is_expected_and_what_is_there():
         "allow",
         "(not allowed)",
     ]
-    assert verdict(diff).plain == "✗ 2 drift"
-    assert verdict(fixed_snapshot().diffs[pcx_id(1)]).plain == "✓ in sync"
+    # Issue 17 (5): the view said "✗ 2 drift" where the tables said "! warning".
+    assert verdict(diff).plain == "✗ error: 2 rows stop traffic"
+    assert verdict(fixed_snapshot().diffs[pcx_id(1)]).plain == "✓ ok: in sync"
     reasons = reasons_text(diff).plain.splitlines()
     assert reasons == [f"✗ {row.reason}" for row in diff.drift]
 
@@ -306,10 +309,10 @@ def test_after_a_fix_the_verdict_says_what_is_left_and_which_key_ticks_it():
     plan = plan_fix([left])
     _, held = plan_counts(plan, replace=False, revoke=False)
     text = after_fix_text(left, plan, 0, held).plain
-    assert text.startswith("re-diffed: ✗ 1 drift")
+    assert text.startswith("re-diffed: ! warning: 1 row needs attention")
     assert "1 need --revoke (v ticks it)" in text
     synced = after_fix_text(fixed_snapshot().diffs[pcx_id(1)], plan_fix([]), 0, held).plain
-    assert synced == "re-diffed: ✓ in sync"
+    assert synced == "re-diffed: ✓ ok: in sync"
 
 
 # --- the README's key map -------------------------------------------------------------------

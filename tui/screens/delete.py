@@ -22,7 +22,7 @@ from peering_core.delete import (
     delete_peering,
 )
 from peering_core.errors import PeeringError, Refused
-from peering_core.health import PeeringView
+from peering_core.health import LIVE_AWS_STATES, PeeringView
 
 from .. import bindings
 from ..dashboard import Dashboard, audited_run
@@ -60,7 +60,8 @@ def guard_text(guard: DeleteGuard) -> Text:
 
 def delete_result_text(result: DeleteResult) -> Text:
     """What the delete removed (or kept)."""
-    text = Text(f"✓ {result.peering_id} deleted", style="bold green")
+    what = "withdrawn (never confirmed on the platform)" if result.withdrawn else "deleted"
+    text = Text(f"✓ {result.peering_id} {what}", style="bold green")
     if result.kept:
         text.append("\nroutes and inbound rules kept, as asked")
     else:
@@ -81,6 +82,7 @@ class DeletePeeringModal(ModalScreen[bool]):
         self.view = view
         self.guard = guard
         self.guard_error: str | None = None
+        self.withdraw = False
         self.running = False
         self.deleted = False
 
@@ -133,6 +135,9 @@ class DeletePeeringModal(ModalScreen[bool]):
                 session.platform, self.view.deployment_id, self.peering_id, None
             )
         except PeeringError as exc:
+            if exc.code == "PEERING_NOT_FOUND" and self.withdrawable:
+                self.show_withdraw()
+                return
             self._no_guard(exc.summary)
             return
         except OSError as exc:
@@ -140,6 +145,25 @@ class DeletePeeringModal(ModalScreen[bool]):
             self.notify(f"delete guard: {exc}", severity="error")
             return
         self.show_guard(guard)
+
+    @property
+    def withdrawable(self) -> bool:
+        """A request the platform never had, still live on AWS: deleting withdraws it."""
+        return not self.view.confirmed and self.view.aws_status in LIVE_AWS_STATES
+
+    def show_withdraw(self) -> None:
+        """An unconfirmed request: what delete does to it, and the typed confirmation."""
+        self.withdraw = True
+        self.query_one("#keep").display = False
+        self.query_one("#guard", Static).update(
+            Text(
+                f"never confirmed on the platform: deleting withdraws the request on AWS "
+                f"({self.view.aws_status}); nothing changes on the platform\n"
+                "type the pcx id to confirm",
+                style="bold",
+            )
+        )
+        self.update_button()
 
     def _no_guard(self, message: str) -> None:
         self.guard_error = message
@@ -171,8 +195,7 @@ class DeletePeeringModal(ModalScreen[bool]):
     def can_delete(self) -> bool:
         """Guard passed, pcx id typed exactly, and nothing running or done."""
         return (
-            self.guard is not None
-            and self.guard.ok
+            ((self.guard is not None and self.guard.ok) or self.withdraw)
             and self.query_one("#confirm", Input).value == self.peering_id
             and not self.running
             and not self.deleted
@@ -193,7 +216,11 @@ class DeletePeeringModal(ModalScreen[bool]):
             typed = self.query_one("#confirm", Input).value
             if self.guard is not None and not self.guard.ok:
                 self.notify(self.guard.refusal(), title="delete refused", severity="error")
-            elif self.guard is not None and typed != self.peering_id and not self.running:
+            elif (
+                (self.guard is not None or self.withdraw)
+                and typed != self.peering_id
+                and not self.running
+            ):
                 self.notify(
                     f"type {self.peering_id} exactly to confirm"
                     + (f" (not {typed!r})" if typed else ""),
