@@ -84,7 +84,7 @@ def test_ls_lists_both_accounts_and_names_the_one_that_failed(accounts_cli, two_
     )
     assert healthy_staging["health"] == "ok", healthy_staging["problems"]
     drifted = rows[report.peerings["staging-tools->fleet-staging"]]
-    assert drifted["account"] == "staging" and drifted["health"] == "warning"
+    assert drifted["account"] == "staging" and drifted["health"] == "error"  # no route: no traffic
     assert any("route" in p for p in drifted["problems"])
     unconfirmed = rows[report.peerings["staging-eu->eu-connected-cars"]]
     assert unconfirmed["account"] == "staging" and unconfirmed["platformStatus"] is None
