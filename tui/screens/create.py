@@ -413,6 +413,8 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
         target = {"deploymentID": request.deployment_id, "vpcId": request.vpc_id}
         choice = self.choices.choice(request.vpc_id) if self.choices else None
         ec2 = session.gateway_named(choice.account if choice else "")
+        if choice is not None and choice.account:
+            target["account"] = choice.account  # the audit record names where it was made
         work = create_peering(request, session.platform, ec2, on_progress=steps.record)
         try:
             result = await audited_run(self.dashboard, "create", target, work)
