@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench lint clean
+.PHONY: run test test-all bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ lint: $(STAMP_TEST)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Every feature, each long run in its short variant.
 test: lint
+	$(BIN)/pytest -q -m "not slow"
+
+# Everything, the long variants too (a 3-minute AWS outage, 200 poll ticks, 5,000 peerings).
+test-all: lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP_TEST)

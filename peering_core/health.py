@@ -17,7 +17,14 @@ from pydantic.alias_generators import to_camel
 from .accounts import NOT_CONFIGURED, AccountRead
 from .durations import countdown, iso
 from .intent import PENDING_LIFETIME_DAYS, PeeringIntent
-from .models import AwsPeering, Deployment, DeploymentVpc, PlatformPeering, PlatformStatus
+from .models import (
+    AwsPeering,
+    Deployment,
+    DeploymentVpc,
+    PlatformPeering,
+    PlatformSide,
+    PlatformStatus,
+)
 
 
 class Health(StrEnum):
@@ -88,6 +95,9 @@ class DeploymentView(BaseModel):
     health: Health
 
 
+# A pcx in one of these states, with no platform record, is history (deleted, rejected by the
+# platform, expired unconfirmed, failed): AWS shows it for a while, nothing can be done with it.
+HISTORY_AWS_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
 LIVE_AWS_STATES = frozenset({"initiating-request", "pending-acceptance", "provisioning", "active"})
 
 
@@ -98,6 +108,25 @@ def expiry(pcx: AwsPeering, intent: PeeringIntent | None) -> datetime | None:
     if intent is not None and intent.requested_at is not None:
         return intent.requested_at + timedelta(days=PENDING_LIFETIME_DAYS)
     return None
+
+
+def retrying_words(record: PlatformPeering) -> str:
+    """Why the platform's work on a peering is waiting, in the row's words."""
+    what = "deleting" if record.status is PlatformStatus.DELETING else "accepting"
+    tries = f"{record.attempts} attempt{'s' if record.attempts != 1 else ''}"
+    return f"retrying: {record.last_error} ({what}; {tries} so far)"
+
+
+def deployment_side_words(side: PlatformSide) -> str:
+    """The deployment side as the platform last checked it: its pcx and its routes."""
+    routes = {
+        "ok": "routes ok",
+        "repaired": "routes repaired at the last check",
+        "missing": "routes missing: " + ", ".join(side.missing_routes),
+    }[side.routes]
+    if side.routes_repaired and side.routes != "repaired":
+        routes += f" ({side.routes_repaired} restored so far)"
+    return f"pcx {side.pcx_state or 'unknown'}, {routes}"
 
 
 def _judge(
@@ -138,7 +167,15 @@ def _judge(
             return Health.WARNING, problems
         problems.append(f"the platform says {status.value} but AWS no longer shows the pcx")
         return Health.ERROR, problems
+    if record.retrying:
+        problems.append(retrying_words(record))
+        return Health.WARNING, problems
     if status is PlatformStatus.RUNNING:
+        side = record.platform_side
+        if side is not None and side.routes == "missing":
+            # The deployment's replies have no way back: traffic cannot flow.
+            problems.append(f"deployment side: {deployment_side_words(side)}")
+            return Health.ERROR, problems
         if pcx.status == "active":
             return Health.OK, problems
         if pcx.status in ("deleted", "deleting"):
@@ -169,7 +206,8 @@ def build_views(
     accounts: Sequence[AccountRead] | None = None,
 ) -> list[PeeringView]:
     """Join platform records and AWS pcxs. pcxs toward a deployment VPC that the platform does
-    not know are listed as unconfirmed; deleted ones without a record are history and hidden.
+    not know are listed as unconfirmed; ones gone on AWS (deleted, rejected, expired, failed)
+    without a record are history and hidden.
 
     ``drift`` adds per-peering drift problems with their severity (``PeeringDiff.problems``
     from :mod:`peering_core.drift`); the view's health is the worst of them and its own.
@@ -239,7 +277,7 @@ def build_views(
         if pcx.id in seen:
             continue
         vpc = by_vpc.get(pcx.accepter.vpc_id)
-        if vpc is None or pcx.status in ("deleted", "deleting"):
+        if vpc is None or pcx.status in HISTORY_AWS_STATES:
             continue
         seen.add(pcx.id)
         add(None, pcx, vpc.deployment_id)

@@ -121,6 +121,20 @@ class DeploymentVpc(ApiModel):
     route_table_ids: tuple[str, ...] = Field(default=(), alias="routeTableIds")
 
 
+RoutesHealth = Literal["ok", "repaired", "missing"]
+
+
+class PlatformSide(ApiModel):
+    """The deployment side of a peering as the platform last checked it: its pcx's state on
+    AWS and its reverse routes (``ok``; ``repaired``: some were missing and were restored at
+    that check; ``missing``: some could not be restored, ``missingRoutes`` says which)."""
+
+    pcx_state: str | None = Field(default=None, alias="pcxState")
+    routes: RoutesHealth = "ok"
+    routes_repaired: int = Field(default=0, alias="routesRepaired")  # restored, all checks
+    missing_routes: tuple[str, ...] = Field(default=(), alias="missingRoutes")
+
+
 class PlatformPeering(ApiModel):
     """The platform's record of one peering (the operator's confirmation, step 4)."""
 
@@ -137,6 +151,20 @@ class PlatformPeering(ApiModel):
     tenant_id: str | None = Field(default=None, alias="tenantId")
     # Every IPv4 block of the requester VPC (``cidr`` first); empty from an older platform.
     cidrs: tuple[str, ...] = ()
+    # Work that AWS keeps refusing or failing is retried, and says why: the last error, how
+    # many attempts failed, and when the next one is due (``pending``/``deleting`` only).
+    last_error: str | None = Field(default=None, alias="lastError")
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, alias="nextAttemptAt")
+    platform_side: PlatformSide | None = Field(default=None, alias="platformSide")
+
+    @property
+    def retrying(self) -> bool:
+        """Its work failed and will be tried again."""
+        return self.last_error is not None and self.status in (
+            PlatformStatus.PENDING,
+            PlatformStatus.DELETING,
+        )
 
     @property
     def requester_cidrs(self) -> tuple[str, ...]:

@@ -184,6 +184,11 @@ class PlatformClient:
         response = await self._http.get("/healthz")
         return response.status_code == 200
 
+    async def health_status(self) -> tuple[str, str | None]:
+        """``("ok", None)`` or ``("degraded", why)``, as ``/healthz`` says."""
+        body = (await self._http.get("/healthz")).json()
+        return str(body.get("status")), body.get("reason")
+
     async def deployments(self) -> list[Deployment]:
         result: list[Deployment] = await self._get_cached("/api/v1/deployments", _DEPLOYMENTS)
         return result
@@ -258,6 +263,16 @@ class PlatformClient:
         return PlatformPeering.model_validate(
             await self._request(
                 "DELETE", f"/api/v1/deployments/{deployment_id}/peerings/{peering_id}"
+            )
+        )
+
+    async def retry_peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
+        """Run a failed peering's last step again (acceptance, or deletion); 202 with the
+        record, ``pending`` or ``deleting`` again. Refused (409 ``PEERING_NOT_FAILED``)
+        unless the peering is ``failed``."""
+        return PlatformPeering.model_validate(
+            await self._request(
+                "POST", f"/api/v1/deployments/{deployment_id}/peerings/{peering_id}/retry"
             )
         )
 

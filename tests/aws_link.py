@@ -1,7 +1,8 @@
-"""A TCP relay in front of a loopback server that a test can hold, or slow down like a WAN.
+"""A TCP relay in front of a loopback server that a test can hold, cut, or slow down like a WAN.
 
 With the platform's AWS calls held, whatever it does in the background stops at its next EC2
 call, so a test can catch a peering in ``deleting`` (or any in-between state) for certain.
+Cut, it refuses connections, as an AWS endpoint does when the network to it is down.
 With a ``delay``, every chunk is forwarded that long after it arrived, in order, both ways
 (a delay line, like ``tc netem delay``): a request/response pays twice ``delay`` of round trip
 that loopback cannot produce, and nothing else about the traffic changes.
@@ -35,12 +36,24 @@ class AwsLink:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.cut()
+
+    async def cut(self) -> None:
+        """AWS unreachable: new connections are refused (nothing listens on the port any
+        more) and open ones are dropped, until :meth:`restore`."""
         assert self._server is not None
         self._server.close()
         for relay in list(self._relays):
             relay.cancel()
         await asyncio.gather(*self._relays, return_exceptions=True)
         await self._server.wait_closed()
+
+    async def restore(self) -> None:
+        """Listen again, on the same port."""
+        port = int(self.url.rsplit(":", 1)[1])
+        self._server = await asyncio.start_server(
+            self._relay, "127.0.0.1", port, reuse_address=True
+        )
 
     def hold(self) -> None:
         """Stop relaying: calls in flight and new ones wait (the caller's timeouts still run)."""

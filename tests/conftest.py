@@ -7,6 +7,7 @@ platform server runs for real (uvicorn, SQLite, background acceptance) on a loop
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from peering_core.sandbox.seed import SeedReport
 from peering_core.sandbox.servers import MotoServer, Sandbox
 
 from .cli_helpers import Cli
+from .postgres import PostgresServer
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +34,36 @@ def moto_server() -> Iterator[MotoServer]:
     server = MotoServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the test session (tests make databases of their own)."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def new_database(postgres: PostgresServer) -> Callable[[], str]:
+    """Make an empty PostgreSQL database; its URL."""
+    count = 0
+
+    def make() -> str:
+        nonlocal count
+        count += 1
+        return postgres.create_database(f"t{uuid.uuid4().hex[:12]}_{count}")
+
+    return make
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Where a platform store lives, once on each backend: a SQLite file, a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path_factory.mktemp("store") / "platform.sqlite3")
+    make: Callable[[], str] = request.getfixturevalue("new_database")
+    return make()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 import subprocess
 import sys
@@ -14,6 +15,24 @@ import httpx
 import pytest
 
 BIN = Path(sys.executable).parent
+
+
+def serve_environment(aws_endpoint: str, key: str, secret: str) -> dict[str, str]:
+    """This process's environment without its AWS and platform settings, plus the admin's
+    credentials and the platform account's on the moto server at ``aws_endpoint``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PEERING_"))}
+    env.update(
+        PEERING_PLATFORM_KEY=key,
+        PEERING_PLATFORM_SECRET=secret,
+        AWS_ENDPOINT_URL=aws_endpoint,
+        AWS_ACCESS_KEY_ID="sandbox-platform",
+        AWS_SECRET_ACCESS_KEY="sandbox-platform",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
 
 
 @contextlib.asynccontextmanager

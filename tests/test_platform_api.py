@@ -180,11 +180,12 @@ async def world(
     )
 
 
-@pytest.fixture
-async def stalled_world(
-    moto_server: MotoServer, tmp_path: Path
+@contextlib.asynccontextmanager
+async def linked_world(
+    moto_server: MotoServer, db: Path | str, **settings: Any
 ) -> AsyncIterator[tuple[World, AwsLink]]:
-    """A world whose platform reaches AWS through a link the test can hold."""
+    """A world (reset moto) whose platform reaches AWS through a link the test can hold or
+    cut; ``settings`` go to the platform server (``accept_delay``, ``work``)."""
     moto_server.reset()
     direct = AwsAccess(
         access_key_id="sandbox-platform",
@@ -198,9 +199,10 @@ async def stalled_world(
     async with AwsLink(moto_server.url) as link:
         server = PlatformServer(
             aws=direct.model_copy(update={"endpoint_url": link.url}),
-            db_path=tmp_path / "platform.sqlite3",
+            db_path=db,
             key="stalled",
             secret=SecretStr("stalled-secret"),
+            **settings,
         )
         await asyncio.to_thread(server.start)
         box = Sandbox(
@@ -230,6 +232,15 @@ async def stalled_world(
         finally:
             link.release()
             await asyncio.to_thread(server.stop)
+
+
+@pytest.fixture
+async def stalled_world(
+    moto_server: MotoServer, tmp_path: Path
+) -> AsyncIterator[tuple[World, AwsLink]]:
+    """A world whose platform reaches AWS through a link the test can hold."""
+    async with linked_world(moto_server, tmp_path / "platform.sqlite3") as world:
+        yield world
 
 
 def assert_refused(response: httpx.Response, status: int, code: str, *named: str) -> dict[str, Any]:
@@ -636,6 +647,10 @@ async def test_a_confirmed_peering_goes_from_pending_to_running_with_a_route_in_
         "createAt": None,
         "updateAt": None,
         "tenantId": "default",
+        "lastError": None,
+        "attempts": 0,
+        "nextAttemptAt": None,
+        "platformSide": None,
     }
     async with asyncio.timeout(15):
         record = await wait_for_platform(world.client, dep, pcx)
@@ -644,6 +659,8 @@ async def test_a_confirmed_peering_goes_from_pending_to_running_with_a_route_in_
     table_ids = world.deployments["factory-telemetry"].route_table_ids
     assert table_ids
     assert sorted(await world.routes_via(pcx)) == sorted((t, "172.20.0.0/16") for t in table_ids)
+    assert record.platform_side is not None
+    assert (record.platform_side.pcx_state, record.platform_side.routes) == ("active", "ok")
     listed = (await world.api.get(f"{API}/deployments/{dep}/peerings")).json()
     assert [(p["peeringId"], p["status"]) for p in listed] == [(pcx, "running")]
     assert [p["peeringId"] for p in await world.api_peerings()] == [pcx]
@@ -669,17 +686,47 @@ async def test_a_peer_cidr_the_deployment_already_routes_elsewhere_fails_and_lea
 # --- deleting a peering --------------------------------------------------------------------
 
 
-async def test_a_failed_peering_cannot_be_deleted(world: World) -> None:
+async def test_a_failed_peering_is_deleted_with_whatever_it_left_on_aws(world: World) -> None:
     pcx = await failed_for_overlap(world)
+    dep = world.dep("fleet-staging")
+
+    response = await world.api.delete(f"{API}/deployments/{dep}/peerings/{pcx}")
+
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "deleting"
+    async with asyncio.timeout(15):
+        await wait_until_gone(world.client, dep, pcx)
+    assert await world.routes_via(pcx) == []
+    assert await world.pcx_status(pcx) == "rejected"  # the platform refused it: nothing to undo
+    assert await world.api_peerings() == []
+
+
+async def test_only_a_failed_peering_can_be_retried_and_a_retry_runs_its_last_step_again(
+    world: World,
+) -> None:
+    pcx = await failed_for_overlap(world)
+    dep = world.dep("fleet-staging")
+    running = await world.confirm_and_wait("prod-data", "factory-telemetry")
     before = await world.snapshot()
 
-    response = await world.api.delete(
-        f"{API}/deployments/{world.dep('fleet-staging')}/peerings/{pcx}"
+    refused = await world.api.post(
+        f"{API}/deployments/{world.dep('factory-telemetry')}/peerings/{running}/retry"
     )
+    unknown = await world.api.post(f"{API}/deployments/{dep}/peerings/pcx-0123456789abcdef0/retry")
 
-    assert_refused(response, 409, "PEERING_NOT_RUNNING", pcx, "failed")
+    assert_refused(refused, 409, "PEERING_NOT_FAILED", running, "running")
+    assert_refused(unknown, 404, "PEERING_NOT_FOUND", "pcx-0123456789abcdef0")
     assert await world.snapshot() == before
-    assert [p["status"] for p in before.api_peerings] == ["failed"]
+
+    retried = await world.api.post(f"{API}/deployments/{dep}/peerings/{pcx}/retry")
+
+    assert retried.status_code == 202 and retried.json()["status"] == "pending"
+    async with asyncio.timeout(15):
+        record = await wait_for_platform(world.client, dep, pcx)
+    # The acceptance ran again and met the answer that does not pass: the pcx is rejected.
+    assert record.status is PlatformStatus.FAILED
+    assert record.reason == f"peering {pcx} is rejected on AWS"
+    assert await world.routes_via(pcx) == []
 
 
 async def test_a_peering_a_resource_depends_on_cannot_be_deleted_until_the_resource_is_gone(

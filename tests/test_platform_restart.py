@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import socket
 import sqlite3
@@ -40,6 +39,7 @@ from peering_core.sandbox.seed import (
 from peering_core.sandbox.servers import MotoServer
 
 from .aws_link import AwsLink
+from .platform_process import serve_environment
 
 REGION = "us-east-1"
 KEY = "restart-test"
@@ -65,19 +65,7 @@ class PlatformProcess:
         self._log_file: IO[bytes] | None = None
 
     def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PEERING_"))}
-        env.update(
-            PEERING_PLATFORM_KEY=KEY,
-            PEERING_PLATFORM_SECRET=SECRET,
-            AWS_ENDPOINT_URL=self.aws_endpoint,
-            AWS_ACCESS_KEY_ID="sandbox-platform",
-            AWS_SECRET_ACCESS_KEY="sandbox-platform",
-            AWS_DEFAULT_REGION=REGION,
-            AWS_CONFIG_FILE=os.devnull,
-            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-            AWS_EC2_METADATA_DISABLED="true",
-        )
-        return env
+        return serve_environment(self.aws_endpoint, KEY, SECRET)
 
     async def start(self, *, accept_delay: float) -> PlatformProcess:
         port = _free_port()
@@ -94,6 +82,9 @@ class PlatformProcess:
                 str(self.db),
                 "--accept-delay",
                 str(accept_delay),
+                # A killed process's lease on its work runs out this soon after its death.
+                "--lease-seconds",
+                "3",
             ],
             env=self._environment(),
             stdout=self._log_file,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from peering_core.models import PlatformStatus
 from peering_core.platform.keys import hash_secret, new_secret, secret_matches
-from peering_core.platform.store import _SCHEMA, MIGRATIONS, Store
+from peering_core.platform.store import MIGRATIONS, SCHEMA, Store
 
 
 async def test_a_store_from_before_tenants_is_the_default_tenants_and_migrates_once(
@@ -17,7 +17,7 @@ async def test_a_store_from_before_tenants_is_the_default_tenants_and_migrates_o
     path = tmp_path / "platform.sqlite3"
     old = sqlite3.connect(path)
     with old:
-        old.executescript(_SCHEMA)
+        old.executescript(";\n".join(SCHEMA))
         old.execute(
             "INSERT INTO deployments VALUES ('d1', 'factory-telemetry', 'dedicated', 'us-east-1', "
             "'running', '5.8.6', 'demo', '10.200.0.0/16', 'vpc-0a', '[\"rtb-0a\"]', "
@@ -45,7 +45,7 @@ async def test_a_store_from_before_tenants_is_the_default_tenants_and_migrates_o
         assert await store.deployments("t-someone-else") == []
         await store.close()
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
-    assert version == len(MIGRATIONS) == 1
+    assert version == len(MIGRATIONS) == 2
 
 
 def test_a_secret_is_stored_as_a_salted_scrypt_hash_that_only_it_matches() -> None:

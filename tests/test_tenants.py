@@ -203,7 +203,7 @@ async def routes(api: httpx.AsyncClient) -> list[tuple[str, str]]:
         for method in operations
         if method in ("get", "post", "delete")
     ]
-    assert len(found) == 23, found
+    assert len(found) == 24, found
     return found
 
 
@@ -264,6 +264,7 @@ async def test_every_route_answers_another_tenant_as_missing_a_viewer_403_a_revo
         for method, template, named, as_ in (
             ("GET", "{d}/peerings/{x}", world.a_pcx, MISSING_PCX),
             ("DELETE", "{d}/peerings/{x}", world.a_pcx, MISSING_PCX),
+            ("POST", "{d}/peerings/{x}/retry", world.a_pcx, MISSING_PCX),
             ("DELETE", "{d}/resources/{x}", world.a_resource, MISSING_RESOURCE),
         ):
             own = f"{API}/deployments/{world.b_deployment}"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from peering_core.health import Health, build_views, deployment_views
+from peering_core.health import Health, build_views, deployment_side_words, deployment_views
 from peering_core.intent import PeeringIntent
 from peering_core.models import (
     AwsPeering,
@@ -14,6 +14,7 @@ from peering_core.models import (
     DeploymentVpc,
     PeeringSide,
     PlatformPeering,
+    PlatformSide,
     PlatformStatus,
 )
 
@@ -170,6 +171,44 @@ def test_a_deployment_takes_the_worst_health_of_its_peerings():
     assert dep.peering_count == 2 and dep.health is Health.ERROR
 
 
+@pytest.mark.parametrize(
+    ("status", "doing"),
+    [(PlatformStatus.PENDING, "accepting"), (PlatformStatus.DELETING, "deleting")],
+)
+def test_work_the_platform_keeps_retrying_says_retrying_and_why(status, doing):
+    waiting = record(status).model_copy(
+        update={
+            "last_error": "describe_vpc_peering_connections: EndpointConnectionError: x",
+            "attempts": 3,
+            "next_attempt_at": NOW,
+        }
+    )
+    view = one([waiting], [pcx("active")])
+    assert view.health is Health.WARNING
+    assert view.problems == (
+        "retrying: describe_vpc_peering_connections: EndpointConnectionError: x "
+        f"({doing}; 3 attempts so far)",
+    )
+
+
+def test_the_deployment_sides_missing_route_is_an_error_on_a_running_peering():
+    side = PlatformSide(
+        pcx_state="active",
+        routes="missing",
+        missing_routes=("rtb-1:172.20.0.0/16 (routed to igw-1)",),
+    )
+    view = one(
+        [record(PlatformStatus.RUNNING).model_copy(update={"platform_side": side})], [pcx("active")]
+    )
+    # Issue 17 (5): no way back for the deployment's replies: traffic cannot flow.
+    assert view.health is Health.ERROR
+    assert view.problems == (
+        "deployment side: pcx active, routes missing: rtb-1:172.20.0.0/16 (routed to igw-1)",
+    )
+    fine = PlatformSide(pcx_state="active", routes="ok", routes_repaired=2)
+    assert deployment_side_words(fine) == "pcx active, routes ok (2 restored so far)"
+
+
 def test_a_peerings_json_is_camel_case_but_its_tags_stay_as_written():
     from datetime import UTC, datetime
 
@@ -181,3 +220,10 @@ def test_a_peerings_json_is_camel_case_but_its_tags_stay_as_written():
         "tags": {"cost_center": "ops"},
         "at": "2026-01-02T00:00:00Z",
     }
+
+
+@pytest.mark.parametrize("state", ["rejected", "expired", "failed", "deleted"])
+def test_a_pcx_gone_on_aws_without_a_record_is_history(state):
+    # Issue 17 (2): after a failed peering is cleared, its rejected pcx must not keep the
+    # deployment in warning as an "unconfirmed" row.
+    assert build_views([DEP], [VPC], [], [pcx(state)], now=NOW) == []

@@ -32,6 +32,13 @@ def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--db", type=Path, default=None, help="SQLite file (default: user data dir)")
     store.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="postgresql://… instead of a SQLite file: any number of replicas may serve one "
+        "database (default: PEERING_PLATFORM_DATABASE_URL, else --db)",
+    )
+    store.add_argument(
         "--audit-log",
         type=Path,
         default=None,
@@ -78,7 +85,36 @@ def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         metavar="SECONDS",
         help="wait before accepting a confirmed peering (for demos)",
     )
+    serve.add_argument(
+        "--lease-seconds",
+        type=_positive,
+        default=15.0,
+        metavar="SECONDS",
+        help="how long a replica holds a peering's work without renewing it: a replica that "
+        "dies has its work taken over within this (default 15)",
+    )
+    serve.add_argument(
+        "--reconcile-seconds",
+        type=non_negative,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often each running peering's deployment side is checked (0: never; default 60)",
+    )
+    serve.add_argument(
+        "--retry-max-seconds",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="the longest wait between two attempts at work AWS failed (default 60)",
+    )
     add_admin_parsers(platform_commands, store)
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
 
 
 def add_admin_parsers(

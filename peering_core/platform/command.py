@@ -35,6 +35,16 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("peering-tui")) / "platform.sqlite3"
 
 
+def store_location(args: argparse.Namespace) -> tuple[str | Path, Path]:
+    """Where the store is (a PostgreSQL URL or a SQLite file) and the folder of its audit log
+    by default: ``--database-url``, ``PEERING_PLATFORM_DATABASE_URL``, ``--db``, the default."""
+    url = getattr(args, "database_url", None) or os.environ.get("PEERING_PLATFORM_DATABASE_URL")
+    if url:
+        return url, args.db or default_db_path()
+    db: Path = args.db or default_db_path()
+    return db, db
+
+
 def default_audit_path(db: Path) -> Path:
     """The platform's audit log sits beside its store, so serving and offline administration
     of one store write one log."""
@@ -101,7 +111,7 @@ def serve(args: argparse.Namespace) -> int:
     if isinstance(tls, str):
         print(f"peering-tui platform serve: {tls}", file=sys.stderr)
         return ExitCode.USAGE
-    db = args.db or default_db_path()
+    location, db = store_location(args)
     audit = PlatformAuditLog(args.audit_log or default_audit_path(db))
     try:
         audit.check()
@@ -111,10 +121,13 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     service = PlatformService(
-        Store(db),
+        Store(location),
         PlatformEc2(AwsAccess(), default_region=region),
         reserved_cidrs=args.reserved_cidrs or rules.DEFAULT_RESERVED_CIDRS,
         accept_delay=args.accept_delay,
+        lease_seconds=args.lease_seconds,
+        reconcile_seconds=args.reconcile_seconds,
+        retry_cap=args.retry_max_seconds,
     )
     app = create_app(
         service,
@@ -148,7 +161,7 @@ def _show(model: BaseModel) -> dict[str, Any]:
 def administer(args: argparse.Namespace) -> int:
     """``platform tenants create|list`` and ``platform keys create|list|revoke`` on the store
     (made if there is none yet: bootstrapping comes before the first ``serve``)."""
-    db: Path = args.db or default_db_path()
+    location, db = store_location(args)
     audit = PlatformAuditLog(args.audit_log or default_audit_path(db))
     work: dict[tuple[str, str], Callable[[Tenancy], Awaitable[tuple[Any, str, dict[str, str]]]]]
     work = {
@@ -160,7 +173,7 @@ def administer(args: argparse.Namespace) -> int:
     }
     action = (args.platform_command, args.action)
     try:
-        payload, text, made = asyncio.run(_on_store(db, work[action]))
+        payload, text, made = asyncio.run(_on_store(location, work[action]))
     except PlatformError as exc:
         _record(audit, action, {}, f"refused: {exc.code}")
         return _refusal(args.json, exc)
@@ -173,9 +186,9 @@ def administer(args: argparse.Namespace) -> int:
 
 
 async def _on_store(
-    db: Path, work: Callable[[Tenancy], Awaitable[tuple[Any, str, dict[str, str]]]]
+    location: str | Path, work: Callable[[Tenancy], Awaitable[tuple[Any, str, dict[str, str]]]]
 ) -> tuple[Any, str, dict[str, str]]:
-    store = Store(db)
+    store = Store(location)
     await store.open()
     try:
         return await work(Tenancy(store))

@@ -11,9 +11,23 @@ from pydantic import SecretStr
 
 from ..aws import AwsAccess, Ec2Gateway, tagged
 
+# botocore's own attempts per platform call: few, so a request that needs AWS while it is
+# down answers in seconds; background work is retried by the platform itself, for as long as
+# it takes (eight attempts with backoff made a confirm wait 77 s for its answer).
+PLATFORM_AWS_ATTEMPTS = 3
+
 
 class PlatformEc2(Ec2Gateway):
     """EC2 for the platform's own AWS account (and the sandbox, which builds both sides)."""
+
+    def __init__(
+        self,
+        access: AwsAccess | None = None,
+        *,
+        default_region: str = "us-east-1",
+        max_attempts: int = PLATFORM_AWS_ATTEMPTS,
+    ) -> None:
+        super().__init__(access, default_region=default_region, max_attempts=max_attempts)
 
     async def assume_role(self, role_arn: str, session_name: str) -> AwsAccess:
         """Credentials for ``role_arn``; on moto, any account id in the ARN becomes that account."""
@@ -32,8 +46,13 @@ class PlatformEc2(Ec2Gateway):
             endpoint_url=self.access.endpoint_url,
         )
 
-    async def accept_peering(self, region: str, peering_id: str) -> None:
-        await self._call(region, "accept_vpc_peering_connection", VpcPeeringConnectionId=peering_id)
+    async def accept_peering(self, region: str, peering_id: str) -> str:
+        """Accept the pcx; its state as AWS answers (``active``, or ``provisioning`` first)."""
+        raw = await self._call(
+            region, "accept_vpc_peering_connection", VpcPeeringConnectionId=peering_id
+        )
+        status = (raw.get("VpcPeeringConnection") or {}).get("Status") or {}
+        return str(status.get("Code") or "provisioning")
 
     async def reject_peering(self, region: str, peering_id: str) -> None:
         await self._call(region, "reject_vpc_peering_connection", VpcPeeringConnectionId=peering_id)

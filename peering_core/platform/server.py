@@ -420,6 +420,7 @@ def create_app(
             413: {"model": ErrorBody},
             429: {"model": ErrorBody},
             502: {"model": ErrorBody},
+            503: {"model": ErrorBody},
         },
     )
     app.state.service = service
@@ -434,16 +435,19 @@ def create_app(
     tenancy = service.tenancy
     refusals: dict[int | str, dict[str, Any]] = {403: {"model": ErrorBody}}
 
-    def reader(request: Request) -> Principal:
+    async def reader(request: Request) -> Principal:
         """The asking key (set by the gate); for a GET, the ETag of its tenant's state."""
         principal: Principal = request.state.principal
         if request.method == "GET":
-            # Every write bumps the store's generation (of everything, and of the tenant it
-            # touched), so an unchanged count means an unchanged answer: a poll that changed
-            # nothing costs no query and no JSON, and sees nothing of other tenants' writes.
+            # Every write bumps its tenant's generation in the database, in the writing
+            # transaction, whichever replica made it: an unchanged count means an unchanged
+            # answer. A poll that changed nothing costs one row read, no records and no JSON,
+            # and sees nothing of other tenants' writes. The count is read before the records,
+            # so a body is never older than its tag.
             store = service.store
             scope = principal.scope
-            tag = f'"{store.boot_id}-{scope or "all"}-{store.generation_of(scope)}"'
+            generation = await store.generation_of(scope)
+            tag = f'"{store.store_id}-{service.view_tag}-{scope or "all"}-{generation}"'
             request.state.etag = tag
             if _matches(request, tag):
                 raise NotModified(tag)
@@ -530,7 +534,10 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        # 200 either way: a degraded replica still serves reads, and a load balancer taking
+        # every replica out because AWS is down would stop those too.
+        status, reason = service.health()
+        return {"status": status} if reason is None else {"status": status, "reason": reason}
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request, _: Reader) -> Response:
@@ -679,6 +686,18 @@ def create_app(
         request: Request, deployment_id: str, peering_id: PeeringId, principal: Writer
     ) -> Response:
         record = await service.delete_peering(deployment_id, peering_id, scope=principal.scope)
+        return _json(request, _dump(record), status=202)
+
+    @app.post(
+        f"{API}/deployments/{{deployment_id}}/peerings/{{peering_id}}/retry",
+        response_model=PlatformPeering,
+        status_code=202,
+        responses=refusals | {409: {"model": ErrorBody}},
+    )
+    async def retry_peering(
+        request: Request, deployment_id: str, peering_id: PeeringId, principal: Writer
+    ) -> Response:
+        record = await service.retry_peering(deployment_id, peering_id, scope=principal.scope)
         return _json(request, _dump(record), status=202)
 
     @app.get(f"{API}/peerings", response_model=list[PlatformPeering])

@@ -1,41 +1,43 @@
-"""Durable platform state in SQLite.
+"""Durable platform state, on SQLite (one process) or PostgreSQL (any number of replicas).
 
-Every statement runs on one dedicated thread, so the event loop never blocks on disk and
-SQLite sees a single writer per process. WAL mode and a busy timeout let a second process
-(a restarted server while the old one is still exiting) wait instead of failing.
+The SQL is written once here; :mod:`.database` runs it on either. The schema is the base
+tables plus numbered migrations (:data:`MIGRATIONS`), applied in order at start; a file from
+before tenants opens as their ``default`` tenant's. API key secrets are stored only as the hash
+:mod:`.keys` makes.
 
-The schema is the base tables plus numbered migrations (:data:`MIGRATIONS`), applied in order
-and counted in SQLite's ``user_version``; a file from before tenants opens as their
-``default`` tenant's. API key secrets are stored only as the hash :mod:`.keys` makes.
+Background work on a peering (acceptance, deletion, the reconciler's check) is claimed with an
+expiring lease (:meth:`Store.claim`): exactly one replica works a peering at a time, and a
+replica that dies has its work taken over once its lease runs out.
+
+ETags come from the database: every write bumps its tenant's generation in the same
+transaction, so any replica can answer "unchanged" from one row, without reading the records.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
-import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..models import (
     DEFAULT_TENANT,
     ApiKey,
     Deployment,
     PlatformPeering,
+    PlatformSide,
     PlatformStatus,
     Resource,
     Role,
     Tenant,
 )
+from .database import Backend, Conflict, Database, open_backend
 
-T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deployments (
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS deployments (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     deployment_type TEXT NOT NULL,
@@ -47,8 +49,8 @@ CREATE TABLE IF NOT EXISTS deployments (
     vpc_id TEXT NOT NULL,
     route_table_ids TEXT NOT NULL,
     create_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS peerings (
+)""",
+    """CREATE TABLE IF NOT EXISTS peerings (
     peering_id TEXT PRIMARY KEY,
     deployment_id TEXT NOT NULL REFERENCES deployments(id),
     account_id TEXT NOT NULL,
@@ -59,9 +61,9 @@ CREATE TABLE IF NOT EXISTS peerings (
     reason TEXT,
     create_at TEXT NOT NULL,
     update_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS peerings_by_deployment ON peerings(deployment_id);
-CREATE TABLE IF NOT EXISTS resources (
+)""",
+    "CREATE INDEX IF NOT EXISTS peerings_by_deployment ON peerings(deployment_id)",
+    """CREATE TABLE IF NOT EXISTS resources (
     id TEXT PRIMARY KEY,
     deployment_id TEXT NOT NULL REFERENCES deployments(id),
     name TEXT NOT NULL,
@@ -69,11 +71,11 @@ CREATE TABLE IF NOT EXISTS resources (
     host TEXT NOT NULL,
     port INTEGER NOT NULL,
     create_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS resources_by_deployment ON resources(deployment_id);
-"""
+)""",
+    "CREATE INDEX IF NOT EXISTS resources_by_deployment ON resources(deployment_id)",
+)
 
-# Each entry moves the schema one version up (``PRAGMA user_version``), in one transaction.
+# Each entry moves the schema one version up, in one transaction.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: tenants and their API keys; every object carries its tenant (what existed belongs to
     # the default tenant); a peering keeps every IPv4 block of its requester VPC.
@@ -101,11 +103,42 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX resources_by_tenant ON resources(tenant_id)",
         "CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id)",
     ),
+    # 2: replicas. Work on a peering is due at ``due_at`` (epoch seconds) and leased by one
+    # replica until ``lease_until``; failed attempts are counted with the last error; a failed
+    # peering remembers which step failed (what a retry re-runs); the reconciler's view of the
+    # deployment side; per-tenant write generations (ETags) and the store's own identity.
+    (
+        "ALTER TABLE peerings ADD COLUMN due_at DOUBLE PRECISION NOT NULL DEFAULT 0",
+        "ALTER TABLE peerings ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE peerings ADD COLUMN lease_until DOUBLE PRECISION NOT NULL DEFAULT 0",
+        "ALTER TABLE peerings ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE peerings ADD COLUMN last_error TEXT",
+        "ALTER TABLE peerings ADD COLUMN failed_step TEXT",
+        "ALTER TABLE peerings ADD COLUMN platform_side TEXT",
+        "CREATE INDEX peerings_due ON peerings(due_at)",
+        "CREATE TABLE generations (tenant_id TEXT PRIMARY KEY, generation BIGINT NOT NULL)",
+        "CREATE TABLE store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
 )
+
+_CLAIM = (
+    "UPDATE peerings SET lease_owner=?, lease_until=? WHERE peering_id IN ("
+    "SELECT peering_id FROM peerings WHERE status IN (?,?,?) AND due_at <= ? "
+    "AND lease_until <= ? AND (status <> 'pending' OR attempts > 0 OR due_at <= ?) "
+    "ORDER BY due_at LIMIT ?{skip_locked}) RETURNING *"
+)
+# A due time that never comes (a failed peering waits for the operator).
+NEVER = 1e18
+# The statuses whose peerings have work: accept, delete, reconcile.
+_WORKED = ("pending", "deleting", "running")
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def _stamp(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC).replace(microsecond=0)
 
 
 class DeploymentRow:
@@ -146,75 +179,96 @@ def _query(select: str, clauses: dict[str, Any], order: str = "") -> tuple[str, 
     return sql, list(given.values())
 
 
+async def _bump(db: Database, tenant_id: str) -> None:
+    """One more write to ``tenant_id``'s objects, in the writing transaction."""
+    await db.execute(
+        "INSERT INTO generations (tenant_id, generation) VALUES (?, 1) "
+        "ON CONFLICT (tenant_id) DO UPDATE SET generation = generations.generation + 1",
+        (tenant_id,),
+    )
+
+
 class Store:
-    """The platform's deployments, peerings and resources."""
+    """The platform's tenants, keys, deployments, peerings and resources, on a SQLite file
+    or a ``postgresql://`` database."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="platform-store")
-        self._db: sqlite3.Connection | None = None
-        # Bumped by every write; with a per-process boot id it makes ETags that cost no query.
-        # Each tenant has its own count too, so one tenant's writes never change the ETags
-        # another tenant sees (they would tell it that something happened elsewhere).
-        self.generation = 0
-        self._tenant_generations: dict[str, int] = {}
-        self.boot_id = secrets.token_hex(4)
+    def __init__(self, location: Path | str, *, pool_size: int = 10) -> None:
+        self.location = str(location)
+        self._backend: Backend = open_backend(location, pool_size=pool_size)
+        self._db: Database = self._backend
+        self.store_id = ""
 
-    def generation_of(self, tenant_id: str | None) -> int:
-        """The write count of ``tenant_id``'s objects, or of everything with ``None``."""
-        if tenant_id is None:
-            return self.generation
-        return self._tenant_generations.get(tenant_id, 0)
-
-    def _changed(self, tenant_id: str) -> None:
-        self.generation += 1
-        self._tenant_generations[tenant_id] = self._tenant_generations.get(tenant_id, 0) + 1
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may serve this store too (PostgreSQL)."""
+        return bool(self._backend.for_update)
 
     async def open(self) -> None:
-        await self._run(self._open)
-
-    def _open(self) -> None:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout = 5000")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.executescript(_SCHEMA)
-        _migrate(db)
-        self._db = db
+        await self._backend.open(SCHEMA, MIGRATIONS)
+        await self._db.execute(
+            "INSERT INTO store_meta (name, value) VALUES ('store_id', ?) "
+            "ON CONFLICT (name) DO NOTHING",
+            (secrets.token_hex(4),),
+        )
+        self.store_id = await self.meta("store_id") or ""
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._run(self._db.close)
-            self._db = None
-        self._executor.shutdown(wait=True)
+        await self._backend.close()
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Store]:
+        """This store, with every call inside one transaction (committed at the end)."""
+        async with self._db.transaction() as tx:
+            bound = object.__new__(Store)
+            bound.location, bound._backend, bound._db = self.location, self._backend, tx
+            bound.store_id = self.store_id
+            yield bound
+
+    async def meta(self, name: str) -> str | None:
+        rows = await self._db.fetch("SELECT value FROM store_meta WHERE name=?", (name,))
+        return str(rows[0]["value"]) if rows else None
+
+    async def set_meta(self, name: str, value: str) -> None:
+        await self._db.execute(
+            "INSERT INTO store_meta (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    async def generation_of(self, tenant_id: str | None) -> int:
+        """The write count of ``tenant_id``'s objects, or of everything with ``None``.
+
+        Every committed write adds one, so an unchanged count means nothing changed since.
+        """
+        if tenant_id is None:
+            rows = await self._db.fetch("SELECT sum(generation) AS g FROM generations")
+        else:
+            rows = await self._db.fetch(
+                "SELECT generation AS g FROM generations WHERE tenant_id=?", (tenant_id,)
+            )
+        return int(rows[0]["g"] or 0) if rows else 0
 
     async def _write(self, sql: str, params: Sequence[Any], tenant_id: str) -> int:
-        """Run one changing statement; a change bumps the generations. Rows changed."""
-
-        def run() -> int:
-            return self._conn().execute(sql, params).rowcount
-
-        changed = await self._run(run)
-        if changed:
-            self._changed(tenant_id)
+        """Run one changing statement; a change bumps the tenant's generation. Rows changed."""
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(sql, params)
+            if changed:
+                await _bump(tx, tenant_id)
         return changed
 
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise RuntimeError("store is not open")
-        return self._db
+    async def _write_returning(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run one changing statement ending in ``RETURNING tenant_id, …``; bumps the
+        generation of every tenant it touched. The rows returned."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch(sql, params)
+            for tenant in sorted({str(r["tenant_id"]) for r in rows}):
+                await _bump(tx, tenant)
+        return rows
 
     # --- deployments ---------------------------------------------------------------------
 
     @staticmethod
-    def _deployment(row: sqlite3.Row) -> DeploymentRow:
+    def _deployment(row: Any) -> DeploymentRow:
         dep = Deployment(
             id=row["id"],
             name=row["name"],
@@ -257,17 +311,19 @@ class Store:
     async def deployments(self, tenant_id: str | None = None) -> list[DeploymentRow]:
         """Every deployment, or ``tenant_id``'s."""
         sql, params = _query("SELECT * FROM deployments", {"tenant_id": tenant_id}, "create_at, id")
-        rows = await self._run(self._fetch, sql, params)
-        return [self._deployment(r) for r in rows]
+        return [self._deployment(r) for r in await self._db.fetch(sql, params)]
 
     async def deployment(
-        self, deployment_id: str, tenant_id: str | None = None
+        self, deployment_id: str, tenant_id: str | None = None, *, lock: bool = False
     ) -> DeploymentRow | None:
-        """The deployment, if it exists (and, with ``tenant_id``, belongs to that tenant)."""
+        """The deployment, if it exists (and, with ``tenant_id``, belongs to that tenant);
+        ``lock``: held until the transaction ends, so changes to its peerings take turns."""
         sql, params = _query(
             "SELECT * FROM deployments", {"id": deployment_id, "tenant_id": tenant_id}
         )
-        rows = await self._run(self._fetch, sql, params)
+        if lock:
+            sql += self._db.for_update
+        rows = await self._db.fetch(sql, params)
         return self._deployment(rows[0]) if rows else None
 
     async def set_deployment_status(self, row: DeploymentRow, status: str) -> None:
@@ -279,28 +335,22 @@ class Store:
 
     async def remove_deployment(self, row: DeploymentRow) -> None:
         """Forget a deployment and its resources (its peerings are gone already)."""
-
-        def delete() -> None:
-            db = self._conn()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("DELETE FROM resources WHERE deployment_id=?", (row.deployment.id,))
-                db.execute("DELETE FROM deployments WHERE id=?", (row.deployment.id,))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-        await self._run(delete)
-        self._changed(row.tenant_id)
-
-    def _fetch(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
-        return list(self._conn().execute(sql, params).fetchall())
+        async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM resources WHERE deployment_id=?", (row.deployment.id,))
+            await tx.execute("DELETE FROM deployments WHERE id=?", (row.deployment.id,))
+            await _bump(tx, row.tenant_id)
 
     # --- peerings ------------------------------------------------------------------------
 
     @staticmethod
-    def _peering(row: sqlite3.Row) -> PlatformPeering:
+    def _peering(row: Any) -> PlatformPeering:
+        status = PlatformStatus(row["status"])
+        side = row["platform_side"]
+        last_error = row["last_error"]
+        retrying = last_error is not None and status in (
+            PlatformStatus.PENDING,
+            PlatformStatus.DELETING,
+        )
         return PlatformPeering(
             peering_id=row["peering_id"],
             deployment_id=row["deployment_id"],
@@ -308,44 +358,46 @@ class Store:
             vpc_id=row["vpc_id"],
             cidr=row["cidr"],
             region=row["region"],
-            status=PlatformStatus(row["status"]),
+            status=status,
             reason=row["reason"],
             create_at=datetime.fromisoformat(row["create_at"]),
             update_at=datetime.fromisoformat(row["update_at"]),
             tenant_id=row["tenant_id"],
             cidrs=tuple(json.loads(row["cidrs"])) or (row["cidr"],),
+            last_error=last_error,
+            attempts=int(row["attempts"]),
+            next_attempt_at=_stamp(float(row["due_at"])) if retrying else None,
+            platform_side=PlatformSide.model_validate_json(side) if side else None,
         )
 
-    async def add_peering(self, peering: PlatformPeering) -> None:
-        """Insert a new record; raises :class:`PeeringExistsError` if the pcx is recorded."""
+    async def add_peering(self, peering: PlatformPeering, *, due_at: float = 0.0) -> None:
+        """Insert a new record, its work due at ``due_at``; raises :class:`PeeringExistsError`
+        if the pcx is recorded."""
         tenant = peering.tenant_id or DEFAULT_TENANT
-
-        def insert() -> None:
-            try:
-                self._conn().execute(
-                    "INSERT INTO peerings (peering_id, deployment_id, account_id, vpc_id, cidr, "
-                    "region, status, reason, create_at, update_at, tenant_id, cidrs) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        peering.peering_id,
-                        peering.deployment_id,
-                        peering.account_id,
-                        peering.vpc_id,
-                        peering.cidr,
-                        peering.region,
-                        peering.status.value,
-                        peering.reason,
-                        peering.create_at.isoformat(),
-                        peering.update_at.isoformat(),
-                        tenant,
-                        json.dumps(list(peering.requester_cidrs)),
-                    ),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise PeeringExistsError(peering.peering_id) from exc
-
-        await self._run(insert)
-        self._changed(tenant)
+        try:
+            await self._write(
+                "INSERT INTO peerings (peering_id, deployment_id, account_id, vpc_id, cidr, "
+                "region, status, reason, create_at, update_at, tenant_id, cidrs, due_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    peering.peering_id,
+                    peering.deployment_id,
+                    peering.account_id,
+                    peering.vpc_id,
+                    peering.cidr,
+                    peering.region,
+                    peering.status.value,
+                    peering.reason,
+                    peering.create_at.isoformat(),
+                    peering.update_at.isoformat(),
+                    tenant,
+                    json.dumps(list(peering.requester_cidrs)),
+                    float(due_at),
+                ),
+                tenant,
+            )
+        except Conflict as exc:
+            raise PeeringExistsError(peering.peering_id) from exc
 
     async def peerings(
         self,
@@ -367,14 +419,18 @@ class Store:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY create_at, peering_id"
-        rows = await self._run(self._fetch, sql, params)
-        return [self._peering(r) for r in rows]
+        return [self._peering(r) for r in await self._db.fetch(sql, params)]
 
     async def peering(self, peering_id: str) -> PlatformPeering | None:
-        rows = await self._run(
-            self._fetch, "SELECT * FROM peerings WHERE peering_id=?", (peering_id,)
-        )
+        rows = await self._db.fetch("SELECT * FROM peerings WHERE peering_id=?", (peering_id,))
         return self._peering(rows[0]) if rows else None
+
+    async def failed_step(self, peering_id: str) -> str | None:
+        """The step a failed peering stopped at (``accept`` or ``delete``), if recorded."""
+        rows = await self._db.fetch(
+            "SELECT failed_step FROM peerings WHERE peering_id=?", (peering_id,)
+        )
+        return str(rows[0]["failed_step"]) if rows and rows[0]["failed_step"] else None
 
     async def set_peering_status(
         self,
@@ -382,43 +438,137 @@ class Store:
         status: PlatformStatus,
         reason: str | None = None,
         *,
-        expect: PlatformStatus | None = None,
+        expect: PlatformStatus | Sequence[PlatformStatus] | None = None,
+        owner: str | None = None,
+        due_at: float | None = None,
+        failed_step: str | None = None,
+        platform_side: PlatformSide | None = None,
     ) -> bool:
-        """Move a record to ``status``; with ``expect``, only from that status (compare-and-set)."""
-        sql = "UPDATE peerings SET status=?, reason=?, update_at=? WHERE peering_id=?"
-        params: list[Any] = [status.value, reason, now().isoformat(), peering_id]
+        """Move a record to ``status`` (its attempts and last error start over); with
+        ``expect``, only from that status (compare-and-set); with ``owner``, only while that
+        replica holds its lease, which it gives up. ``due_at``: when its next work is due."""
+        sets = [
+            "status=?",
+            "reason=?",
+            "update_at=?",
+            "attempts=0",
+            "last_error=NULL",
+            "failed_step=?",
+        ]
+        params: list[Any] = [status.value, reason, now().isoformat(), failed_step]
+        if due_at is not None:
+            sets.append("due_at=?")
+            params.append(float(due_at))
+        if platform_side is not None:
+            sets.append("platform_side=?")
+            params.append(platform_side.model_dump_json())
+        if owner is not None:
+            sets.append("lease_owner=NULL")
+            sets.append("lease_until=0")
+        # The columns and clauses are ours; every value is a parameter.
+        sql = f"UPDATE peerings SET {', '.join(sets)} WHERE peering_id=?"  # noqa: S608
+        params.append(peering_id)
         if expect is not None:
-            sql += " AND status=?"
-            params.append(expect.value)
+            expected = [expect] if isinstance(expect, PlatformStatus) else list(expect)
+            sql += f" AND status IN ({','.join('?' * len(expected))})"
+            params.extend(s.value for s in expected)
+        if owner is not None:
+            sql += " AND lease_owner=?"
+            params.append(owner)
+        return bool(await self._write_returning(sql + " RETURNING tenant_id", params))
 
-        def update() -> str | None:
-            found = self._conn().execute(sql + " RETURNING tenant_id", params).fetchall()
-            return str(found[0][0]) if found else None
+    async def remove_peering(self, peering_id: str, *, owner: str | None = None) -> bool:
+        """Forget a record (with ``owner``: only while that replica holds its lease)."""
+        sql = "DELETE FROM peerings WHERE peering_id=?"
+        params = [peering_id]
+        if owner is not None:
+            sql += " AND lease_owner=?"
+            params.append(owner)
+        return bool(await self._write_returning(sql + " RETURNING tenant_id", params))
 
-        tenant = await self._run(update)
-        if tenant is not None:
-            self._changed(tenant)
-        return tenant is not None
+    # --- background work: leases -------------------------------------------------------
 
-    async def remove_peering(self, peering_id: str) -> None:
-        def delete() -> str | None:
-            found = (
-                self._conn()
-                .execute(
-                    "DELETE FROM peerings WHERE peering_id=? RETURNING tenant_id", (peering_id,)
-                )
-                .fetchall()
-            )
-            return str(found[0][0]) if found else None
+    async def claim(
+        self,
+        owner: str,
+        *,
+        at: float,
+        lease_seconds: float,
+        limit: int,
+        accept_delay: float = 0.0,
+    ) -> list[PlatformPeering]:
+        """Lease up to ``limit`` peerings whose work is due at ``at`` and that no replica
+        holds, to ``owner`` for ``lease_seconds``. A new confirmation waits ``accept_delay``
+        before it is first taken. Rows another replica is claiming are skipped, not waited on."""
+        # The clauses are ours; every value is a parameter.
+        sql = _CLAIM.replace("{skip_locked}", self._db.skip_locked)
+        params = (owner, at + lease_seconds, *_WORKED, at, at, at - accept_delay, limit)
+        rows = await self._db.fetch(sql, params)
+        return [self._peering(r) for r in rows]
 
-        tenant = await self._run(delete)
-        if tenant is not None:
-            self._changed(tenant)
+    async def renew(self, peering_id: str, owner: str, until: float) -> bool:
+        """Extend ``owner``'s lease; False when it no longer holds it."""
+        changed = await self._db.execute(
+            "UPDATE peerings SET lease_until=? WHERE peering_id=? AND lease_owner=?",
+            (float(until), peering_id, owner),
+        )
+        return changed == 1
+
+    async def release(
+        self, peering_id: str, owner: str, *, status: PlatformStatus, due_at: float
+    ) -> None:
+        """Give up ``owner``'s lease; the next work is due at ``due_at`` if the peering is
+        still ``status`` (a change made meanwhile keeps the due time it set)."""
+        await self._db.execute(
+            "UPDATE peerings SET lease_owner=NULL, lease_until=0, "
+            "due_at=CASE WHEN status=? THEN ? ELSE due_at END "
+            "WHERE peering_id=? AND lease_owner=?",
+            (status.value, float(due_at), peering_id, owner),
+        )
+
+    async def hand_back(self, peering_id: str, owner: str) -> None:
+        """Give up ``owner``'s lease with the work still due (a replica stopping)."""
+        await self._db.execute(
+            "UPDATE peerings SET lease_owner=NULL, lease_until=0 "
+            "WHERE peering_id=? AND lease_owner=?",
+            (peering_id, owner),
+        )
+
+    async def retry_later(
+        self, peering_id: str, owner: str, *, status: PlatformStatus, error: str, due_at: float
+    ) -> bool:
+        """Count a failed attempt at ``status``'s work, with its error, and give the lease up
+        until ``due_at``. False when the lease or the status was lost meanwhile."""
+        rows = await self._write_returning(
+            "UPDATE peerings SET attempts=attempts+1, last_error=?, due_at=?, update_at=?, "
+            "lease_owner=NULL, lease_until=0 "
+            "WHERE peering_id=? AND lease_owner=? AND status=? RETURNING tenant_id",
+            (error, float(due_at), now().isoformat(), peering_id, owner, status.value),
+        )
+        return bool(rows)
+
+    async def set_platform_side(self, peering_id: str, owner: str, side: PlatformSide) -> bool:
+        """Record what the reconciler found, if it differs from what was recorded."""
+        text = side.model_dump_json()
+        rows = await self._write_returning(
+            "UPDATE peerings SET platform_side=?, update_at=? WHERE peering_id=? "
+            "AND lease_owner=? AND status='running' AND COALESCE(platform_side, '') <> ? "
+            "RETURNING tenant_id",
+            (text, now().isoformat(), peering_id, owner, text),
+        )
+        return bool(rows)
+
+    async def wake(self, peering_id: str, status: PlatformStatus, *, due_at: float) -> None:
+        """Make ``status``'s work on the peering due at ``due_at`` (sooner than scheduled)."""
+        await self._db.execute(
+            "UPDATE peerings SET due_at=? WHERE peering_id=? AND status=? AND due_at > ?",
+            (float(due_at), peering_id, status.value, float(due_at)),
+        )
 
     # --- resources -----------------------------------------------------------------------
 
     @staticmethod
-    def _resource(row: sqlite3.Row) -> Resource:
+    def _resource(row: Any) -> Resource:
         return Resource(
             id=row["id"],
             deployment_id=row["deployment_id"],
@@ -457,8 +607,7 @@ class Store:
             {"deployment_id": deployment_id, "tenant_id": tenant_id},
             "create_at, id",
         )
-        rows = await self._run(self._fetch, sql, params)
-        return [self._resource(r) for r in rows]
+        return [self._resource(r) for r in await self._db.fetch(sql, params)]
 
     async def remove_resource(self, row: DeploymentRow, resource_id: str) -> bool:
         removed = await self._write(
@@ -471,28 +620,24 @@ class Store:
     # --- tenants and keys --------------------------------------------------------------
 
     @staticmethod
-    def _tenant(row: sqlite3.Row) -> Tenant:
+    def _tenant(row: Any) -> Tenant:
         return Tenant(
             id=row["id"], name=row["name"], create_at=datetime.fromisoformat(row["create_at"])
         )
 
     async def add_tenant(self, tenant: Tenant) -> None:
         """Insert a tenant; raises :class:`TenantExistsError` if the name is taken."""
-
-        def insert() -> None:
-            try:
-                self._conn().execute(
-                    "INSERT INTO tenants (id, name, create_at) VALUES (?,?,?)",
-                    (tenant.id, tenant.name, tenant.create_at.isoformat()),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise TenantExistsError(tenant.name) from exc
-
-        await self._run(insert)
-        self._changed(tenant.id)
+        try:
+            await self._write(
+                "INSERT INTO tenants (id, name, create_at) VALUES (?,?,?)",
+                (tenant.id, tenant.name, tenant.create_at.isoformat()),
+                tenant.id,
+            )
+        except Conflict as exc:
+            raise TenantExistsError(tenant.name) from exc
 
     async def tenants(self) -> list[Tenant]:
-        rows = await self._run(self._fetch, "SELECT * FROM tenants ORDER BY create_at, id", ())
+        rows = await self._db.fetch("SELECT * FROM tenants ORDER BY create_at, id")
         return [self._tenant(r) for r in rows]
 
     async def tenant(
@@ -502,11 +647,11 @@ class Store:
         if tenant_id is None and name is None:
             return None
         sql, params = _query("SELECT * FROM tenants", {"id": tenant_id, "name": name})
-        rows = await self._run(self._fetch, sql, params)
+        rows = await self._db.fetch(sql, params)
         return self._tenant(rows[0]) if rows else None
 
     @staticmethod
-    def _key(row: sqlite3.Row) -> ApiKey:
+    def _key(row: Any) -> ApiKey:
         revoked = row["revoked_at"]
         return ApiKey(
             key_id=row["key_id"],
@@ -528,7 +673,7 @@ class Store:
 
     async def key(self, key_id: str) -> tuple[ApiKey, str] | None:
         """A key and its secret's hash, revoked or not."""
-        rows = await self._run(self._fetch, "SELECT * FROM api_keys WHERE key_id=?", (key_id,))
+        rows = await self._db.fetch("SELECT * FROM api_keys WHERE key_id=?", (key_id,))
         return (self._key(rows[0]), str(rows[0]["secret_hash"])) if rows else None
 
     async def keys(self, tenant_id: str | None = None) -> list[ApiKey]:
@@ -536,8 +681,7 @@ class Store:
         sql, params = _query(
             "SELECT * FROM api_keys", {"tenant_id": tenant_id}, "create_at, key_id"
         )
-        rows = await self._run(self._fetch, sql, params)
-        return [self._key(r) for r in rows]
+        return [self._key(r) for r in await self._db.fetch(sql, params)]
 
     async def revoke_key(self, key: ApiKey) -> bool:
         """Mark ``key`` revoked now; False when it already was."""
@@ -547,19 +691,3 @@ class Store:
             key.tenant_id,
         )
         return changed == 1
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the schema up to the last of :data:`MIGRATIONS`, one transaction per step (a
-    second process opening the file at the same moment waits, then finds nothing to do)."""
-    for version, statements in enumerate(MIGRATIONS, start=1):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if db.execute("PRAGMA user_version").fetchone()[0] < version:
-                for statement in statements:
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {version}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")

@@ -126,10 +126,16 @@ class PlatformServer:
         audit_log: Path | None = None,
         forwarded_allow_ips: str | None = None,
         host: str = "127.0.0.1",
+        work: dict[str, float] | None = None,
         log_path: Path | None = None,
     ) -> None:
         """``forwarded_allow_ips``: the peers whose ``X-Forwarded-For`` is believed (none by
-        default, as ``platform serve``)."""
+        default, as ``platform serve``). ``db_path`` may be a ``postgresql://`` URL; ``work``:
+        the background work's settings (``lease_seconds``, ``retry_cap``, …) where they are
+        not the service's defaults."""
+        # The reconciler is off unless asked for: the sandbox's story keeps a peering running
+        # on the platform whose pcx was deleted on AWS, for the dashboard to show.
+        self.work = {"reconcile_seconds": 0.0, **(work or {})}
         self.aws = aws
         self.log_path = log_path
         self._log_handler: logging.Handler | None = None
@@ -167,6 +173,7 @@ class PlatformServer:
             reserved_cidrs=self.reserved_cidrs,
             accept_delay=self.accept_delay,
             requester_cidrs=requester_cidrs_on_moto(self.aws),
+            **self.work,  # type: ignore[arg-type]
         )
         app = create_app(
             service,
@@ -246,10 +253,11 @@ class Sandbox:
         moto: MotoServer | None = None,
         accept_delay: float = 0.0,
         reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
-        db_path: Path | None = None,
+        db_path: Path | str | None = None,
         requests_per_minute: int = 6000,
         failed_logins_per_minute: int = 10,
         forwarded_allow_ips: str | None = None,
+        work: dict[str, float] | None = None,
         second_account: bool = False,
     ) -> Sandbox:
         """Start (or reset and reuse) a moto server and start a fresh platform in front of it;
@@ -282,6 +290,7 @@ class Sandbox:
             failed_logins_per_minute=failed_logins_per_minute,
             audit_log=workdir / "platform-audit.jsonl",
             forwarded_allow_ips=forwarded_allow_ips,
+            work=work,
             log_path=workdir / "platform.log",
         ).start()
         return cls(

@@ -12,6 +12,7 @@ from typing import Any
 from . import MAX_PEERINGS, run
 from .dashboard import dashboard_table, run_dashboard
 from .refresh import RTTS_MS, refresh_table, run_refresh
+from .replicas import replicas_table, run_replicas
 
 QUICK = {"peerings": 50, "requests": 20, "deployments": 5, "per_deployment": 2}
 STRESS_DEPLOYMENTS = 2000  # at 5 peerings each: the 10,000-peering stress run
@@ -39,7 +40,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("platform", "refresh", "dashboard", "stress"),
+        choices=("platform", "refresh", "dashboard", "stress", "replicas"),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -48,6 +49,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=STRESS_DEPLOYMENTS,
         metavar="DEPLOYMENTS",
         help="deployments in the stress run (refresh and dashboard), 5 peerings each (2000)",
+    )
+    parser.add_argument(
+        "--replica-peerings",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="peerings confirmed in the replicas benchmark (1000)",
     )
     parser.add_argument(
         "--quick",
@@ -151,6 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(dashboard_table(stress_dashboard))
         print()
         results["stress"] = {"refresh": stress_refresh, "dashboard": stress_dashboard}
+    # Four setups of moto, PostgreSQL and replica processes: not part of the quick smoke run.
+    if args.only == "replicas" or (args.only is None and not args.quick):
+        replicas = run_replicas(
+            QUICK["peerings"] if args.quick else args.replica_peerings,
+            pollers=50,
+            each=2 if args.quick else 10,
+        )
+        print(replicas_table(replicas))
+        print()
+        results["replicas"] = replicas
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {args.json}")

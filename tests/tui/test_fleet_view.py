@@ -527,20 +527,20 @@ async def open_delete(app: PeeringApp, pilot, pcx: str) -> DeletePeeringModal:
     return screen
 
 
-async def test_delete_is_refused_for_a_peering_that_is_not_running(demo_fleet: DemoFleet):
+async def test_a_failed_peering_can_be_cleared_with_the_typed_confirmation(demo_fleet: DemoFleet):
+    # Issues 14 and 17 (2): a failed peering could not be deleted; its debris stayed red.
     app = app_on(demo_fleet)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_fleet(pilot, 6)
         pcx = demo_fleet.pcx("office-net->fleet-staging")
         modal = await open_delete(app, pilot, pcx)
         guard = static_text(app, "#guard")
-        assert "✗ status" in guard and "platform status is failed" in guard
-        assert "refused by the guard (status)" in guard
-        # Typing cannot help: the field is locked and Delete stays disabled.
-        assert modal.query_one("#confirm", Input).disabled
+        assert "✓ status" in guard and "platform status is failed" in guard
+        assert "the guard allows this delete" in guard
+        assert modal.query_one("#delete", Button).disabled  # until the pcx id is typed
         modal.query_one("#confirm", Input).value = pcx
         await pilot.pause()
-        assert modal.query_one("#delete", Button).disabled
+        assert not modal.query_one("#delete", Button).disabled
         await pilot.press("escape")
         assert app.screen is app.main_screen
 

@@ -15,7 +15,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from peering_core.durations import countdown
-from peering_core.health import PeeringView, peering_json
+from peering_core.health import (
+    PeeringView,
+    deployment_side_words,
+    peering_json,
+    retrying_words,
+)
 from peering_core.snapshot import Snapshot
 
 from .. import bindings
@@ -60,6 +65,11 @@ def platform_side(view: PeeringView) -> Text:
             ("cidr", record.cidr),
             ("created", record.create_at.isoformat(timespec="seconds")),
             ("updated", record.update_at.isoformat(timespec="seconds")),
+            ("retrying", retrying_words(record) if record.retrying else None),
+            (
+                "its side",
+                deployment_side_words(record.platform_side) if record.platform_side else None,
+            ),
         ]
     )
 

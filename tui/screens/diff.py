@@ -21,6 +21,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from peering_core.errors import PeeringError
+from peering_core.health import deployment_side_words
 from peering_core.models import Resource
 from peering_core.network import diff_one
 from peering_core.path import PathReport, check_resource_paths
@@ -146,6 +147,10 @@ class PeeringDiffScreen(Screen[None]):
         deployment = view.deployment_name if view else (self.deployment_id or "?")
         region = view.region if view else (diff.region if diff else "?")
         title = diff_title(diff, self.peering_id, deployment, region, self.reading)
+        side = view.platform.platform_side if view and view.platform else None
+        if side is not None:
+            # The deployment's side, as the platform last checked it, beside the customer's.
+            title.append(f"\ndeployment side: {deployment_side_words(side)}", style="dim")
         if self.diffing:
             title.append("  · re-diffing…", style="bold")
         if self.error:
