@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -29,6 +30,7 @@ from .errors import AwsError
 if TYPE_CHECKING:
     # aiobotocore and botocore cost ~0.3 s to import and EC2's model as long to load: both
     # wait until a gateway makes its first client (or :func:`warm_up` loads them early).
+    from aiobotocore.credentials import AioDeferredRefreshableCredentials
     from aiobotocore.session import AioSession
     from botocore.loaders import Loader
 
@@ -49,6 +51,12 @@ from .models import (
     Vpc,
 )
 
+# A credential that cannot be loaded (an expired SSO token, a denied role) is reported by this
+# module's callers with its fix; botocore also logs it with a traceback, which Python's
+# last-resort handler would print over the operator's terminal and the dashboard.
+for _logger in ("botocore", "aiobotocore"):
+    logging.getLogger(_logger).addHandler(logging.NullHandler())
+
 # AWS accepts up to 200 values per filter; larger batches are split.
 FILTER_VALUES_PER_CALL = 200
 
@@ -58,7 +66,8 @@ UNVERSIONED_ENTRIES_TTL = 3600.0
 
 
 class AwsAccess(BaseModel):
-    """How to reach one AWS account: a profile, explicit keys, or the default chain."""
+    """How to reach one AWS account: a profile, explicit keys, or the default chain; with
+    ``role_arn``, a role assumed with those credentials (refreshed before they expire)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -67,18 +76,27 @@ class AwsAccess(BaseModel):
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
     endpoint_url: str | None = None
+    role_arn: str | None = None
+    external_id: SecretStr | None = None
+    session_name: str = "peering-tui"
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        if self.role_arn:
+            return kwargs  # the session's assumed-role credentials sign every call
         if self.access_key_id:
             kwargs["aws_access_key_id"] = self.access_key_id
         if self.secret_access_key is not None:
             kwargs["aws_secret_access_key"] = self.secret_access_key.get_secret_value()
         if self.session_token is not None:
             kwargs["aws_session_token"] = self.session_token.get_secret_value()
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
         return kwargs
+
+    def source(self) -> AwsAccess:
+        """The credentials a role is assumed with (this access without its role)."""
+        return self.model_copy(update={"role_arn": None, "external_id": None})
 
 
 # botocore keeps service models in each session's loader, and EC2's is about 30 MB of Python
@@ -93,6 +111,8 @@ _WARM_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 
 
 def _session(profile: str | None) -> AioSession:
+    """A botocore session (its own credential chain: env, profile, SSO, …) sharing the
+    process's loader. Raises botocore's errors (an unknown profile): call it translated."""
     from aiobotocore.session import AioSession, get_session
 
     session = AioSession(profile=profile) if profile else get_session()
@@ -143,6 +163,58 @@ def warm_up() -> None:
             return
         _WARM_UP = threading.Thread(target=_load_botocore, name="botocore-warm-up", daemon=True)
     _WARM_UP.start()
+
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _AssumedRole:
+    """Credentials of ``access.role_arn``, assumed with ``access.source()``: botocore's
+    refreshable credentials renew them before they expire (15 minutes ahead, on the call
+    that finds them due), so a dashboard left open for hours keeps working. They live in
+    this object only: nothing is written to disk."""
+
+    def __init__(self, access: AwsAccess, region: str, clock: Clock, count: Counter[str]) -> None:
+        self.access = access
+        self.region = region
+        self.count = count
+        from aiobotocore.credentials import AioDeferredRefreshableCredentials
+
+        self.credentials = AioDeferredRefreshableCredentials(
+            refresh_using=self._assume, method="assume-role", time_fetcher=clock
+        )
+
+    async def load_credentials(self) -> AioDeferredRefreshableCredentials:
+        """What a botocore ``credential_provider`` answers."""
+        return self.credentials
+
+    async def _assume(self) -> dict[str, Any]:
+        source = self.access.source()
+        params: dict[str, Any] = {
+            "RoleArn": self.access.role_arn,
+            "RoleSessionName": self.access.session_name,
+        }
+        if self.access.external_id is not None:
+            params["ExternalId"] = self.access.external_id.get_secret_value()
+        self.count["AssumeRole"] += 1
+        with _translated("assume_role"):
+            session = _session(source.profile)
+            async with session.create_client(
+                "sts", region_name=self.region, **source.client_kwargs()
+            ) as sts:
+                answer = await sts.assume_role(**params)
+        creds = answer["Credentials"]
+        expiry = creds["Expiration"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+        }
 
 
 @contextlib.contextmanager
@@ -339,11 +411,15 @@ class Ec2Gateway:
         *,
         default_region: str = "us-east-1",
         max_attempts: int = 8,
+        clock: Clock = _now,
     ) -> None:
+        """``clock`` is what assumed-role credentials judge their expiry by (tests move it)."""
         self.access = access or AwsAccess()
         self.default_region = default_region
         self.max_attempts = max_attempts
         self.calls: Counter[str] = Counter()
+        self._clock = clock
+        # Made on the first call, where botocore's errors (an unknown profile) are translated.
         self._botocore_session: AioSession | None = None
         self._stack = AsyncExitStack()
         self._clients: dict[tuple[str, str, bool], Any] = {}
@@ -354,8 +430,15 @@ class Ec2Gateway:
     @property
     def _session(self) -> AioSession:
         if self._botocore_session is None:
-            self._botocore_session = _session(self.access.profile)
+            self._botocore_session = self._new_session()
         return self._botocore_session
+
+    def _new_session(self) -> AioSession:
+        session = _session(self.access.profile)
+        if self.access.role_arn:
+            role = _AssumedRole(self.access, self.default_region, self._clock, self.calls)
+            session.register_component("credential_provider", role)
+        return session
 
     def _config(self, retried: bool) -> Any:
         from aiobotocore.config import AioConfig
@@ -422,15 +505,15 @@ class Ec2Gateway:
     ) -> Any:
         """One API call; ``retried=False`` makes exactly one attempt (for a call that is not
         idempotent, whose caller knows how to find out whether a failed attempt acted)."""
-        client = await self._client(service, region, retried=retried)
         with _translated(operation):
+            client = await self._client(service, region, retried=retried)
             return await getattr(client, operation)(**params)
 
     async def _pages(
         self, region: str, operation: str, key: str, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        client = await self._client("ec2", region)
         with _translated(operation):
+            client = await self._client("ec2", region)
             async for page in client.get_paginator(operation).paginate(**params):
                 for item in page.get(key, []):
                     yield item

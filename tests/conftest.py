@@ -160,6 +160,17 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     FIGURES.extend(getattr(node, "workeroutput", {}).get("reliability_figures", []))
 
 
+@pytest.fixture(scope="module")
+def two_accounts(moto_server: MotoServer) -> Iterator[tuple[Sandbox, SeedReport]]:
+    """The sandbox with the customer's staging account (reached by its role), seeded with the
+    demo in both accounts; one per module (its tests change nothing the others read)."""
+    box = Sandbox.start(moto=moto_server, accept_delay=0.0, second_account=True)
+    try:
+        yield box, asyncio.run(box.seed())
+    finally:
+        box.stop()
+
+
 @pytest.fixture
 def seeded(sandbox: Sandbox) -> SeedReport:
     """Deployments and customer VPCs without demo peerings, for the command-line stories."""

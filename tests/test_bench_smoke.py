@@ -62,6 +62,11 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     # Ours makes exactly the floor's calls; the hand-made script makes two per peering.
     assert refresh["peering_tui"]["calls"] == refresh["floor"]["calls"]
     assert refresh["by_hand_boto3"]["calls"] == 20
+    # The same fleet over two accounts: the same rows, each account's describes once more.
+    two = refresh["peering_tui_two_accounts"]
+    assert two["rows"] == refresh["peering_tui"]["rows"]
+    assert two["calls"] - 4 == 2 * (refresh["peering_tui"]["calls"] - 4)
+    assert "two accounts" in done.stdout
     for approach in ("by_hand_boto3", "aws_cli"):
         assert refresh[approach]["sample"] > 0
     # Again through delay lines: every one of the script's sequential requests pays the round

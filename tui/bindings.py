@@ -89,7 +89,7 @@ MAIN: list[Binding] = [
         "filter",
         "filter",
         key_display="/",
-        tooltip="filter both tables by id, name, region, VPC, status or health",
+        tooltip="filter both tables by id, name, region, VPC, account, status or health",
         id="dashboard.filter",
     ),
     Binding(
@@ -103,7 +103,7 @@ MAIN: list[Binding] = [
         "s",
         "cycle_sort",
         "sort",
-        tooltip="sort peerings by deployment, health, status, age, id",
+        tooltip="sort peerings by deployment, health, status, age, id, account",
         id="dashboard.sort",
     ),
     Binding(

@@ -1,4 +1,5 @@
-"""What the dashboard is connected to: a platform client, an EC2 gateway, and their names.
+"""What the dashboard is connected to: a platform client, every customer account's EC2
+gateway, and their names.
 
 Knows nothing of the UI (toolong habit): the app opens a session in a worker and shows what
 :meth:`Session.describe` says. The platform secret is used to build the client and never kept
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from peering_core.access import tenant_names, viewer_reason, whoami
+from peering_core.accounts import Accounts
 from peering_core.audit import check_audit_log, identify
 from peering_core.aws import Ec2Gateway
 from peering_core.config import Connection
@@ -34,9 +36,9 @@ class Session:
     """Both sides' clients, what they point at, and whether closing must stop a sandbox."""
 
     platform: PlatformClient
-    ec2: Ec2Gateway
-    # New clients on the same platform and AWS side, for another thread's event loop.
-    clients: Callable[[], tuple[PlatformClient, Ec2Gateway]]
+    accounts: Accounts
+    # New clients on the same platform and AWS accounts, for another thread's event loop.
+    clients: Callable[[], tuple[PlatformClient, Accounts]]
     platform_url: str
     platform_key: str = ""
     sandbox: Sandbox | None = None
@@ -59,8 +61,8 @@ class Session:
         """A session on a running sandbox (the customer's account is the AWS side)."""
         return cls(
             platform=sandbox.client(),
-            ec2=sandbox.customer_gateway(),
-            clients=lambda: (sandbox.client(), sandbox.customer_gateway()),
+            accounts=Accounts.open(sandbox.accounts()),
+            clients=lambda: (sandbox.client(), Accounts.open(sandbox.accounts())),
             platform_url=sandbox.platform_url,
             platform_key=sandbox.key,
             sandbox=sandbox,
@@ -79,19 +81,35 @@ class Session:
 
     @classmethod
     def for_connection(cls, connection: Connection) -> Session:
-        """A session on a configured platform and the AWS default chain (or profile)."""
+        """A session on a configured platform and the customer's accounts (the AWS default
+        chain, or a profile, without ``[[accounts]]``)."""
 
-        def clients() -> tuple[PlatformClient, Ec2Gateway]:
-            return connection.platform_client(), connection.ec2_gateway()
+        def clients() -> tuple[PlatformClient, Accounts]:
+            return connection.platform_client(), connection.open_accounts()
 
-        platform, ec2 = clients()
+        platform, accounts = clients()
         return cls(
             platform=platform,
-            ec2=ec2,
+            accounts=accounts,
             clients=clients,
             platform_url=connection.platform_url,
             platform_key=connection.key_id,
         )
+
+    @property
+    def ec2(self) -> Ec2Gateway:
+        """The first account's gateway (the only one without ``[[accounts]]``)."""
+        return self.accounts.first.ec2
+
+    async def gateway_for(self, deployment_id: str, peering_id: str) -> Ec2Gateway:
+        """The gateway of the account that requested ``peering_id``: diffs, fixes, paths and
+        deletes act there."""
+        link = await self.accounts.of_peering(self.platform, deployment_id, peering_id)
+        return link.ec2
+
+    def gateway_named(self, account: str) -> Ec2Gateway:
+        """The gateway of the account called ``account`` (the first for "")."""
+        return self.accounts.named(account).ec2 if account else self.ec2
 
     async def identify(self) -> None:
         """Ask STS who the AWS side is, the platform what its key may do and, for the admin,
@@ -116,7 +134,9 @@ class Session:
         """``sandbox · platform 127.0.0.1:8080 · AWS 210987654321 (operator)``."""
         where = urlsplit(self.platform_url)
         platform = where.netloc if self.on_sandbox else self.platform_url
-        if self.identity is not None:
+        if self.accounts.configured:
+            aws = f"AWS: {len(self.accounts.links)} accounts"
+        elif self.identity is not None:
             aws = f"AWS {self.identity.account_id} ({arn_principal(self.identity.arn)})"
         elif self.identity_error is not None:
             aws = "AWS identity unknown"
@@ -129,7 +149,7 @@ class Session:
     async def close(self) -> None:
         """Close both clients; stop the sandbox process when this session started it."""
         await self.platform.close()
-        await self.ec2.close()
+        await self.accounts.close()
         if self.sandbox_process is not None:
             await asyncio.to_thread(self.sandbox_process.stop)
 

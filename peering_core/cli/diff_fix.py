@@ -63,13 +63,14 @@ def _diff_json(
 
 
 async def run_diff(args: argparse.Namespace, connection: Connection, out: Output) -> int:
-    async with connected(connection) as (platform, ec2):
+    async with connected(connection) as (platform, accounts):
         if args.all:
             # Every pcx toward a deployment VPC that AWS still shows, pending and rejected ones
             # with why nothing is checked; a deleted one only while it leaves something behind.
-            diffs, failed = await diff_all(platform, ec2)
+            diffs, failed = await diff_all(platform, accounts)
             shown = [d for d in diffs if d.routes or d.rules or d.network_acls or not d.gone]
         else:
+            ec2 = (await accounts.of_peering(platform, args.deployment, args.peering)).ec2
             diffs, failed = [await diff_one(platform, ec2, args.deployment, args.peering)], {}
             shown = diffs
     text = "\n\n".join(render_diff(d) for d in shown) or "no peerings"
@@ -82,7 +83,9 @@ async def run_diff(args: argparse.Namespace, connection: Connection, out: Output
 
 
 async def run_fix(args: argparse.Namespace, connection: Connection, out: Output) -> int:
-    async with connected(connection) as (platform, ec2):
+    async with connected(connection) as (platform, accounts):
+        # The fix acts in the account that requested the pcx.
+        ec2 = (await accounts.of_peering(platform, args.deployment, args.peering)).ec2
         diff = await diff_one(platform, ec2, args.deployment, args.peering)
         plan = plan_fix([diff])
         flags = {"replace": args.replace, "revoke": args.revoke, "nacl": args.nacl}

@@ -253,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("deployment", metavar="DEPLOYMENT")
     create.add_argument("--vpc-id", required=True, metavar="VPC")
     create.add_argument(
+        "--account",
+        metavar="NAME",
+        help="the [[accounts]] entry the VPC is in (needed when several are configured)",
+    )
+    ls.add_argument("--account", metavar="NAME", help="only this account's peerings")
+    create.add_argument(
         "--route-table",
         action="append",
         default=[],

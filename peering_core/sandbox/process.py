@@ -29,23 +29,32 @@ if TYPE_CHECKING:
 DASHBOARD_ACCEPT_DELAY = 3.0
 
 
-def exported_connection(env: Mapping[str, str]) -> Connection:
+def exported_connection(
+    env: Mapping[str, str], roles: Mapping[str, str | None] | None = None
+) -> Connection:
     """The connection a sandbox's exports (``Sandbox.environment``) describe: its platform, and
-    the customer's account on its moto server."""
+    the customer's account on its moto server; with ``roles`` (``Sandbox.account_roles``), the
+    customer's named accounts, each reached with the exports' keys or a role assumed with them."""
     from pydantic import SecretStr
 
+    from ..accounts import Account
     from ..aws import AwsAccess
     from ..config import Connection
 
+    aws = AwsAccess(
+        access_key_id=env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=SecretStr(env["AWS_SECRET_ACCESS_KEY"]),
+        session_token=SecretStr(env["AWS_SESSION_TOKEN"]),
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+    )
     return Connection(
         platform_url=env["PEERING_PLATFORM_URL"],
         platform_key=env["PEERING_PLATFORM_KEY"],
         platform_secret=SecretStr(env["PEERING_PLATFORM_SECRET"]),
-        aws=AwsAccess(
-            access_key_id=env["AWS_ACCESS_KEY_ID"],
-            secret_access_key=SecretStr(env["AWS_SECRET_ACCESS_KEY"]),
-            session_token=SecretStr(env["AWS_SESSION_TOKEN"]),
-            endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws=aws,
+        accounts=tuple(
+            Account(name, aws.model_copy(update={"role_arn": role}))
+            for name, role in (roles or {}).items()
         ),
     )
 
@@ -61,6 +70,7 @@ class SandboxProcess:
         self.process = process
         self._log = log
         self.environment: dict[str, str] | None = None
+        self.roles: dict[str, str | None] = {}
 
     @classmethod
     def spawn(cls, accept_delay: float = DASHBOARD_ACCEPT_DELAY) -> SandboxProcess:
@@ -99,11 +109,13 @@ class SandboxProcess:
         if "ready" not in message:
             raise self._failed(str(message.get("error", message)))
         self.environment = dict(message["ready"])
+        self.roles = dict(message.get("roles") or {})
         return self.environment
 
     def connection(self) -> Connection:
         """Block until it serves; then the connection to its platform and its customer."""
-        return exported_connection(self.environment or self.ready())
+        environment = self.environment or self.ready()
+        return exported_connection(environment, self.roles)
 
     def stages(self) -> Iterator[str]:
         """Block for each seeding stage as it finishes (the last says it is seeded)."""
@@ -149,12 +161,17 @@ def _serve(accept_delay: float) -> None:
         protocol.write(json.dumps(message) + "\n")
         protocol.flush()
 
-    from .accounts import CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID, SANDBOX_REGIONS
+    from .accounts import (
+        CUSTOMER_ACCOUNT_ID,
+        PLATFORM_ACCOUNT_ID,
+        SANDBOX_REGIONS,
+        STAGING_ACCOUNT_ID,
+    )
     from .moto_process import MotoProcess
     from .ports import free_port
 
     # moto first: its imports are the longest wait, and they run on the other core.
-    accounts = (PLATFORM_ACCOUNT_ID, CUSTOMER_ACCOUNT_ID)
+    accounts = (PLATFORM_ACCOUNT_ID, CUSTOMER_ACCOUNT_ID, STAGING_ACCOUNT_ID)
     warm = [f"{account}:{region}" for account in accounts for region in SANDBOX_REGIONS]
     moto = MotoProcess(free_port(), warm).start()
     sandbox = None
@@ -168,11 +185,13 @@ def _serve(accept_delay: float) -> None:
             )
             return
         try:
-            sandbox = Sandbox.start(moto=moto, owns_moto=True, accept_delay=accept_delay)
+            sandbox = Sandbox.start(
+                moto=moto, owns_moto=True, accept_delay=accept_delay, second_account=True
+            )
         except Exception as exc:  # the dashboard shows it
             say(error=f"{type(exc).__name__}: {exc}")
             return
-        say(ready=sandbox.environment())
+        say(ready=sandbox.environment(), roles=sandbox.account_roles())
         try:
             report = asyncio.run(sandbox.seed(on_stage=lambda stage: say(stage=stage)))
         except Exception as exc:  # a half-seeded sandbox still serves

@@ -16,8 +16,12 @@ from ..platform.ec2 import PlatformEc2
 from ..platform_client import PlatformClient
 from ..workflow import Progress, Step
 from .accounts import CUSTOMER_ACCOUNT_ID as CUSTOMER_ACCOUNT_ID
+from .accounts import CUSTOMER_ACCOUNT_NAME as CUSTOMER_ACCOUNT_NAME
 from .accounts import PLATFORM_ACCOUNT_ID as PLATFORM_ACCOUNT_ID
 from .accounts import SANDBOX_REGIONS as SANDBOX_REGIONS
+from .accounts import STAGING_ACCOUNT_ID as STAGING_ACCOUNT_ID
+from .accounts import STAGING_ACCOUNT_NAME as STAGING_ACCOUNT_NAME
+from .accounts import STAGING_ROLE_ARN as STAGING_ROLE_ARN
 
 
 class EstateBuilder(PlatformEc2):
@@ -256,6 +260,32 @@ async def seed_estate(
     return report
 
 
+# The staging account's VPCs (name, region, CIDR, databases), as DEMO_VPCS.
+STAGING_VPCS: tuple[tuple[str, str, str, tuple[tuple[str, int, int], ...]], ...] = (
+    ("staging-app", "us-east-1", "172.40.0.0/16", (("staging-db", 10, 5432),)),
+    ("staging-tools", "us-east-1", "172.41.0.0/16", ()),
+    ("staging-eu", "eu-west-1", "172.42.0.0/16", ()),
+)
+
+
+async def seed_staging(
+    client: PlatformClient, staging: EstateBuilder, report: SeedReport, *, demo: bool = True
+) -> None:
+    """The customer's staging account: its VPCs and (``demo``) peerings of its own — one
+    healthy, one whose route was removed behind the tool's back, one never confirmed."""
+    for name, region, cidr, databases in STAGING_VPCS:
+        report.vpcs[name] = await build_customer_vpc(staging, name, region, cidr, databases)
+    if not demo:
+        return
+    await _create(client, staging, report, "factory-telemetry", "staging-app", ["app"])
+    drifted = await _create(client, staging, report, "fleet-staging", "staging-tools", ["app"])
+    tools = report.vpcs["staging-tools"]
+    cidr = (await client.deployment_vpc(report.deployments["fleet-staging"].id)).cidr
+    await staging.delete_route(tools.region, tools.route_tables[0], cidr)
+    await _request(client, staging, report, "eu-connected-cars", "staging-eu", confirm=False)
+    report.peerings["staging-tools->fleet-staging"] = drifted
+
+
 async def _request(
     client: PlatformClient,
     customer: EstateBuilder,
@@ -285,7 +315,7 @@ async def _request(
     report.peerings[f"{vpc}->{deployment}"] = pcx.id
     on_stage(f"{vpc} → {deployment}: requested on AWS")
     if confirm:
-        await client.confirm_peering(dep.id, pcx.id, CUSTOMER_ACCOUNT_ID, cust.vpc_id)
+        await client.confirm_peering(dep.id, pcx.id, pcx.requester.owner_id, cust.vpc_id)
     return pcx.id
 
 

@@ -32,6 +32,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from .. import rules
+from ..accounts import Account
 from ..aws import AwsAccess, Ec2Gateway, warm_up
 from ..models import Deployment, NewApiKey
 from ..platform.audit_log import PlatformAuditLog
@@ -42,7 +43,17 @@ from ..platform.store import Store
 from ..platform_client import PlatformClient
 from .moto_process import NO_DEFAULT_AMIS, MotoProcess
 from .ports import free_port, free_socket
-from .seed import CUSTOMER_ACCOUNT_ID, EstateBuilder, SeedReport, StageCallback, seed_estate
+from .seed import (
+    CUSTOMER_ACCOUNT_ID,
+    CUSTOMER_ACCOUNT_NAME,
+    STAGING_ACCOUNT_NAME,
+    STAGING_ROLE_ARN,
+    EstateBuilder,
+    SeedReport,
+    StageCallback,
+    seed_estate,
+    seed_staging,
+)
 
 
 class MotoServer:
@@ -225,6 +236,8 @@ class Sandbox:
     workdir: Path | None = None
     deployments: list[Deployment] = field(default_factory=list)
     operator_key: NewApiKey | None = None  # a tenant's operator key, once seeded
+    # A second customer account (staging), reached by assuming a role with the first's keys.
+    second_account: bool = False
 
     @property
     def platform_url(self) -> str:
@@ -243,8 +256,10 @@ class Sandbox:
         failed_logins_per_minute: int = 10,
         forwarded_allow_ips: str | None = None,
         work: dict[str, float] | None = None,
+        second_account: bool = False,
     ) -> Sandbox:
-        """Start (or reset and reuse) a moto server and start a fresh platform in front of it.
+        """Start (or reset and reuse) a moto server and start a fresh platform in front of it;
+        ``second_account`` adds the customer's staging account (seeded by :meth:`seed`).
 
         ``owns_moto``: stop ``moto`` with the sandbox (default: only one it started itself).
         Blocking: call it through ``asyncio.to_thread`` from a running event loop.
@@ -288,6 +303,7 @@ class Sandbox:
             customer_aws=customer_aws,
             owns_moto=owns_moto,
             workdir=workdir,
+            second_account=second_account,
         )
 
     def stop(self) -> None:
@@ -308,6 +324,42 @@ class Sandbox:
     def customer_gateway(self) -> EstateBuilder:
         """EC2 as the customer account (it can build, for tests and seeding)."""
         return EstateBuilder(self.customer_aws, default_region=self.region)
+
+    @property
+    def staging_aws(self) -> AwsAccess:
+        """The staging account: its role, assumed with the customer's keys."""
+        return self.customer_aws.model_copy(update={"role_arn": STAGING_ROLE_ARN})
+
+    def staging_gateway(self) -> EstateBuilder:
+        """EC2 as the customer's staging account (it can build)."""
+        return EstateBuilder(self.staging_aws, default_region=self.region)
+
+    def accounts(self) -> tuple[Account, ...]:
+        """The customer's accounts as a config file's ``[[accounts]]`` would name them: the
+        exports' keys (the standard chain) and, with ``second_account``, staging's role."""
+        if not self.second_account:
+            return (Account("default", self.customer_aws, configured=False),)
+        return (
+            Account(CUSTOMER_ACCOUNT_NAME, self.customer_aws),
+            Account(STAGING_ACCOUNT_NAME, self.staging_aws),
+        )
+
+    def account_roles(self) -> dict[str, str | None]:
+        """The customer's named accounts and the role each is reached by (``None``: the
+        exports' keys), as :meth:`accounts` names them; nothing without ``second_account``."""
+        if not self.second_account:
+            return {}
+        return {a.name: a.access.role_arn for a in self.accounts()}
+
+    def accounts_config(self) -> str:
+        """The ``[[accounts]]`` block for the exports (no credentials: the first account is
+        the exports' standard chain, the second a role assumed with it)."""
+        if not self.second_account:
+            return ""
+        return (
+            f'[[accounts]]\nname = "{CUSTOMER_ACCOUNT_NAME}"\n\n'
+            f'[[accounts]]\nname = "{STAGING_ACCOUNT_NAME}"\nrole_arn = "{STAGING_ROLE_ARN}"\n'
+        )
 
     def platform_gateway(self) -> EstateBuilder:
         """EC2 as the platform account."""
@@ -348,7 +400,8 @@ class Sandbox:
         return PlatformClient(self.platform_url, self.operator_key.key, self.operator_key.secret)
 
     async def seed(self, *, demo: bool = True, on_stage: StageCallback | None = None) -> SeedReport:
-        """Create deployments in three regions and the customer estate; with ``demo``, peerings.
+        """Create deployments in three regions and the customer estate; with ``demo``, peerings
+        (and, with a second account, its VPCs and peerings).
 
         The platform accepts the demo's peerings at once, whatever its accept delay; the delay
         applies from the last one on (the one a fresh dashboard sees move to running)."""
@@ -372,6 +425,9 @@ class Sandbox:
                 )
         finally:
             restore_delay()
+        if self.second_account:
+            async with self.client() as client, self.staging_gateway() as staging:
+                await seed_staging(client, staging, report, demo=demo)
         self.deployments = list(report.deployments.values())
         self.operator_key = report.operator_key
         return report

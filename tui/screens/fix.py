@@ -269,7 +269,8 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         target = {"deploymentID": diff.deployment_id, "peeringId": diff.peering_id}
         detail: dict[str, Any] = {"region": diff.region}
         try:
-            applied = await apply_fix(session.ec2, chosen, on_action=landed)
+            ec2 = await session.gateway_for(diff.deployment_id, diff.peering_id)
+            applied = await apply_fix(ec2, chosen, on_action=landed)
         except Exception as exc:  # audited however it ends, then shown, never a crash
             applied = list(self.results.values())
             await self.dashboard.audit("fix", target, error=exc, detail=detail)
@@ -304,7 +305,8 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         result = self.query_one("#fix-result", Static)
         result.update(Text("re-diffing…", style="bold"))
         try:
-            diff = await diff_one(session.platform, session.ec2, deployment_id, self.peering_id)
+            ec2 = await session.gateway_for(deployment_id, self.peering_id)
+            diff = await diff_one(session.platform, ec2, deployment_id, self.peering_id)
         except (PeeringError, OSError) as exc:
             message = f"re-diff failed: {describe_error(exc)}"
             result.update(Text(f"✗ {message}", style="bold red"))
