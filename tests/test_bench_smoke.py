@@ -83,7 +83,7 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     # ...and one that breaks five customer routes changes exactly those five rows (mark, health).
     busy = dashboard["tick_changed"]
     assert busy["rows_changed"] == 5
-    assert busy["health_of_changed_rows"] == {"warning": 5}
+    assert busy["health_of_changed_rows"] == {"error": 5}
     assert (busy["cells_updated"], busy["rows_added"]) == (10, 0)
     assert dashboard["navigation"]["samples"] > 0 and dashboard["filter"]["samples"] > 0
     assert dashboard["filter"]["rows_after_clearing"] == 10

@@ -64,7 +64,7 @@ async def test_drift_shows_in_the_health_of_a_running_peering(sandbox):
     async with sandbox.client() as platform, sandbox.customer_gateway() as ec2:
         snapshot = await Fleet(platform, ec2).snapshot()
     eu = next(v for v in snapshot.views if v.deployment_name == "eu-connected-cars" and v.confirmed)
-    assert (eu.platform_status, eu.aws_status, eu.health.value) == ("running", "active", "warning")
+    assert (eu.platform_status, eu.aws_status, eu.health.value) == ("running", "active", "error")
     assert any("has no route to 10.201.0.0/16" in p for p in eu.problems)
     assert any("does not allow" in p for p in eu.problems)
     healthy = next(v for v in snapshot.views if v.deployment_name == "factory-telemetry")
