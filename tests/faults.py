@@ -104,6 +104,11 @@ class FaultProxy:
         with self._lock:
             self.refusals[action] = code
 
+    def allow(self, action: str) -> None:
+        """Forward EC2 ``action`` again."""
+        with self._lock:
+            self.refusals.pop(action, None)
+
     def _refusal(self, body: bytes) -> str | None:
         with self._lock:
             for action, code in self.refusals.items():

@@ -217,7 +217,7 @@ FIX_PLAN: list[Binding] = [
         "c",
         "copy_commands",
         "copy",
-        tooltip="copy the plan as aws ec2 commands",
+        tooltip="copy the plan as aws ec2 commands or as Terraform (asks which)",
         id="fix.copy",
     ),
     Binding(
@@ -248,6 +248,18 @@ FIX_PLAN: list[Binding] = [
         tooltip="apply the allowed actions (asks first), then diff again",
         id="fix.apply",
     ),
+]
+
+COPY_PLAN: list[Binding] = [
+    Binding("a", "copy_aws", "aws ec2", tooltip="the plan as aws ec2 commands", id="copy.aws"),
+    Binding(
+        "t",
+        "copy_terraform",
+        "Terraform",
+        tooltip="the plan as Terraform, with import blocks for what exists",
+        id="copy.terraform",
+    ),
+    Binding("escape", "cancel", "cancel", tooltip="copy nothing", id="copy.cancel"),
 ]
 
 CONFIRM: list[Binding] = [
@@ -308,6 +320,7 @@ SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Diff view", DIFF),
     ("Path", PATH),
     ("Fix plan", FIX_PLAN),
+    ("Copy the fix plan", COPY_PLAN),
     ("Confirmation", CONFIRM),
     ("Create form", CREATE),
     ("Delete dialog", DELETE),

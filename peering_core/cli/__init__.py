@@ -92,6 +92,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_sandbox(args)
     if args.command == "diff" and not args.all and not (args.deployment and args.peering):
         parser.error("diff needs DEPLOYMENT PCX, or --all")
+    if args.command == "fix" and args.format == "terraform" and not args.dry_run:
+        parser.error("fix --format terraform writes the plan for Terraform to apply: add --dry-run")
     return run_command(args)
 
 

@@ -13,6 +13,7 @@ from ..config import Connection, connected
 from ..drift import PeeringDiff, plan_fix, state_health
 from ..errors import EXIT_DRIFT, ExitCode
 from ..network import apply_fix, diff_all, diff_one
+from ..terraform import plan_terraform
 from .create_delete import audit_log
 from .output import Output, ask, text_table
 
@@ -97,6 +98,11 @@ async def run_fix(args: argparse.Namespace, connection: Connection, out: Output)
             "actions": [a.model_dump(mode="json") | {"awsCli": a.aws_cli()} for a in chosen],
             "heldBack": [a.model_dump(mode="json") | {"awsCli": a.aws_cli()} for a in held],
         }
+        if args.dry_run and args.format == "terraform":
+            terraform = plan_terraform(plan, diff, args.deployment, **flags)
+            # Only the file on stdout, so `> fix.tf` keeps it; the exit code says drift.
+            out.result({"plan": plan_json, "terraform": terraform}, terraform.rstrip("\n"))
+            return ExitCode.OK if diff.in_sync else EXIT_DRIFT
         if args.dry_run or not chosen:
             text = render_diff(diff) + "\n\nplan:\n" + ("\n".join(plan_lines) or "(nothing to do)")
             if held_lines:

@@ -107,6 +107,11 @@ def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         metavar="SECONDS",
         help="the longest wait between two attempts at work AWS failed (default 60)",
     )
+    serve.add_argument(
+        "--metrics-public",
+        action="store_true",
+        help="serve GET /metrics (Prometheus) without a key; by default it takes the admin key",
+    )
     add_admin_parsers(platform_commands, store)
 
 
@@ -321,6 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("peering", metavar="PCX")
     fix.add_argument(
         "--dry-run", action="store_true", help="print the plan with its aws ec2 commands"
+    )
+    fix.add_argument(
+        "--format",
+        choices=("aws", "terraform"),
+        default="aws",
+        help="with --dry-run: the plan as aws ec2 commands (default) or as Terraform for the "
+        "AWS provider (aws_route, aws_vpc_security_group_ingress_rule, aws_network_acl_rule, "
+        "with import blocks for what exists)",
     )
     fix.add_argument("--yes", action="store_true", help="do not ask before changing anything")
     fix.add_argument(

@@ -45,10 +45,12 @@ from ..printable import shown
 from .audit_log import PlatformAuditLog
 from .auth import Authenticator, FailedLogins, Principal, RequestBudget, basic_credentials
 from .errors import PlatformError, forbidden
+from .metrics import MetricsMiddleware, route_templates
 from .service import HOST_LENGTH, NAME_LENGTH, RESOURCE_TYPES, PlatformService
 
 API = "/api/v1"
 OPEN_PATHS = frozenset({"/healthz"})
+METRICS_PATH = "/metrics"
 MAX_BODY_BYTES = 64 * 1024
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # POSTs that only check (the pre-flight check of a peering): they change nothing.
@@ -221,6 +223,7 @@ class Gate:
         failures: FailedLogins,
         audit: PlatformAuditLog,
         max_body_bytes: int = MAX_BODY_BYTES,
+        open_paths: frozenset[str] = OPEN_PATHS,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
@@ -228,6 +231,7 @@ class Gate:
         self.failures = failures
         self.audit = audit
         self.max_body_bytes = max_body_bytes
+        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -237,7 +241,7 @@ class Gate:
             # Answered as the GET, without its body (the headers stay those of the GET).
             scope = dict(scope, method="GET")
             send = _without_body(send)
-        if scope["path"] in OPEN_PATHS:
+        if scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
@@ -288,7 +292,9 @@ class Gate:
         if credentials is not None:
             principal = await self.authenticator.principal(*credentials, may_hash=throttled <= 0)
         if principal is None:
+            refused = scope.setdefault("state", {})
             if throttled > 0:
+                refused["error_code"] = "TOO_MANY_FAILED_LOGINS"
                 await _send_error(
                     send,
                     429,
@@ -299,6 +305,7 @@ class Gate:
                 )
                 return None
             self.failures.record(address)
+            refused["error_code"] = "UNAUTHORIZED"
             await _send_error(
                 send,
                 401,
@@ -309,6 +316,7 @@ class Gate:
             return None
         wait = self.budget.take(principal.key)
         if wait > 0:
+            scope.setdefault("state", {})["error_code"] = "RATE_LIMITED"
             await _send_error(
                 send,
                 429,
@@ -413,9 +421,11 @@ def create_app(
     failed_logins_per_minute: int = 10,
     max_body_bytes: int = MAX_BODY_BYTES,
     audit: PlatformAuditLog | None = None,
+    metrics_public: bool = False,
 ) -> FastAPI:
     """The platform API app; starting it starts ``service`` (and resumes unfinished work).
-    ``key`` and ``secret`` are the admin's; every other key is a tenant's, in the store."""
+    ``key`` and ``secret`` are the admin's; every other key is a tenant's, in the store.
+    ``GET /metrics`` takes the admin key, or none with ``metrics_public``."""
     audit_log = audit or PlatformAuditLog(None)
     authenticator = Authenticator(service.store, admin_key=key, admin_secret=secret)
 
@@ -454,6 +464,11 @@ def create_app(
         failures=FailedLogins(limit=failed_logins_per_minute),
         audit=audit_log,
         max_body_bytes=max_body_bytes,
+        open_paths=OPEN_PATHS | {METRICS_PATH} if metrics_public else OPEN_PATHS,
+    )
+    # Added last, so outside the gate: refusals (401, 429, 413) are counted and timed too.
+    app.add_middleware(
+        MetricsMiddleware, metrics=service.metrics, route_of=route_templates(app.router.routes)
     )
     tenancy = service.tenancy
     refusals: dict[int | str, dict[str, Any]] = {403: {"model": ErrorBody}}
@@ -561,6 +576,15 @@ def create_app(
         # every replica out because AWS is down would stop those too.
         status, reason = service.health()
         return {"status": status} if reason is None else {"status": status, "reason": reason}
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        # Platform-wide figures (every tenant's peerings, every key's requests): the admin's,
+        # never a tenant key's.
+        if not metrics_public and request.state.principal.role is not Role.ADMIN:
+            raise forbidden("the platform's metrics are read with the admin key")
+        body, content_type = await service.metrics_exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request, _: Reader) -> Response:

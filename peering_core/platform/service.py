@@ -42,6 +42,7 @@ from ..models import (
 from ..printable import shown
 from .ec2 import PlatformEc2
 from .errors import PlatformError, from_rule
+from .metrics import PlatformMetrics
 from .store import NEVER, DeploymentRow, PeeringExistsError, Store, now
 from .tenancy import Tenancy
 
@@ -170,6 +171,7 @@ class PlatformService:
         concurrency: int = 16,
         requester_cidrs: RequesterCidrs | None = None,
         replica_id: str | None = None,
+        metrics: PlatformMetrics | None = None,
     ) -> None:
         """``requester_cidrs``: where EC2 reports only a pcx's first requester block (moto;
         AWS reports ``CidrBlockSet``), how to read them all (the sandbox passes one).
@@ -196,6 +198,8 @@ class PlatformService:
         self.claim_seconds = claim_seconds
         self.concurrency = concurrency
         self.replica_id = replica_id or "r-" + secrets.token_hex(6)
+        self.metrics = metrics or PlatformMetrics(self.replica_id)
+        ec2.count_errors(self.metrics.aws_error)
         self.account_id = ""
         self._working: dict[str, asyncio.Task[None]] = {}
         self._lost: set[str] = set()
@@ -251,6 +255,18 @@ class PlatformService:
         seen = f"{self.account_id}|{','.join(self.reserved_cidrs)}"
         return hashlib.sha256(seen.encode()).hexdigest()[:8]
 
+    async def metrics_exposition(self) -> tuple[bytes, str]:
+        """Every figure in Prometheus's text format (and its content type); the peerings by
+        state and tenant read now from the database, the same on every replica."""
+        try:
+            self.metrics.set_peerings(await self.store.peering_counts())
+            self.metrics.store_up.set(1)
+        except Exception:
+            log.exception("counting peerings for /metrics failed")
+            self.metrics.store_up.set(0)
+        self.metrics.aws_degraded.set(0 if self._aws_problem is None else 1)
+        return self.metrics.exposition()
+
     def health(self) -> tuple[str, str | None]:
         """``("ok", None)``, or ``("degraded", why)`` while AWS fails in a way that may pass."""
         if self._aws_problem is None:
@@ -302,7 +318,9 @@ class PlatformService:
                 except Exception:
                     log.exception("looking for due work failed")
                     claimed = []
-                for record in claimed:
+                for claim in claimed:
+                    record = claim.peering
+                    self.metrics.claimed(record.status, expired=claim.expired)
                     self._working[record.peering_id] = asyncio.create_task(
                         self._work(record), name=f"peering-{record.peering_id}"
                     )
@@ -316,6 +334,7 @@ class PlatformService:
         task = asyncio.current_task()
         assert task is not None
         keeper = asyncio.create_task(self._keep_lease(peering_id, task))
+        started, outcome = time.monotonic(), "done"
         try:
             if record.status is PlatformStatus.PENDING:
                 await self._accept(record)
@@ -324,18 +343,24 @@ class PlatformService:
             else:
                 await self._reconcile(record)
         except asyncio.CancelledError:
+            outcome = "lost" if peering_id in self._lost else "stopped"
             if peering_id not in self._lost:
                 raise
             log.warning("lease on %s lost: another replica works it now", peering_id)
         except LeaseLost:
+            outcome = "lost"
+            self.metrics.lost.inc()
             log.warning("lease on %s lost: another replica works it now", peering_id)
         except AwsError as exc:
+            outcome = "retry"
             self._aws_trouble(exc)
             await self._retry_later(record, f"{exc.operation}: {exc.code}: {exc.message}")
         except Exception as exc:
+            outcome = "retry"
             log.exception("work on %s failed", peering_id)
             await self._retry_later(record, f"{type(exc).__name__}: {exc}")
         finally:
+            self.metrics.worked(record.status, outcome, time.monotonic() - started)
             keeper.cancel()
             self._lost.discard(peering_id)
             self._working.pop(peering_id, None)
@@ -351,6 +376,7 @@ class PlatformService:
                 log.exception("renewing the lease on %s failed", peering_id)
                 continue
             if not held:
+                self.metrics.lost.inc()
                 self._lost.add(peering_id)
                 work.cancel()
                 return
@@ -820,6 +846,7 @@ class PlatformService:
         )
         if not moved:
             raise LeaseLost(record.peering_id)
+        self.metrics.failed.labels(step).inc()
 
     async def _deployment_of(self, record: PlatformPeering) -> DeploymentRow:
         row = await self.store.deployment(record.deployment_id)
@@ -860,6 +887,7 @@ class PlatformService:
         )
         if not moved:
             raise LeaseLost(peering_id)
+        self.metrics.accepted.observe(max(0.0, time.time() - record.create_at.timestamp()))
         log.info("peering %s running", peering_id)
 
     def _next_check(self) -> float:
@@ -946,6 +974,7 @@ class PlatformService:
         self._aws_fine()
         if pcx is None or pcx.status in GONE_AWS_STATES:
             state = pcx.status if pcx else "gone"
+            self.metrics.reconciled("gone", 0)
             await self._fail(
                 record,
                 f"pcx {peering_id} is {state} on AWS: it was deleted or rejected outside the "
@@ -973,6 +1002,7 @@ class PlatformService:
             missing_routes=tuple(missing),
         )
         await self.store.set_platform_side(peering_id, self.replica_id, side)
+        self.metrics.reconciled(side.routes, repaired)
         await self.store.release(
             peering_id, self.replica_id, status=PlatformStatus.RUNNING, due_at=self._next_check()
         )

@@ -118,6 +118,7 @@ class PlatformServer:
         host: str = "127.0.0.1",
         work: dict[str, float] | None = None,
         log_path: Path | None = None,
+        metrics_public: bool = False,
     ) -> None:
         """``forwarded_allow_ips``: the peers whose ``X-Forwarded-For`` is believed (none by
         default, as ``platform serve``). ``db_path`` may be a ``postgresql://`` URL; ``work``:
@@ -126,6 +127,7 @@ class PlatformServer:
         # The reconciler is off unless asked for: the sandbox's story keeps a peering running
         # on the platform whose pcx was deleted on AWS, for the dashboard to show.
         self.work = {"reconcile_seconds": 0.0, **(work or {})}
+        self.metrics_public = metrics_public
         self.aws = aws
         self.log_path = log_path
         self._log_handler: logging.Handler | None = None
@@ -177,6 +179,7 @@ class PlatformServer:
             requests_per_minute=self.requests_per_minute,
             failed_logins_per_minute=self.failed_logins_per_minute,
             audit=PlatformAuditLog(self.audit_log),
+            metrics_public=self.metrics_public,
         )
         config = uvicorn.Config(
             app,
@@ -257,6 +260,7 @@ class Sandbox:
         forwarded_allow_ips: str | None = None,
         work: dict[str, float] | None = None,
         second_account: bool = False,
+        metrics_public: bool = False,
     ) -> Sandbox:
         """Start (or reset and reuse) a moto server and start a fresh platform in front of it;
         ``second_account`` adds the customer's staging account (seeded by :meth:`seed`).
@@ -292,6 +296,7 @@ class Sandbox:
             forwarded_allow_ips=forwarded_allow_ips,
             work=work,
             log_path=workdir / "platform.log",
+            metrics_public=metrics_public,
         ).start(aws_ready=moto.reset if given else None)
         customer_aws = asyncio.run(_assume_customer(platform_aws))
         return cls(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 
+import hcl2
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Button, Checkbox, Input, Static
@@ -19,6 +20,7 @@ from tui import bindings
 from tui.app import PeeringApp
 from tui.formatting import console_url
 from tui.screens.confirm import ConfirmationModal
+from tui.screens.copy_plan import CopyFormatModal
 from tui.screens.create import CreatePeeringScreen
 from tui.screens.delete import DeletePeeringModal
 from tui.screens.detail import PeeringDetailScreen
@@ -503,12 +505,25 @@ async def test_read_only_shows_and_copies_the_fix_plan_but_never_applies_it(
         plan.action_apply_fix()  # the button's handler, called anyway
         assert app.screen is plan and plan.applied == []
 
-        # An operator without write access hands the plan on.
+        # An operator without write access hands the plan on: as aws ec2 commands, or as
+        # Terraform for a team whose network is in Terraform.
         await pilot.press("c")
+        assert isinstance(app.screen, CopyFormatModal)
+        await pilot.press("a")
+        assert app.screen is plan
         script = app.clipboard
         assert script.startswith(f"# peering-tui fix plan for {pcx}")
         assert "\naws ec2 create-route --route-table-id" in script
         assert "\naws ec2 authorize-security-group-ingress --group-id" in script
+        await pilot.press("c", "t")
+        terraform = app.clipboard
+        assert terraform.startswith(f"# peering-tui fix plan for {pcx}")
+        parsed = hcl2.loads(terraform)
+        kinds = sorted(kind.strip('"') for r in parsed["resource"] for kind in r)
+        assert kinds == ["aws_route", "aws_vpc_security_group_ingress_rule"]
+        assert "import" not in parsed  # a missing route and rule: nothing exists to import
+        await pilot.press("c", "escape")
+        assert app.screen is plan and app.clipboard == terraform
         assert not audit_log.exists()
 
 
