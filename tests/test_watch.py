@@ -22,7 +22,7 @@ import pytest
 from peering_core.aws import Ec2Gateway
 from peering_core.changes import ChangeKind, fleet_changes
 from peering_core.create import CreateRequest, create_peering
-from peering_core.health import build_views
+from peering_core.health import Health, build_views
 from peering_core.models import PlatformStatus
 from peering_core.platform_client import PlatformClient
 from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID
@@ -99,7 +99,7 @@ def test_drift_appearing_is_one_health_event_with_its_problems_and_its_fix_one_b
         [record(PlatformStatus.RUNNING)],
         [pcx("active")],
         at=NOW + timedelta(seconds=5),
-        drift={"pcx-0000000001": [problem]},
+        drift={"pcx-0000000001": [(Health.ERROR, problem)]},
     )
     fixed = snapshot(
         [record(PlatformStatus.RUNNING)], [pcx("active")], at=NOW + timedelta(seconds=10)
@@ -107,9 +107,9 @@ def test_drift_appearing_is_one_health_event_with_its_problems_and_its_fix_one_b
     (broke,) = fleet_changes(healthy, drifted)
     (mended,) = fleet_changes(drifted, fixed)
     assert broke.kind is ChangeKind.HEALTH and mended.kind is ChangeKind.HEALTH
-    assert broke.after == {"health": "warning", "problems": [problem]}
+    assert broke.after == {"health": "error", "problems": [problem]}
     assert mended.before == broke.after and mended.after == {"health": "ok", "problems": []}
-    assert broke.to_text().endswith(f"ok → warning: {problem}")
+    assert broke.to_text().endswith(f"ok → error: {problem}")
 
 
 def test_a_countdown_ticking_is_not_a_change_but_the_request_expiring_is():
@@ -268,7 +268,7 @@ async def test_watch_streams_a_route_deleted_and_fixed_and_the_platform_going_aw
     assert "Traceback" not in err.decode()
     assert (broke["event"], broke["peeringId"]) == ("health", pcx_id)
     assert broke["before"] == {"health": "ok", "problems": []}
-    assert broke["after"]["health"] == "warning"
+    assert broke["after"]["health"] == "error"  # no route: traffic stops
     assert any(vpc.main_route_table in p for p in broke["after"]["problems"])
     assert broke["deploymentID"] == deployment.id and broke["account"] == CUSTOMER_ACCOUNT_ID
     assert (mended["event"], mended["before"], mended["after"]) == (
