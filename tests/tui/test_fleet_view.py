@@ -700,7 +700,9 @@ async def test_read_only_hides_and_refuses_every_mutating_key(demo_fleet: DemoFl
         # And the help screen marks them.
         console = Console(width=120, record=True, file=io.StringIO())
         console.print(help_table(read_only=True))
-        assert console.export_text().count("refused: read-only") == 4
+        assert (
+            console.export_text().count("refused: read-only") == 5
+        )  # n, ctrl+d, r; ctrl+d on the detail; a
 
 
 async def test_toggling_read_only_on_takes_effect_at_once(demo_fleet: DemoFleet):
