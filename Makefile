@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test test-all bench lint clean
+.PHONY: run test test-all bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-all: lint
 
 bench: $(STAMP_TEST)
 	$(BIN)/python -m tests.bench
+
+# The README's screenshots, from the real dashboard on a fresh sandbox (PNGs need rsvg-convert).
+docs: $(STAMP_TEST)
+	$(BIN)/python -m tests.docs_screenshots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
