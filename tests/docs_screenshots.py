@@ -33,8 +33,12 @@ async def take(box: Sandbox, drifted: str, peerings: int) -> None:
         await pilot.pause()
         app.save_screenshot("dashboard.svg", str(DOCS))
         app.open_diff(drifted)
-        await wait_for(pilot, lambda: isinstance(app.screen, PeeringDiffScreen), what="the diff view")
-        await pilot.pause(0.5)  # the diff's reads land
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PeeringDiffScreen)
+        await wait_for(pilot, lambda: screen.reading is not None, what="the diff")
+        await wait_for(pilot, lambda: screen.paths is not None or screen.paths_error, what="the paths")
+        await pilot.pause()
         app.save_screenshot("diff-view.svg", str(DOCS))
 
 
