@@ -37,7 +37,8 @@ async def take(box: Sandbox, drifted: str, peerings: int) -> None:
         screen = app.screen
         assert isinstance(screen, PeeringDiffScreen)
         await wait_for(pilot, lambda: screen.reading is not None, what="the diff")
-        await wait_for(pilot, lambda: screen.paths is not None or screen.paths_error, what="the paths")
+        walked = lambda: screen.paths is not None or screen.paths_error is not None  # noqa: E731
+        await wait_for(pilot, walked, what="the paths")
         await pilot.pause()
         app.save_screenshot("diff-view.svg", str(DOCS))
 
