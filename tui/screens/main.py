@@ -93,6 +93,22 @@ def fit_peering_columns(
     return hidden, given
 
 
+# The deployments table keeps NAME, STATUS and HEALTH in view: these give way first, in this
+# order (the count is the peerings table's title when one deployment is shown).
+DEPLOYMENT_GIVE_WAY = ("peerings", "id", "region", "tenant")
+
+
+def fit_deployment_columns(available: int, natural: Mapping[str, int]) -> list[str]:
+    """The deployments columns a table ``available`` cells wide hides."""
+    hidden: list[str] = []
+    for column in DEPLOYMENT_GIVE_WAY:
+        if sum(w + PAD for k, w in natural.items() if k not in hidden) <= available:
+            break
+        if column in natural:  # TENANT is there with the admin key only
+            hidden.append(column)
+    return hidden
+
+
 def _by_deployment(v: PeeringView) -> tuple[Any, ...]:
     return (v.deployment_name, v.region, v.peering_id)
 
@@ -229,7 +245,12 @@ class MainScreen(Screen[None]):
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Fit the peerings table's columns to the terminal (a no-op when nothing changed)."""
+        """Fit both tables' columns to the terminal (a no-op when nothing changed)."""
+        deployments = self.deployments_table
+        room = deployments.scrollable_content_region.width
+        if room > 0:
+            hide = fit_deployment_columns(room, deployments.natural_widths())
+            deployments.fit_columns(hidden=hide)
         table = self.peerings_table
         available = table.scrollable_content_region.width
         if available <= 0:
