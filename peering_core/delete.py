@@ -228,8 +228,9 @@ async def delete_on_platform(
     )
     if not guard.ok and not resuming:
         raise Refused("DELETE_REFUSED", guard.refusal(), step=Step.GUARD)
+    status = guard.record.status.value  # running, or failed: debris being cleared
     await steps.done(
-        Step.GUARD, "confirmed; already deleting" if resuming else "running, unused, confirmed"
+        Step.GUARD, "confirmed; already deleting" if resuming else f"{status}, unused, confirmed"
     )
     record = guard.record
     info = await platform.deployment_vpc(request.deployment_id)

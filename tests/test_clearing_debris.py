@@ -87,8 +87,10 @@ def test_a_failed_peering_is_cleared_and_its_deployment_turns_ok(cli: Cli, sandb
     retried = cli("retry", dep.id, pcx, "--json")
     assert retried.code == 3 and retried.json["error"]["code"] == "PEERING_FAILED"
 
-    cleared = cli("delete", dep.id, pcx, "--confirm", pcx, "--json")
+    cleared = cli("delete", dep.id, pcx, "--confirm", pcx)
     assert cleared.code == 0, cleared.out
+    # Its progress says what the guard saw: a failed peering, not a running one.
+    assert "failed, unused, confirmed" in cleared.err and "running" not in cleared.err
     assert health() == "ok"
     assert pcx not in {p["peeringId"] for p in cli("ls", "--json").json["peerings"]}
 
