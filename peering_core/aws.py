@@ -12,23 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
-from datetime import datetime
-from typing import Any, Self
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession, get_session
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.loaders import Loader, create_loader
-from botocore.parsers import ResponseParserError
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .errors import AwsError
+
+if TYPE_CHECKING:
+    # aiobotocore and botocore cost ~0.3 s to import and EC2's model as long to load: both
+    # wait until a gateway makes its first client (or :func:`warm_up` loads them early).
+    from aiobotocore.credentials import AioDeferredRefreshableCredentials
+    from aiobotocore.session import AioSession
+    from botocore.loaders import Loader
+
 from .models import (
     AclEntry,
     AwsPeering,
@@ -46,6 +51,12 @@ from .models import (
     Vpc,
 )
 
+# A credential that cannot be loaded (an expired SSO token, a denied role) is reported by this
+# module's callers with its fix; botocore also logs it with a traceback, which Python's
+# last-resort handler would print over the operator's terminal and the dashboard.
+for _logger in ("botocore", "aiobotocore"):
+    logging.getLogger(_logger).addHandler(logging.NullHandler())
+
 # AWS accepts up to 200 values per filter; larger batches are split.
 FILTER_VALUES_PER_CALL = 200
 
@@ -55,7 +66,8 @@ UNVERSIONED_ENTRIES_TTL = 3600.0
 
 
 class AwsAccess(BaseModel):
-    """How to reach one AWS account: a profile, explicit keys, or the default chain."""
+    """How to reach one AWS account: a profile, explicit keys, or the default chain; with
+    ``role_arn``, a role assumed with those credentials (refreshed before they expire)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -64,18 +76,27 @@ class AwsAccess(BaseModel):
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
     endpoint_url: str | None = None
+    role_arn: str | None = None
+    external_id: SecretStr | None = None
+    session_name: str = "peering-tui"
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        if self.role_arn:
+            return kwargs  # the session's assumed-role credentials sign every call
         if self.access_key_id:
             kwargs["aws_access_key_id"] = self.access_key_id
         if self.secret_access_key is not None:
             kwargs["aws_secret_access_key"] = self.secret_access_key.get_secret_value()
         if self.session_token is not None:
             kwargs["aws_session_token"] = self.session_token.get_secret_value()
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
         return kwargs
+
+    def source(self) -> AwsAccess:
+        """The credentials a role is assumed with (this access without its role)."""
+        return self.model_copy(update={"role_arn": None, "external_id": None})
 
 
 # botocore keeps service models in each session's loader, and EC2's is about 30 MB of Python
@@ -84,27 +105,132 @@ class AwsAccess(BaseModel):
 # with the same parsed files, so sharing it across threads is safe.
 _LOADERS: dict[str | None, Loader] = {}
 _LOADERS_LOCK = threading.Lock()
+_WARM_UP: threading.Thread | None = None
+# What creating an EC2 (or STS) client reads through the loader, besides the service model.
+_WARM_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 
 
 def _session(profile: str | None) -> AioSession:
+    """A botocore session (its own credential chain: env, profile, SSO, …) sharing the
+    process's loader. Raises botocore's errors (an unknown profile): call it translated."""
+    from aiobotocore.session import AioSession, get_session
+
     session = AioSession(profile=profile) if profile else get_session()
-    data_path = session.get_config_variable("data_path")
+    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
+    return session
+
+
+def _loader(data_path: str | None) -> Loader:
+    from botocore.loaders import create_loader
+
     with _LOADERS_LOCK:
         loader = _LOADERS.get(data_path)
         if loader is None:
             loader = _LOADERS[data_path] = create_loader(data_path)
-    session.register_component("data_loader", loader)
-    return session
+        return loader
+
+
+def _load_botocore() -> None:
+    # A load ahead of time yields the cores to whatever else is starting (Linux niceness is
+    # per thread). Any failure here (botocore missing, a broken data file) shows on the
+    # first real call.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    with contextlib.suppress(Exception):
+        loader = _session(None).get_component("data_loader")
+        for service in ("ec2", "sts"):
+            loader.load_service_model(service, "service-2")
+            loader.load_service_model(service, "endpoint-rule-set-1")
+        for name in _WARM_DATA:
+            loader.load_data(name)
+
+
+async def _warmed_up() -> None:
+    """Wait (off the event loop) for :func:`warm_up` to finish: loading a file it is still
+    loading would load it twice."""
+    thread = _WARM_UP
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join)
+
+
+def warm_up() -> None:
+    """Import botocore and load EC2's model on a daemon thread, once per process, for a
+    program that has a wait to fill (the dashboard, while it draws and its sandbox starts).
+    A command does without: the thread would slow its first request more than it gains."""
+    global _WARM_UP
+    with _LOADERS_LOCK:
+        if _WARM_UP is not None:
+            return
+        _WARM_UP = threading.Thread(target=_load_botocore, name="botocore-warm-up", daemon=True)
+    _WARM_UP.start()
+
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _AssumedRole:
+    """Credentials of ``access.role_arn``, assumed with ``access.source()``: botocore's
+    refreshable credentials renew them before they expire (15 minutes ahead, on the call
+    that finds them due), so a dashboard left open for hours keeps working. They live in
+    this object only: nothing is written to disk."""
+
+    def __init__(self, access: AwsAccess, region: str, clock: Clock, count: Counter[str]) -> None:
+        self.access = access
+        self.region = region
+        self.count = count
+        from aiobotocore.credentials import AioDeferredRefreshableCredentials
+
+        self.credentials = AioDeferredRefreshableCredentials(
+            refresh_using=self._assume, method="assume-role", time_fetcher=clock
+        )
+
+    async def load_credentials(self) -> AioDeferredRefreshableCredentials:
+        """What a botocore ``credential_provider`` answers."""
+        return self.credentials
+
+    async def _assume(self) -> dict[str, Any]:
+        source = self.access.source()
+        params: dict[str, Any] = {
+            "RoleArn": self.access.role_arn,
+            "RoleSessionName": self.access.session_name,
+        }
+        if self.access.external_id is not None:
+            params["ExternalId"] = self.access.external_id.get_secret_value()
+        self.count["AssumeRole"] += 1
+        with _translated("assume_role"):
+            session = _session(source.profile)
+            async with session.create_client(
+                "sts", region_name=self.region, **source.client_kwargs()
+            ) as sts:
+                answer = await sts.assume_role(**params)
+        creds = answer["Credentials"]
+        expiry = creds["Expiration"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+        }
 
 
 @contextlib.contextmanager
 def _translated(operation: str) -> Iterator[None]:
     """botocore's errors as :class:`AwsError`, the one place they are translated."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
+
     try:
         yield
     except ClientError as exc:
         err = exc.response.get("Error", {})
-        raise AwsError(operation, err.get("Code", "Unknown"), err.get("Message", "")) from None
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise AwsError(
+            operation, err.get("Code", "Unknown"), err.get("Message", ""), status
+        ) from None
     except (BotoCoreError, ResponseParserError) as exc:
         # An answer botocore cannot parse (a proxy's HTML error page) is a failure like any.
         raise AwsError(operation, type(exc).__name__, str(exc)) from None
@@ -212,7 +338,7 @@ def _route_table(raw: dict[str, Any]) -> RouteTable:
     )
 
 
-def _destination(destination: str) -> dict[str, str]:
+def _destination(destination: str) -> dict[str, Any]:
     """A route's destination parameter: a CIDR, or a prefix list's ``pl-…`` id."""
     if destination.startswith("pl-"):
         return {"DestinationPrefixListId": destination}
@@ -287,24 +413,51 @@ class Ec2Gateway:
         *,
         default_region: str = "us-east-1",
         max_attempts: int = 8,
+        clock: Clock = _now,
     ) -> None:
+        """``clock`` is what assumed-role credentials judge their expiry by (tests move it)."""
         self.access = access or AwsAccess()
         self.default_region = default_region
+        self.max_attempts = max_attempts
         self.calls: Counter[str] = Counter()
-        self._session = _session(self.access.profile)
-        self._config = AioConfig(
+        self._clock = clock
+        # Made on the first call, where botocore's errors (an unknown profile) are translated.
+        self._botocore_session: AioSession | None = None
+        self._stack = AsyncExitStack()
+        self._clients: dict[tuple[str, str, bool], Any] = {}
+        self._lock = asyncio.Lock()
+        # (region, list id, version) → (entries, when read)
+        self._entries: dict[tuple[str, str, int | None], tuple[tuple[str, ...], float]] = {}
+
+    @property
+    def _session(self) -> AioSession:
+        if self._botocore_session is None:
+            self._botocore_session = self._new_session()
+        return self._botocore_session
+
+    def _new_session(self) -> AioSession:
+        session = _session(self.access.profile)
+        if self.access.role_arn:
+            role = _AssumedRole(self.access, self.default_region, self._clock, self.calls)
+            session.register_component("credential_provider", role)
+        return session
+
+    def _config(self, retried: bool) -> Any:
+        from aiobotocore.config import AioConfig
+
+        return AioConfig(
             # botocore's own "max_attempts" counts retries only; "total_max_attempts" counts
-            # every attempt, which is what this parameter promises.
-            retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+            # every attempt, which is what this parameter promises. A call that is not
+            # idempotent gets one attempt: botocore would repeat one whose answer was lost,
+            # after AWS acted on it; its caller decides what to do after a failure.
+            retries={
+                "mode": "adaptive",
+                "total_max_attempts": self.max_attempts if retried else 1,
+            },
             connect_timeout=10,
             read_timeout=30,
             max_pool_connections=20,
         )
-        self._stack = AsyncExitStack()
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._lock = asyncio.Lock()
-        # (region, list id, version) → (entries, when read)
-        self._entries: dict[tuple[str, str, int | None], tuple[tuple[str, ...], float]] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -321,8 +474,8 @@ class Ec2Gateway:
         if model is not None:
             self.calls[model.name] += 1
 
-    async def _client(self, service: str, region: str) -> Any:
-        key = (service, region)
+    async def _client(self, service: str, region: str, *, retried: bool = True) -> Any:
+        key = (service, region, retried)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -330,11 +483,12 @@ class Ec2Gateway:
             existing = self._clients.get(key)
             if existing is not None:
                 return existing
+            await _warmed_up()
             created: Any = await self._stack.enter_async_context(
                 self._session.create_client(
                     service,
                     region_name=region,
-                    config=self._config,
+                    config=self._config(retried),
                     **self.access.client_kwargs(),
                 )
             )
@@ -342,16 +496,26 @@ class Ec2Gateway:
             self._clients[key] = created
             return created
 
-    async def _call(self, region: str, operation: str, service: str = "ec2", **params: Any) -> Any:
-        client = await self._client(service, region)
+    async def _call(
+        self,
+        region: str,
+        operation: str,
+        service: str = "ec2",
+        *,
+        retried: bool = True,
+        **params: Any,
+    ) -> Any:
+        """One API call; ``retried=False`` makes exactly one attempt (for a call that is not
+        idempotent, whose caller knows how to find out whether a failed attempt acted)."""
         with _translated(operation):
+            client = await self._client(service, region, retried=retried)
             return await getattr(client, operation)(**params)
 
     async def _pages(
         self, region: str, operation: str, key: str, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        client = await self._client("ec2", region)
         with _translated(operation):
+            client = await self._client("ec2", region)
             async for page in client.get_paginator(operation).paginate(**params):
                 for item in page.get(key, []):
                     yield item
@@ -446,6 +610,8 @@ class Ec2Gateway:
         peer_owner_id: str,
         tags: dict[str, str] | None = None,
     ) -> AwsPeering:
+        """Request a pcx, in one attempt: the call takes no idempotency token, so a retry
+        after a lost answer would request a second one (see ``create.request_pcx``)."""
         params: dict[str, Any] = {
             "VpcId": vpc_id,
             "PeerVpcId": peer_vpc_id,
@@ -455,6 +621,7 @@ class Ec2Gateway:
         raw = await self._call(
             region,
             "create_vpc_peering_connection",
+            retried=False,
             **params,
             **tagged("vpc-peering-connection", tags),
         )
@@ -533,13 +700,8 @@ class Ec2Gateway:
     async def _create_route(
         self, region: str, route_table_id: str, destination: str, **target: str
     ) -> None:
-        await self._call(
-            region,
-            "create_route",
-            RouteTableId=route_table_id,
-            **_destination(destination),
-            **target,
-        )
+        params: dict[str, Any] = {"RouteTableId": route_table_id, **_destination(destination)}
+        await self._call(region, "create_route", **(params | target))
 
     async def replace_route(
         self, region: str, route_table_id: str, destination: str, peering_id: str

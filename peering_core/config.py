@@ -1,15 +1,18 @@
 """Where the operator's tools find the platform and AWS.
 
 Precedence: command-line flags, then ``PEERING_*`` environment variables, then the TOML file
-``config.toml`` in the user config dir. AWS credentials always come from the standard chain
-(``AWS_PROFILE``, ``AWS_ENDPOINT_URL``, …) or ``--aws-profile``. A config file that holds a
-secret must be private to its owner (mode 0600), or it is refused.
+``config.toml`` in the user config dir. The customer's AWS accounts are the file's
+``[[accounts]]`` (each a profile or a role to assume); without them, the standard chain
+(``AWS_PROFILE``, ``AWS_ENDPOINT_URL``, …) or ``--aws-profile`` is the one account. A config
+file that holds a secret must be private to its owner (mode 0600), or it is refused; the tool
+never writes it, and credentials have no key in it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import stat
 import tomllib
 from collections.abc import AsyncIterator
@@ -19,12 +22,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .accounts import DEFAULT_ACCOUNT, Account, Accounts
 from .aws import AwsAccess, Ec2Gateway
 from .errors import ConfigError
 from .platform_client import PlatformClient
+from .rules import REGION_RE
 
 # The dashboard's poll interval: faster polls would overlap the next one's budget on a large
 # fleet, so anything under the floor is raised to it.
@@ -53,6 +66,72 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir("peering-tui"))
 
 
+ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
+SESSION_NAME_RE = re.compile(r"[\w+=,.@-]{2,64}")
+ACCOUNT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+
+
+class AccountConfig(BaseModel):
+    """One ``[[accounts]]`` entry: a name and how to reach the account. With neither
+    ``profile`` nor ``role_arn`` it is the standard chain; with both, the role is assumed with
+    the profile's credentials (a hub account)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: SecretStr | None = None
+    session_name: str | None = None
+    regions: tuple[str, ...] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not ACCOUNT_NAME_RE.fullmatch(value):
+            raise ValueError("letters, digits, '.', '_' or '-', at most 40, like prod-eu")
+        return value
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not ROLE_ARN_RE.fullmatch(value):
+            raise ValueError("a role ARN like arn:aws:iam::222222222222:role/peering-ops")
+        return value
+
+    @field_validator("session_name")
+    @classmethod
+    def _session(cls, value: str | None) -> str | None:
+        if value is not None and not SESSION_NAME_RE.fullmatch(value):
+            raise ValueError("2 to 64 of letters, digits and +=,.@_-")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for region in value or ():
+            if not REGION_RE.fullmatch(region):
+                raise ValueError(f"{region!r} is not an AWS region name (like us-east-1)")
+        if value is not None and not value:
+            raise ValueError("name at least one region, or leave regions out (every region)")
+        return value
+
+    @model_validator(mode="after")
+    def _role_options(self) -> AccountConfig:
+        if self.role_arn is None and (self.external_id or self.session_name):
+            raise ValueError("external_id and session_name go with role_arn")
+        return self
+
+    def account(self) -> Account:
+        access = AwsAccess(
+            profile=self.profile,
+            role_arn=self.role_arn,
+            external_id=self.external_id,
+            session_name=self.session_name or "peering-tui",
+        )
+        return Account(name=self.name, access=access, regions=self.regions)
+
+
 class FileConfig(BaseModel):
     """The TOML file's keys (all optional)."""
 
@@ -66,20 +145,38 @@ class FileConfig(BaseModel):
     allow_http: bool = False
     # Binding id → key(s), for the dashboard's keymap (the dashboard checks the ids).
     keys: dict[str, str] = Field(default_factory=dict)
+    accounts: list[AccountConfig] = Field(default_factory=list)
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique(cls, value: list[AccountConfig]) -> list[AccountConfig]:
+        names = [a.name for a in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"account names must differ: {', '.join(twice)} twice")
+        return value
+
+
+# Keys that would put credentials in the file: refused with where they belong instead.
+_CREDENTIAL_KEYS = frozenset(
+    {"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "secret_access_key"}
+)
 
 
 def read_config_file(path: Path) -> FileConfig:
-    """Read ``path``; refuse it when it holds a secret but others may read it."""
+    """Read ``path``; refuse it when it holds a secret but others may read it. A refusal
+    names the key and its line."""
     if not path.exists():
         return FileConfig()
     try:
-        raw: dict[str, Any] = tomllib.loads(path.read_text())
+        text = path.read_text()
+        raw: dict[str, Any] = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
     try:
         config = FileConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_problems(exc)}") from None
+        raise ConfigError(_file_problems(path, text, exc)) from None
     if config.platform_secret is not None:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
@@ -102,6 +199,52 @@ def _problems(exc: ValidationError, prefix: str = "") -> str:
         where = ".".join(str(p) for p in error["loc"])
         found.append(f"{prefix}{where.upper() if prefix else where}: {error['msg']}")
     return "; ".join(found)
+
+
+def _file_problems(path: Path, text: str, exc: ValidationError) -> str:
+    """Each problem as ``PATH, line N: accounts[2].role_arn: what is wrong`` (never the value)."""
+    found = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        where = "".join(f"[{p + 1}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        line = _line_of(text, loc)
+        place = f"{path}, line {line}" if line else str(path)
+        message = error["msg"].removeprefix("Value error, ")
+        if loc and loc[-1] in _CREDENTIAL_KEYS:
+            message = "credentials do not belong in this file: name a profile (~/.aws) instead"
+        found.append(f"{place}: {where}: {message}")
+    return "; ".join(found)
+
+
+def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """The line a validation error's location points at: the key's line in its table (the
+    ``[[accounts]]`` header for a missing key)."""
+    lines = text.splitlines()
+    header = re.compile(r"\s*\[")
+    start, table = 0, loc[:1] if loc and loc[0] in ("accounts", "keys") else ()
+    if table == ("accounts",) and len(loc) > 1 and isinstance(loc[1], int):
+        headers = [i for i, x in enumerate(lines) if re.match(r"\s*\[\[\s*accounts\s*\]\]", x)]
+        if loc[1] >= len(headers):
+            return None
+        start = headers[loc[1]]
+        key = str(loc[2]) if len(loc) > 2 else None
+    elif table == ("keys",):
+        starts = [i for i, x in enumerate(lines) if re.match(r"\s*\[\s*keys\s*\]", x)]
+        start = starts[0] if starts else 0
+        key = str(loc[1]) if len(loc) > 1 else None
+    else:
+        key = str(loc[0]) if loc else None
+    if key is None:
+        return start + 1
+    assignment = re.compile(rf"\s*\"?{re.escape(key)}\"?\s*=")
+    for i in range(start, len(lines)):
+        if i > start and header.match(lines[i]) and table:
+            break
+        if not table and header.match(lines[i]):
+            break
+        if assignment.match(lines[i]):
+            return i + 1
+    return start + 1 if table else None
 
 
 def _carries_credentials(url: str) -> bool:
@@ -154,6 +297,8 @@ class Connection(BaseModel):
     platform_secret: SecretStr
     verify_tls: bool = True
     aws: AwsAccess = AwsAccess()
+    # The [[accounts]] of the config file; none: ``aws`` (the standard chain) is the account.
+    accounts: tuple[Account, ...] = ()
 
     @property
     def key_id(self) -> str:
@@ -167,15 +312,24 @@ class Connection(BaseModel):
         )
 
     def ec2_gateway(self) -> Ec2Gateway:
-        """A new EC2 gateway on the configured AWS account."""
-        return Ec2Gateway(self.aws)
+        """A new EC2 gateway on the first customer account (the only one without
+        ``[[accounts]]``)."""
+        return Ec2Gateway(self.customer_accounts()[0].access)
+
+    def customer_accounts(self) -> tuple[Account, ...]:
+        """The ``[[accounts]]``, or the standard chain as the one account."""
+        return self.accounts or (Account(DEFAULT_ACCOUNT, self.aws, configured=False),)
+
+    def open_accounts(self) -> Accounts:
+        """New gateways on every customer account."""
+        return Accounts.open(self.customer_accounts())
 
 
 @asynccontextmanager
-async def connected(connection: Connection) -> AsyncIterator[tuple[PlatformClient, Ec2Gateway]]:
-    """Both sides' clients, closed on exit."""
-    async with connection.platform_client() as platform, connection.ec2_gateway() as ec2:
-        yield platform, ec2
+async def connected(connection: Connection) -> AsyncIterator[tuple[PlatformClient, Accounts]]:
+    """The platform client and every customer account's gateway, closed on exit."""
+    async with connection.platform_client() as platform, connection.open_accounts() as accounts:
+        yield platform, accounts
 
 
 def load_connection(
@@ -228,4 +382,9 @@ def load_connection(
         platform_secret=secret,
         verify_tls=not (insecure or env.insecure or file.insecure),
         aws=AwsAccess(profile=profile),
+        # --aws-profile (or PEERING_AWS_PROFILE) asks for that one account: it wins, as
+        # flags and the environment win over the file.
+        accounts=()
+        if aws_profile or env.aws_profile
+        else tuple(a.account() for a in file.accounts),
     )

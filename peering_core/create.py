@@ -18,7 +18,7 @@ from .aws import Ec2Gateway
 from .drift import serving_route_tables
 from .errors import AwsError, Failed, InvalidInput, PlatformApiError, Refused, RuleViolation
 from .health import LIVE_AWS_STATES
-from .intent import PeeringIntent, rule_description
+from .intent import TAG_REQUEST_TOKEN, PeeringIntent, request_token, rule_description
 from .models import (
     AwsPeering,
     Deployment,
@@ -98,6 +98,11 @@ class CreateResult(ResultModel):
     aws_status: str
 
 
+# Seconds before asking AWS for the pcx again (doubled per attempt; four times as long after
+# a throttled attempt).
+REQUEST_BACKOFF = 0.25
+
+
 # --- rules both the workflow and the create form apply ---------------------------------------
 
 
@@ -135,6 +140,26 @@ def check_peer_vpc(
 
 
 # --- validate ---------------------------------------------------------------------------------
+
+
+async def preflight(platform: PlatformClient, deployment: Deployment, vpc: Vpc) -> None:
+    """Ask the platform whether it would take ``vpc`` as the peer before any pcx exists: it
+    runs the confirmation's rules, its own route tables included, which only it can read. A
+    refusal is final (exit 3, the platform's code): requesting the pcx would only make debris."""
+    try:
+        await platform.check_peering(
+            deployment.id, vpc.owner_id, vpc.id, deployment.region, vpc.cidrs or (vpc.cidr,)
+        )
+    except PlatformApiError as exc:
+        if exc.status == 404:
+            raise InvalidInput(exc.code, exc.message, step=Step.VALIDATE) from None
+        if exc.status in (409, 422):
+            raise Refused(
+                exc.code,
+                f"the platform would refuse VPC {vpc.id}: {exc.message}; nothing was created",
+                step=Step.VALIDATE,
+            ) from None
+        raise Failed(exc.code, exc.message, step=Step.VALIDATE) from None
 
 
 def _check_request(request: CreateRequest) -> tuple[int, ...]:
@@ -207,6 +232,7 @@ async def plan_create(
         check_peer_vpc(vpc, info, await platform.peerings(deployment.id))
     except RuleViolation as exc:
         raise InvalidInput(exc.code, f"VPC {vpc.id}: {exc.message}", step=Step.VALIDATE) from None
+    await preflight(platform, deployment, vpc)
 
     pcxs, tables, subnets, groups = await asyncio.gather(
         ec2.describe_peerings(region, requester_vpc_ids=[vpc.id]),
@@ -250,6 +276,15 @@ async def plan_create(
 # --- the steps --------------------------------------------------------------------------------
 
 
+def clear_hint(plan: CreatePlan, peering_id: str) -> str:
+    """What to do about a peering that cannot be resumed: clear it, then see to the cause."""
+    return (
+        f"this is final, a re-run would not help: clear it with `peering-tui delete "
+        f"{plan.deployment.id} {peering_id} --confirm {peering_id}` (ctrl+d in the dashboard) "
+        "and see to the cause first"
+    )
+
+
 async def request_pcx(
     plan: CreatePlan, ec2: Ec2Gateway, steps: Reporter
 ) -> tuple[AwsPeering, bool]:
@@ -266,19 +301,62 @@ async def request_pcx(
         await steps.skipped(Step.REQUEST, f"{pcx.id} already requested")
         return pcx, False
     await steps.started(Step.REQUEST, "requesting the peering on AWS")
-    name = f"{plan.vpc.name or plan.vpc.id} ↔ {plan.deployment.name}"
     try:
-        pcx = await ec2.create_peering(
-            plan.region,
-            vpc_id=plan.vpc.id,
-            peer_vpc_id=plan.deployment_vpc.vpc_id,
-            peer_owner_id=plan.deployment_vpc.account_id,
-            tags={"Name": name} | intent.to_tags(),
-        )
+        pcx = await _request_once(plan, ec2, intent)
     except AwsError as exc:
-        raise Failed(exc.code, str(exc), step=Step.REQUEST) from None
+        hint = "; re-run the same command: it finds the pcx if AWS made it"
+        raise Failed(
+            exc.code, str(exc) + (hint if exc.outcome_unknown else ""), step=Step.REQUEST
+        ) from None
     await steps.done(Step.REQUEST, f"requested {pcx.id}")
     return pcx, True
+
+
+async def _request_once(plan: CreatePlan, ec2: Ec2Gateway, intent: PeeringIntent) -> AwsPeering:
+    """Exactly one pcx for this request, however many attempts it takes.
+
+    ``CreateVpcPeeringConnection`` takes no idempotency token and the gateway makes it in one
+    attempt; the request carries a token of its own in its tags instead. After a failure
+    that may have acted (a lost answer, a server error) the pcx with that token is looked
+    for before asking again; a throttled attempt is asked again after a pause. Should a
+    second pcx with the token turn up anyway (AWS's describes are eventually consistent),
+    the extra one is withdrawn before anything else sees it.
+    """
+    token = request_token()
+    tags = {"Name": f"{plan.vpc.name or plan.vpc.id} ↔ {plan.deployment.name}"}
+    tags |= intent.to_tags() | {TAG_REQUEST_TOKEN: token}
+    unsure = False
+    for attempt in range(ec2.max_attempts):
+        try:
+            pcx = await ec2.create_peering(
+                plan.region,
+                vpc_id=plan.vpc.id,
+                peer_vpc_id=plan.deployment_vpc.vpc_id,
+                peer_owner_id=plan.deployment_vpc.account_id,
+                tags=tags,
+            )
+            break
+        except AwsError as exc:
+            if not (exc.throttled or exc.outcome_unknown) or attempt == ec2.max_attempts - 1:
+                raise
+            unsure = unsure or exc.outcome_unknown
+            made = await _requested(ec2, plan, token) if exc.outcome_unknown else []
+            if made:
+                pcx = made[0]
+                break
+            await asyncio.sleep(REQUEST_BACKOFF * 2**attempt * (4 if exc.throttled else 1))
+    if unsure:
+        for extra in await _requested(ec2, plan, token):
+            if extra.id != pcx.id:
+                await ec2.delete_peering(plan.region, extra.id)
+    return pcx
+
+
+async def _requested(ec2: Ec2Gateway, plan: CreatePlan, token: str) -> list[AwsPeering]:
+    """The live pcxs of ``plan``'s VPC that carry the request ``token`` (in id order)."""
+    found = await ec2.describe_peerings(plan.region, requester_vpc_ids=[plan.vpc.id])
+    ours = [p for p in found if p.tags.get(TAG_REQUEST_TOKEN) == token]
+    return sorted((p for p in ours if p.status in LIVE_AWS_STATES), key=lambda p: p.id)
 
 
 async def confirm_on_platform(
@@ -297,6 +375,13 @@ async def confirm_on_platform(
             deployment_id, peering_id, plan.vpc.owner_id, plan.vpc.id
         )
     except PlatformApiError as exc:
+        if exc.status in (409, 422):
+            # A rule said no: the same request would be refused again, so nothing to resume.
+            raise Refused(
+                exc.code,
+                f"the platform refused {peering_id}: {exc.message}; {clear_hint(plan, peering_id)}",
+                step=Step.CONFIRM,
+            ) from None
         raise Failed(
             exc.code, f"the platform refused {peering_id}: {exc.message}", step=Step.CONFIRM
         ) from None
@@ -325,9 +410,12 @@ async def wait_until_running(
                 step=Step.WAIT,
             )
         if record.status is PlatformStatus.FAILED:
-            raise Failed(
+            # Failed is final on the platform (AWS trouble is retried, not failed): re-running
+            # would only wait on it again.
+            raise Refused(
                 "PEERING_FAILED",
-                f"the platform could not accept {peering_id}: {record.reason}",
+                f"the platform could not accept {peering_id}: {record.reason}; "
+                f"{clear_hint(plan, peering_id)}",
                 step=Step.WAIT,
             )
         if record.status is not PlatformStatus.RUNNING:
@@ -337,9 +425,10 @@ async def wait_until_running(
             return record, pcx
         if pcx is None or pcx.status not in LIVE_AWS_STATES:
             state = pcx.status if pcx else "gone"
-            raise Failed(
+            raise Refused(
                 "PEERING_NOT_ACTIVE",
-                f"platform running but {peering_id} is {state} on AWS",
+                f"platform running but {peering_id} is {state} on AWS; "
+                f"{clear_hint(plan, peering_id)}",
                 step=Step.WAIT,
             )
         return None

@@ -228,8 +228,9 @@ async def delete_on_platform(
     )
     if not guard.ok and not resuming:
         raise Refused("DELETE_REFUSED", guard.refusal(), step=Step.GUARD)
+    status = guard.record.status.value  # running, or failed: debris being cleared
     await steps.done(
-        Step.GUARD, "confirmed; already deleting" if resuming else "running, unused, confirmed"
+        Step.GUARD, "confirmed; already deleting" if resuming else f"{status}, unused, confirmed"
     )
     record = guard.record
     info = await platform.deployment_vpc(request.deployment_id)
@@ -238,15 +239,27 @@ async def delete_on_platform(
         await steps.skipped(Step.DELETE, "the platform is already deleting it")
     else:
         await steps.started(Step.DELETE, "asking the platform to delete it")
-        try:
-            await platform.delete_peering(request.deployment_id, request.peering_id)
-        except PlatformApiError as exc:
-            if exc.status == 409:
-                raise Refused(exc.code, exc.message, step=Step.DELETE) from None
-            raise Failed(exc.code, exc.message, step=Step.DELETE) from None
+        await _ask_platform_to_delete(platform, request)
     await _wait_deleted(platform, request, wait_timeout, interval)
     await steps.done(Step.DELETE, "gone from the platform")
     return info, pcx
+
+
+async def _ask_platform_to_delete(platform: PlatformClient, request: DeleteRequest) -> None:
+    """``DELETE`` the peering. A refusal that only says it is already being deleted (or is
+    gone) is the answer to the client's retry of a ``DELETE`` whose first answer was lost."""
+    try:
+        await platform.delete_peering(request.deployment_id, request.peering_id)
+    except PlatformApiError as exc:
+        if exc.status in (404, 409):
+            now = await platform_record(
+                platform, request.deployment_id, request.peering_id, step=Step.DELETE
+            )
+            if now is None or now.status is PlatformStatus.DELETING:
+                return
+        if exc.status == 409:
+            raise Refused(exc.code, exc.message, step=Step.DELETE) from None
+        raise Failed(exc.code, exc.message, step=Step.DELETE) from None
 
 
 async def _unrecorded_pcx(

@@ -146,6 +146,9 @@ class RuleDiff(DiffModel):
     state: RuleState
     reason: str
     rule_ids: tuple[str, ...] = ()
+    # The rules themselves where a fix may revoke them (stale, too broad): what Terraform
+    # adopts, as they are, before it deletes them. Not in the JSON (``ruleIds`` names them).
+    rules: tuple[SecurityGroupRule, ...] = Field(default=(), exclude=True)
 
 
 # ACL rows are a fleet's most numerous rows (two per peering at least): slotted dataclasses,
@@ -677,6 +680,7 @@ def _needed_rules(
                     state=RuleState.TOO_BROAD,
                     reason=f"{group} opens {_label(port)} to {ANYWHERE} ({why})",
                     rule_ids=tuple(r.id for r in broad),
+                    rules=tuple(broad),
                 )
             )
 
@@ -777,6 +781,7 @@ def _needed_rules(
                         state=RuleState.TOO_BROAD,
                         reason=f"{g} opens tcp/{resource.port} of {resource.name} to {ANYWHERE}",
                         rule_ids=tuple(r.id for r in broad),
+                        rules=tuple(broad),
                     )
                 )
     # One row per (group, cidr, port): intent and resources may ask for the same thing.
@@ -835,6 +840,7 @@ def _stale_rules(
                         reason=f"{group.id} still allows {rule.cidr} although {pcx.id} is "
                         f"{pcx.status}",
                         rule_ids=(rule.id,),
+                        rules=(rule,),
                     )
                 )
     return rows
@@ -984,6 +990,9 @@ class FixAction(DiffModel):
     egress: bool | None = None
     from_port: int | None = None
     to_port: int | None = None
+    target: str | None = None  # where a replaced or deleted route goes now
+    # The rules a revoke removes, as they are (not in the JSON: ``ruleIds`` names them).
+    rules: tuple[SecurityGroupRule, ...] = Field(default=(), exclude=True)
 
     def acl_entry(self) -> AclEntry:
         """The entry a ``create_acl_entry`` or ``replace_acl_entry`` writes."""
@@ -1087,13 +1096,14 @@ def route_fixes(row: RouteDiff, *, region: str, peering_id: str, active: bool) -
     def delete(needs: Flag | None = None) -> FixAction:
         return FixAction(
             kind="delete_route", region=region, reason=row.reason, needs=needs,
-            route_table_id=table, destination=row.destination,
+            route_table_id=table, destination=row.destination, target=row.actual,
         )  # fmt: skip
 
     def replace(needs: Flag | None = None) -> FixAction:
         return FixAction(
             kind="replace_route", region=region, reason=row.reason, needs=needs,
             route_table_id=table, destination=row.destination, peering_id=pcx,
+            target=row.actual,
         )  # fmt: skip
 
     if row.state == RouteState.MISSING:
@@ -1175,8 +1185,13 @@ def plan_fix(diffs: Iterable[PeeringDiff]) -> FixPlan:
                     reason = merged.reason
                     if merged.rule_ids and rule.reason not in reason:
                         reason = f"{reason}; {rule.reason}"
+                    new_rules = tuple(r for r in rule.rules if r.id in new_ids)
                     revokes[key] = merged.model_copy(
-                        update={"rule_ids": merged.rule_ids + new_ids, "reason": reason}
+                        update={
+                            "rule_ids": merged.rule_ids + new_ids,
+                            "rules": merged.rules + new_rules,
+                            "reason": reason,
+                        }
                     )
         for acl in diff.network_acls:
             for action in acl_fix_actions(acl, diff.region):

@@ -131,12 +131,32 @@ class AuditLogUnwritable(PeeringError):
         super().__init__("AUDIT_LOG_UNWRITABLE", message)
 
 
-class AwsError(PeeringError):
-    """An EC2 or STS call failed. ``code`` is AWS's error code (or a transport error name)."""
+# AWS's answers that refuse a call before acting on it: slow down and ask again.
+THROTTLING_CODES = frozenset(
+    {
+        "RequestLimitExceeded",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "SlowDown",
+        "EC2ThrottledException",
+    }
+)
+# Transport failures before the request left: AWS cannot have acted on it.
+NOT_SENT_CODES = frozenset({"EndpointConnectionError", "ConnectTimeoutError"})
 
-    def __init__(self, operation: str, code: str, message: str) -> None:
+
+class AwsError(PeeringError):
+    """An EC2 or STS call failed. ``code`` is AWS's error code (or a transport error name);
+    ``status`` the HTTP status of AWS's answer (``None`` when none arrived)."""
+
+    def __init__(self, operation: str, code: str, message: str, status: int | None = None) -> None:
         super().__init__(code, message)
         self.operation = operation
+        self.status = status
 
     def __str__(self) -> str:
         return f"{self.operation}: {self.code}: {self.message}"
@@ -148,6 +168,21 @@ class AwsError(PeeringError):
     @property
     def not_found(self) -> bool:
         return self.code.endswith("NotFound")
+
+    @property
+    def throttled(self) -> bool:
+        """AWS refused the call to slow the caller down; it did not act."""
+        return self.code in THROTTLING_CODES
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """The call may have taken effect although it failed: the answer was lost (a dropped
+        connection, a timeout) or was a server error. A refusal (4xx, throttling) was not."""
+        if self.throttled:
+            return False
+        if self.status is None:
+            return self.code not in NOT_SENT_CODES
+        return self.status >= 500
 
 
 class PlatformApiError(PeeringError):

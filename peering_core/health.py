@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from .accounts import NOT_CONFIGURED, AccountRead
 from .durations import countdown, iso
 from .intent import PENDING_LIFETIME_DAYS, PeeringIntent
 from .models import (
@@ -67,6 +68,8 @@ class PeeringView(BaseModel):
     platform_status: str | None
     aws_status: str | None
     requester_account: str
+    # The configured account that requested it ("not configured" when none did; "" unknown).
+    account: str = ""
     requester_vpc: str
     requester_cidr: str | None
     health: Health
@@ -129,10 +132,11 @@ def deployment_side_words(side: PlatformSide) -> str:
 def _judge(
     record: PlatformPeering | None,
     pcx: AwsPeering | None,
-    aws_known: bool,
+    aws_unknown: str | None,
     expires: datetime | None,
     now: datetime,
 ) -> tuple[Health, list[str]]:
+    """``aws_unknown`` says why AWS's side could not be seen (None when it was read)."""
     problems: list[str] = []
     if record is None:
         assert pcx is not None
@@ -158,8 +162,8 @@ def _judge(
         problems.append(f"failed on the platform: {record.reason or 'no reason given'}")
         return Health.ERROR, problems
     if pcx is None:
-        if not aws_known:
-            problems.append("AWS status unknown: the region could not be read")
+        if aws_unknown is not None:
+            problems.append(aws_unknown)
             return Health.WARNING, problems
         problems.append(f"the platform says {status.value} but AWS no longer shows the pcx")
         return Health.ERROR, problems
@@ -199,6 +203,7 @@ def build_views(
     now: datetime,
     aws_regions_read: Iterable[str] | None = None,
     drift: Mapping[str, Sequence[tuple[Health, str]]] | None = None,
+    accounts: Sequence[AccountRead] | None = None,
 ) -> list[PeeringView]:
     """Join platform records and AWS pcxs. pcxs toward a deployment VPC that the platform does
     not know are listed as unconfirmed; ones gone on AWS (deleted, rejected, expired, failed)
@@ -206,6 +211,9 @@ def build_views(
 
     ``drift`` adds per-peering drift problems with their severity (``PeeringDiff.problems``
     from :mod:`peering_core.drift`); the view's health is the worst of them and its own.
+    ``accounts`` (how each customer account was read) names each peering's account by its
+    requester and says why AWS's side is unknown (the account failed, or is not configured);
+    without them, ``aws_regions_read`` lists the regions whose AWS side is known.
     """
     by_deployment = {d.id: d for d in deployments}
     by_vpc = {v.vpc_id: v for v in vpcs}
@@ -214,13 +222,21 @@ def build_views(
     views: list[PeeringView] = []
     seen: set[str] = set()
 
+    def reach(requester: str, region: str) -> tuple[str, str | None]:
+        if accounts is None:
+            if regions_read is None or region in regions_read:
+                return "", None
+            return "", "AWS status unknown: the region could not be read"
+        return account_reach(accounts, requester, region)
+
     def add(record: PlatformPeering | None, pcx: AwsPeering | None, deployment_id: str) -> None:
         dep = by_deployment.get(deployment_id)
         region = record.region if record else pcx.accepter.region if pcx else ""
         intent = PeeringIntent.from_tags(pcx.tags) if pcx else None
         expires = expiry(pcx, intent) if pcx and pcx.status == "pending-acceptance" else None
-        aws_known = regions_read is None or region in regions_read
-        health, problems = _judge(record, pcx, aws_known, expires, now)
+        requester = record.account_id if record else pcx.requester.owner_id if pcx else ""
+        account, unknown = reach(requester, region)
+        health, problems = _judge(record, pcx, unknown, expires, now)
         peering_id = record.peering_id if record else pcx.id if pcx else ""
         found = (drift or {}).get(peering_id, ())
         # What stops traffic is said first, whichever side it is on.
@@ -239,11 +255,8 @@ def build_views(
                 region=region,
                 platform_status=record.status.value if record else None,
                 aws_status=pcx.status if pcx else None,
-                requester_account=record.account_id
-                if record
-                else pcx.requester.owner_id
-                if pcx
-                else "",
+                requester_account=requester,
+                account=account,
                 requester_vpc=record.vpc_id if record else pcx.requester.vpc_id if pcx else "",
                 requester_cidr=record.cidr if record else pcx.requester.cidr if pcx else None,
                 health=health,
@@ -270,6 +283,29 @@ def build_views(
         add(None, pcx, vpc.deployment_id)
     views.sort(key=lambda v: (v.deployment_name, v.region, v.peering_id))
     return views
+
+
+def account_reach(
+    accounts: Sequence[AccountRead], requester: str, region: str
+) -> tuple[str, str | None]:
+    """The name of the account that requested a peering in ``region``, and why its AWS side
+    is unknown (None when that account was read there)."""
+    read = next((a for a in accounts if a.account_id and a.account_id == requester), None)
+    if read is not None:
+        problem = read.problem(region)
+        if problem is None and region not in read.regions:
+            shown = ", ".join(read.regions) or "none"
+            problem = f"account {read.name} is not read in {region} (its regions: {shown})"
+        return read.name, None if problem is None else f"AWS status unknown: {problem}"
+    unidentified = [a for a in accounts if a.account_id is None]
+    if unidentified:
+        why = "; ".join(a.problem("") or a.name for a in unidentified)
+        return "?", f"AWS status unknown: account {requester} is none of those read; {why}"
+    names = ", ".join(f"{a.name} {a.account_id}" for a in accounts)
+    return NOT_CONFIGURED, (
+        f"account not configured: the pcx was requested by AWS account {requester}, which is "
+        f"not among the accounts read ({names}); add it under [[accounts]]"
+    )
 
 
 def deployment_views(
@@ -308,6 +344,7 @@ def peering_json(
         "platformStatus": view.platform_status,
         "awsStatus": view.aws_status,
         "requesterAccountId": view.requester_account,
+        "account": view.account or None,
         "requesterVpcId": view.requester_vpc,
         "requesterCidr": view.requester_cidr,
         "health": view.health.value,

@@ -7,6 +7,7 @@ to the peering, even when the operator's terminal is gone.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +18,8 @@ TAG_ROUTE_TABLES = PREFIX + "route-tables"
 TAG_SECURITY_GROUPS = PREFIX + "security-groups"
 TAG_PORTS = PREFIX + "ports"
 TAG_REQUESTED_AT = PREFIX + "requested-at"
+# One request's own mark: which pcx a request made, when its answer was lost.
+TAG_REQUEST_TOKEN = PREFIX + "request-token"
 
 # A pcx waiting for acceptance expires after this long on AWS.
 PENDING_LIFETIME_DAYS = 7
@@ -75,6 +78,11 @@ class PeeringIntent(BaseModel):
             ports=ports,
             requested_at=requested,
         )
+
+
+def request_token() -> str:
+    """A new token for one pcx request (tagged :data:`TAG_REQUEST_TOKEN`)."""
+    return secrets.token_hex(8)
 
 
 def rule_description(peering_id: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from .accounts import AccountLink, Accounts
 from .aws import Ec2Gateway
 from .drift import FixAction, PeeringDiff, RegionEstate, diff_peering
 from .errors import AwsError, DriftError, PlatformApiError, RuleViolation, UnknownPeering
@@ -157,26 +158,40 @@ async def diff_one(
 
 
 async def diff_all(
-    platform: PlatformClient, ec2: Ec2Gateway
+    platform: PlatformClient, ec2: Ec2Gateway | Accounts
 ) -> tuple[list[PeeringDiff], Mapping[str, str]]:
-    """Diffs of every peering of every deployment; also returns regions that failed."""
-    vpcs = await platform.deployment_vpcs()
-    resources = await platform.all_resources()
+    """Diffs of every peering of every deployment, in every account; also returns what
+    failed: by region (``staging/us-east-1`` for a configured account), with the fix."""
+    accounts = ec2 if isinstance(ec2, Accounts) else Accounts.single(ec2)
+    vpcs, resources, _ = await asyncio.gather(
+        platform.deployment_vpcs(), platform.all_resources(), accounts.identify()
+    )
     regions = sorted({v.region for v in vpcs})
     failed: dict[str, str] = {}
-    diffs: list[PeeringDiff] = []
+    diffs: dict[str, PeeringDiff] = {}
 
-    async def one(region: str) -> None:
+    async def one(link: AccountLink, region: str) -> None:
+        where = f"{link.name}/{region}" if link.account.configured else region
         try:
-            estate = await load_region(ec2, region)
+            if link.error is not None:
+                raise link.error
+            estate = await load_region(link.ec2, region)
         except AwsError as exc:
-            failed[region] = str(exc)
+            fix = link.account.fix(exc)
+            failed[where] = str(exc) + (f"; fix: {fix}" if fix else "")
             return
-        diffs.extend(diff_region(estate, vpcs, resources).values())
+        mine = [
+            p.id
+            for p in estate.peerings
+            if link.account_id is None or p.requester.owner_id == link.account_id
+        ]
+        diffs.update(diff_region(estate, vpcs, resources, peering_ids=mine))
 
-    await asyncio.gather(*(one(r) for r in regions))
-    diffs.sort(key=lambda d: (d.region, d.deployment_id, d.peering_id))
-    return diffs, failed
+    await asyncio.gather(
+        *(one(x, r) for x in accounts.links for r in regions if x.account.reads(r))
+    )
+    found = sorted(diffs.values(), key=lambda d: (d.region, d.deployment_id, d.peering_id))
+    return found, failed
 
 
 class AppliedAction(BaseModel):

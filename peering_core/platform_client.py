@@ -3,6 +3,12 @@
 Errors come back as :class:`PlatformApiError` carrying the server's ``code``; ``429`` is
 retried after ``Retry-After``; connection errors are retried with backoff; GETs remember
 their ETag so an unchanged poll costs a ``304`` and no parsing.
+
+A request that would make something new on a repeat (``POST`` of a deployment, a resource, a
+tenant or a key) is retried only when the platform surely did not act on it: the connection
+was never made, or the answer was ``429``/``503``. Every other call is safe to repeat (GETs;
+confirming a pcx, which the platform answers alike when repeated; DELETE, whose repeat the
+delete workflow recognises).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 import httpx
@@ -29,6 +35,9 @@ from .models import (
     WhoAmI,
     unchanged,
 )
+
+# Transport failures before the request reached the platform: safe to repeat any request.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 _DEPLOYMENTS = TypeAdapter(list[Deployment])
 _PEERINGS = TypeAdapter(list[PlatformPeering])
@@ -64,14 +73,16 @@ class PlatformClient:
         self.not_modified = 0
         # path → (ETag, what its body parsed to): a 304 returns the parsed value as it was.
         self._etags: dict[str, tuple[str, Any]] = {}
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=httpx.BasicAuth(key, secret_value),
-            verify=verify,
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": "peering-tui"},
-        )
+        self._settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "auth": httpx.BasicAuth(key, secret_value),
+            "verify": verify,
+            "timeout": timeout,
+            "headers": {"User-Agent": "peering-tui"},
+        }
+        self._transport = transport
+        self._http = httpx.AsyncClient(transport=transport, **self._settings)
+        self._unpooled_http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Self:
         return self
@@ -81,6 +92,20 @@ class PlatformClient:
 
     async def close(self) -> None:
         await self._http.aclose()
+        if self._unpooled_http is not None:
+            await self._unpooled_http.aclose()
+
+    def _unpooled(self) -> httpx.AsyncClient:
+        """A client that opens a connection for each request, for the requests that must not be
+        repeated: on a pooled connection the platform closed while it sat idle, one would fail
+        before it arrived, and could not be sent again."""
+        if self._transport is not None:  # an injected transport pools as it pleases
+            return self._http
+        if self._unpooled_http is None:
+            self._unpooled_http = httpx.AsyncClient(
+                limits=httpx.Limits(max_keepalive_connections=0), **self._settings
+            )
+        return self._unpooled_http
 
     async def _request(
         self,
@@ -89,28 +114,41 @@ class PlatformClient:
         json: Any = None,
         *,
         parse: Callable[[Any], Any] | None = None,
+        idempotent: bool = True,
     ) -> Any:
-        """The answer's JSON body, or ``parse(body)``; a GET's result is kept with its ETag."""
+        """The answer's JSON body, or ``parse(body)``; a GET's result is kept with its ETag.
+
+        ``idempotent=False``: retried only where the platform cannot have acted on it."""
         headers: dict[str, str] = {}
         cached = self._etags.get(path) if method == "GET" else None
         if cached is not None:
             headers["If-None-Match"] = cached[0]
+        http = self._http if idempotent else self._unpooled()
         last: Exception | None = None
         for attempt in range(self.max_attempts):
             self.calls[f"{method} {path}"] += 1
             try:
-                response = await self._http.request(method, path, json=json, headers=headers)
+                response = await http.request(method, path, json=json, headers=headers)
             except httpx.TransportError as exc:
                 tls = _tls_failure(exc, self.base_url)
                 if tls is not None:  # not a network hiccup: no retry will change it
                     raise tls from None
                 last = exc
+                if not idempotent and not isinstance(exc, _NOT_SENT):
+                    raise PlatformUnavailable(
+                        0,
+                        "PLATFORM_ANSWER_LOST",
+                        f"{method} {path}: the platform's answer was lost ({type(exc).__name__});"
+                        " not repeated, since the platform may have acted on it",
+                    ) from None
                 await asyncio.sleep(self.backoff * 2**attempt)
                 continue
             if response.status_code == 304 and cached is not None:
                 self.not_modified += 1
                 return cached[1]
-            if response.status_code == 429 or response.status_code in (502, 503, 504):
+            if response.status_code in (429, 503) or (
+                idempotent and response.status_code in (502, 504)
+            ):
                 retry_after = _retry_after(response, self.backoff * 2**attempt)
                 last = _api_error(response)
                 if attempt < self.max_attempts - 1 and retry_after <= self.max_retry_after:
@@ -163,12 +201,16 @@ class PlatformClient:
     async def create_tenant(self, name: str) -> Tenant:
         """A new tenant (the admin key only)."""
         body = {"tenantName": name}
-        return Tenant.model_validate(await self._request("POST", "/api/v1/tenants", body))
+        return Tenant.model_validate(
+            await self._request("POST", "/api/v1/tenants", body, idempotent=False)
+        )
 
     async def create_key(self, tenant_id: str, role: Role) -> NewApiKey:
         """A new key of ``tenant_id`` with its secret, which no later answer carries."""
         body = {"tenantId": tenant_id, "role": role.value}
-        return NewApiKey.model_validate(await self._request("POST", "/api/v1/keys", body))
+        return NewApiKey.model_validate(
+            await self._request("POST", "/api/v1/keys", body, idempotent=False)
+        )
 
     async def keys(self) -> list[ApiKey]:
         """The keys this key may see (never their secrets)."""
@@ -211,7 +253,9 @@ class PlatformClient:
         body = {"deploymentName": name, "region": region, "cidr": cidr, "projectName": project_name}
         if tenant_id is not None:
             body["tenantId"] = tenant_id
-        return Deployment.model_validate(await self._request("POST", "/api/v1/deployments", body))
+        return Deployment.model_validate(
+            await self._request("POST", "/api/v1/deployments", body, idempotent=False)
+        )
 
     async def stop_deployment(self, deployment_id: str) -> Deployment:
         return Deployment.model_validate(
@@ -259,6 +303,19 @@ class PlatformClient:
             await self._request("POST", f"/api/v1/deployments/{deployment_id}/peerings", body)
         )
 
+    async def check_peering(
+        self,
+        deployment_id: str,
+        account_id: str,
+        vpc_id: str,
+        region: str,
+        cidrs: Sequence[str],
+    ) -> None:
+        """The pre-flight check: refuses (:class:`PlatformApiError`) exactly as a confirmation
+        of this VPC would, before any pcx exists; stores nothing."""
+        body = {"accountId": account_id, "vpcId": vpc_id, "region": region, "cidrs": list(cidrs)}
+        await self._request("POST", f"/api/v1/deployments/{deployment_id}/peerings:check", body)
+
     async def delete_peering(self, deployment_id: str, peering_id: str) -> PlatformPeering:
         return PlatformPeering.model_validate(
             await self._request(
@@ -294,7 +351,9 @@ class PlatformClient:
     ) -> Resource:
         body = {"name": name, "type": type, "host": host, "port": port}
         return Resource.model_validate(
-            await self._request("POST", f"/api/v1/deployments/{deployment_id}/resources", body)
+            await self._request(
+                "POST", f"/api/v1/deployments/{deployment_id}/resources", body, idempotent=False
+            )
         )
 
     async def delete_resource(self, deployment_id: str, resource_id: str) -> None:

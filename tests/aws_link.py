@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 
 class AwsLink:
@@ -24,6 +25,9 @@ class AwsLink:
         host, _, port = upstream.removeprefix("http://").partition(":")
         self._upstream = (host, int(port))
         self.delay = delay
+        # When the first byte of the first request arrived (``time.perf_counter``).
+        self.first_request_at: float | None = None
+        self.connections = 0  # accepted so far
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._relays: set[asyncio.Task[None]] = set()
@@ -66,10 +70,13 @@ class AwsLink:
         task = asyncio.current_task()
         assert task is not None
         self._relays.add(task)
+        self.connections += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._upstream)
             await asyncio.gather(
-                self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+                self._pipe(reader, up_writer, requests=True),
+                self._pipe(up_reader, writer),
+                return_exceptions=True,
             )
         except asyncio.CancelledError:
             # The link is closing. Ending quietly: Python 3.11's stream callback asks a
@@ -79,7 +86,9 @@ class AwsLink:
             writer.close()
             self._relays.discard(task)
 
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, requests: bool = False
+    ) -> None:
         loop = asyncio.get_running_loop()
         # (due time, chunk); an empty chunk is the end of the stream, delayed like the rest.
         line: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
@@ -98,6 +107,8 @@ class AwsLink:
         delivering = asyncio.create_task(deliver())
         try:
             while data := await source.read(65536):
+                if requests and self.first_request_at is None:
+                    self.first_request_at = time.perf_counter()
                 line.put_nowait((loop.time() + self.delay, data))
             line.put_nowait((loop.time() + self.delay, b""))
             await delivering

@@ -130,6 +130,12 @@ def start_sandbox(moto_server: MotoServer) -> Iterator[Callable[..., Sandbox]]:
         box.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heavy tests first: under pytest-xdist each starts early on some worker, instead of one
+    of them running alone at the end while the other workers wait."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print what the reliability tests measured (faults injected, runs, outcomes)."""
     from .reliability import FIGURES
@@ -138,6 +144,34 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("reliability figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its figures to the controller, which prints them."""
+    from .reliability import FIGURES
+
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["reliability_figures"] = list(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker finished; keep its figures for the summary."""
+    from .reliability import FIGURES
+
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("reliability_figures", []))
+
+
+@pytest.fixture(scope="module")
+def two_accounts(moto_server: MotoServer) -> Iterator[tuple[Sandbox, SeedReport]]:
+    """The sandbox with the customer's staging account (reached by its role), seeded with the
+    demo in both accounts; one per module (its tests change nothing the others read)."""
+    box = Sandbox.start(moto=moto_server, accept_delay=0.0, second_account=True)
+    try:
+        yield box, asyncio.run(box.seed())
+    finally:
+        box.stop()
 
 
 @pytest.fixture

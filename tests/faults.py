@@ -4,12 +4,21 @@ Real parts cannot be asked to throttle, fail or hang on cue; this proxy forwards
 to them unchanged except a chosen fraction, which it answers itself with the fault an operator
 meets in production: AWS throttling (``RequestLimitExceeded`` / ``Throttling`` with 503), 500s,
 connection resets, slow replies; for the platform, 429 with ``Retry-After`` and 503.
+
+``lose_rate`` is the other kind of fault: the request is forwarded, the real server acts on it,
+and its answer is dropped (the connection closes before the response): the client cannot tell
+whether anything happened. ``lost`` counts those by what was asked (EC2's ``Action``, or the
+platform's method and path).
+
+:meth:`FaultProxy.lane` gives a URL of its own (a path prefix the proxy strips) with a fault
+sequence of its own, so several clients can run side by side, each under its own seed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -41,6 +50,17 @@ _EC2_500 = (
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
+_LANE = re.compile(r"^/lane-(\d+)")
+
+
+def _asked(scope: dict[str, Any], body: bytes) -> str:
+    """What a request asks: EC2's ``Action`` from a query body, else method and path."""
+    action = re.search(rb"(?:^|&)Action=([A-Za-z]+)", body)
+    if action:
+        return action.group(1).decode()
+    return f"{scope['method']} {scope['path']}"
+
+
 class ResetConnection(Exception):
     """Raised after the response has started, so the server drops the connection."""
 
@@ -57,10 +77,14 @@ class FaultProxy:
         seed: int = 0,
         slow_seconds: float = 0.3,
         retry_after: int = 1,
+        lose_rate: float = 0.0,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.faults = tuple(faults)
         self.rate = rate
+        self.lose_rate = lose_rate
+        self.lost: Counter[str] = Counter()
+        self._to_lose: Counter[str] = Counter()
         self.slow_seconds = slow_seconds
         self.retry_after = retry_after
         self.injected: Counter[str] = Counter()
@@ -68,6 +92,7 @@ class FaultProxy:
         # EC2 action -> error code it is always refused with (a permanent, client-side error).
         self.refusals: dict[str, str] = {}
         self._random = random.Random(seed)
+        self._lanes: dict[str, random.Random] = {}
         self._lock = threading.Lock()
         self.url = ""
         self._server: uvicorn.Server | None = None
@@ -79,6 +104,11 @@ class FaultProxy:
         with self._lock:
             self.refusals[action] = code
 
+    def allow(self, action: str) -> None:
+        """Forward EC2 ``action`` again."""
+        with self._lock:
+            self.refusals.pop(action, None)
+
     def _refusal(self, body: bytes) -> str | None:
         with self._lock:
             for action, code in self.refusals.items():
@@ -86,15 +116,40 @@ class FaultProxy:
                     return code
         return None
 
-    def set_rate(self, rate: float) -> None:
+    def set_rate(self, rate: float, lose_rate: float | None = None) -> None:
         with self._lock:
             self.rate = rate
+            if lose_rate is not None:
+                self.lose_rate = lose_rate
 
-    def _draw(self) -> str | None:
+    def lose_next(self, asked: str, count: int = 1) -> None:
+        """Drop the answer of the next ``count`` requests that ask ``asked`` (an EC2 action,
+        or ``"POST /api/v1/…"``), after forwarding them."""
         with self._lock:
-            if self.rate <= 0 or self._random.random() >= self.rate:
+            self._to_lose[asked] += count
+
+    def _planned(self, asked: str) -> bool:
+        with self._lock:
+            if self._to_lose[asked] <= 0:
+                return False
+            self._to_lose[asked] -= 1
+            return True
+
+    def lane(self, seed: int) -> str:
+        """A URL through this proxy whose faults follow ``seed`` alone."""
+        with self._lock:
+            self._lanes.setdefault(str(seed), random.Random(seed))
+        return f"{self.url}/lane-{seed}"
+
+    def _draw(self, lane: str | None) -> str | None:
+        with self._lock:
+            dice = self._random if lane is None else self._lanes[lane]
+            draw = dice.random()
+            if draw < self.lose_rate:
+                return "lost"
+            if draw >= self.lose_rate + self.rate:
                 return None
-            return self._random.choice(self.faults)
+            return dice.choice(self.faults)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -113,6 +168,9 @@ class FaultProxy:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        lane = _LANE.match(scope["path"])
+        if lane is not None:
+            scope = dict(scope, path=scope["path"][lane.end() :] or "/")
         refused = self._refusal(body)
         if refused is not None:
             self.injected[f"refused:{refused}"] += 1
@@ -121,9 +179,14 @@ class FaultProxy:
             await send({"type": "http.response.start", "status": 400, "headers": headers})
             await send({"type": "http.response.body", "body": payload.encode()})
             return
-        fault = self._draw()
+        asked = _asked(scope, body)
+        fault = "lost" if self._planned(asked) else self._draw(lane.group(1) if lane else None)
         if fault is not None:
             self.injected[fault] += 1
+        if fault == "lost":
+            self.lost[asked] += 1
+            await self._forward(scope, body, send, lose=True)
+            return
         if fault == "slow":
             await asyncio.sleep(self.slow_seconds)
         elif fault is not None:
@@ -163,7 +226,9 @@ class FaultProxy:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload.encode()})
 
-    async def _forward(self, scope: dict[str, Any], body: bytes, send: Any) -> None:
+    async def _forward(
+        self, scope: dict[str, Any], body: bytes, send: Any, *, lose: bool = False
+    ) -> None:
         path = scope["path"] + (
             ("?" + scope["query_string"].decode()) if scope["query_string"] else ""
         )
@@ -180,6 +245,10 @@ class FaultProxy:
             scope["method"], self.upstream + path, headers=headers, content=body
         )
         self.forwarded += 1
+        if lose:
+            # The server acted; its answer never reaches the client.
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise ResetConnection("fault proxy drops the answer")
         out_headers = [
             (k.encode(), v.encode())
             for k, v in response.headers.items()

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.heavy
 def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path):
     out = tmp_path / "nested" / "platform.json"
     done = subprocess.run(
@@ -59,6 +62,11 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     # Ours makes exactly the floor's calls; the hand-made script makes two per peering.
     assert refresh["peering_tui"]["calls"] == refresh["floor"]["calls"]
     assert refresh["by_hand_boto3"]["calls"] == 20
+    # The same fleet over two accounts: the same rows, each account's describes once more.
+    two = refresh["peering_tui_two_accounts"]
+    assert two["rows"] == refresh["peering_tui"]["rows"]
+    assert two["calls"] - 4 == 2 * (refresh["peering_tui"]["calls"] - 4)
+    assert "two accounts" in done.stdout
     for approach in ("by_hand_boto3", "aws_cli"):
         assert refresh[approach]["sample"] > 0
     # Again through delay lines: every one of the script's sequential requests pays the round
@@ -83,13 +91,23 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     # ...and one that breaks five customer routes changes exactly those five rows (mark, health).
     busy = dashboard["tick_changed"]
     assert busy["rows_changed"] == 5
-    assert busy["health_of_changed_rows"] == {"warning": 5}
+    assert busy["health_of_changed_rows"] == {"error": 5}
     assert (busy["cells_updated"], busy["rows_added"]) == (10, 0)
     assert dashboard["navigation"]["samples"] > 0 and dashboard["filter"]["samples"] > 0
     assert dashboard["filter"]["rows_after_clearing"] == 10
     assert dashboard["diff_view"]["rediffs"] == 1
     assert dashboard["platform_server_loaded"] is False
     assert dashboard["peak_rss_mib"] > 0
+
+    # Whole processes: `peering-tui` with nothing configured drew peering rows (from the
+    # sandbox it started) and quit on q; `ls --json` asked the platform before AWS.
+    startup = results["startup"]
+    assert "peering-tui, nothing configured: first peering row" in done.stdout
+    (screen,) = startup["first_screen"]["runs"]
+    assert 0 < screen["header_s"] <= screen["first_row_s"] and screen["quit_s"] > 0
+    assert startup["ls"]["peerings"] == 40 and len(startup["ls"]["runs"]) == 2
+    for run in startup["ls"]["runs"]:
+        assert 0 < run["first_request_s"] <= run["first_aws_request_s"] <= run["total_s"]
 
 
 def test_the_benchmark_refuses_nonsense_sizes():

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 
 from peering_core.intent import rule_description
-from peering_core.sandbox.seed import build_customer_vpc
-from peering_core.sandbox.servers import Sandbox
+from peering_core.sandbox.seed import SeedReport, build_customer_vpc
+from peering_core.sandbox.servers import MotoServer, Sandbox
+
+from .cli_helpers import Cli
 
 
 def _routes_via(state, region, pcx):
@@ -166,12 +169,32 @@ BAD_CREATES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def refusals(moto_server: MotoServer) -> Iterator[tuple[Sandbox, SeedReport]]:
+    """One seeded sandbox for the refusals: each changes nothing (and proves it), so they share
+    it; a refusal whose story needs a VPC of its own adds one nobody else uses."""
+    box = Sandbox.start(moto=moto_server, accept_delay=0.0)
+    try:
+        yield box, asyncio.run(box.seed(demo=False))
+    finally:
+        box.stop()
+
+
+@pytest.fixture
+def refused(
+    refusals: tuple[Sandbox, SeedReport],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[Cli, Sandbox, SeedReport]:
+    box, report = refusals
+    return Cli(box, monkeypatch, capsys), box, report
+
+
 @pytest.mark.parametrize(
     ("story", "make_args", "code", "words"), BAD_CREATES, ids=[b[0] for b in BAD_CREATES]
 )
-def test_bad_create_input_exits_2_and_changes_nothing(
-    cli, sandbox, seeded, story, make_args, code, words
-):
+def test_bad_create_input_exits_2_and_changes_nothing(refused, story, make_args, code, words):
+    cli, sandbox, seeded = refused
     args = make_args(sandbox, seeded)
     before = cli.state()
     result = cli("create", seeded.deployments["factory-telemetry"].id, *args, "--yes", "--json")
@@ -183,7 +206,8 @@ def test_bad_create_input_exits_2_and_changes_nothing(
     assert cli.state() == before
 
 
-def test_unknown_deployment_exits_2(cli, seeded):
+def test_unknown_deployment_exits_2(refused):
+    cli, _sandbox, seeded = refused
     before = cli.state()
     result = cli("create", "dnothere", "--vpc-id", seeded.vpcs["prod-data"].vpc_id, "--yes")
     assert result.code == 2

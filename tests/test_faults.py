@@ -19,15 +19,16 @@ from typing import Any
 import pytest
 
 from peering_core.aws import Ec2Gateway
-from peering_core.create import CreateRequest, create_peering
+from peering_core.create import CreateRequest, create_peering, plan_create, request_pcx
 from peering_core.delete import DeleteRequest, delete_peering
 from peering_core.errors import PeeringError
+from peering_core.intent import TAG_REQUEST_TOKEN
 from peering_core.platform_client import PlatformClient
 from peering_core.poller import Fleet, StatusPoller
 from peering_core.sandbox.seed import CustomerVpc, build_customer_vpc
 from peering_core.sandbox.servers import Sandbox
 from peering_core.snapshot import PLATFORM, Snapshot, aws_source
-from peering_core.workflow import Progress, Step
+from peering_core.workflow import Progress, Reporter, Step
 
 from .faults import AWS_FAULTS, PLATFORM_FAULTS, FaultProxy
 from .reliability import kinds, report
@@ -44,9 +45,9 @@ class Proxies:
     aws: FaultProxy
     platform: FaultProxy
 
-    def set_rate(self, rate: float) -> None:
-        self.aws.set_rate(rate)
-        self.platform.set_rate(rate)
+    def set_rate(self, rate: float, lose_rate: float = 0.0) -> None:
+        self.aws.set_rate(rate, lose_rate)
+        self.platform.set_rate(rate, lose_rate)
 
     def injected(self) -> Counter[str]:
         return Counter({f"aws {k}": v for k, v in self.aws.injected.items()}) + Counter(
@@ -67,9 +68,12 @@ def proxies(sandbox: Sandbox) -> Iterator[Proxies]:
     pair.platform.stop()
 
 
-def customer_gateway(sandbox: Sandbox, proxies: Proxies, *, max_attempts: int) -> Ec2Gateway:
-    """The customer's EC2, reached through the AWS fault proxy."""
-    access = sandbox.customer_aws.model_copy(update={"endpoint_url": proxies.aws.url})
+def customer_gateway(
+    sandbox: Sandbox, proxies: Proxies, *, max_attempts: int, lane: int | None = None
+) -> Ec2Gateway:
+    """The customer's EC2, reached through the AWS fault proxy (a lane of it, if given)."""
+    url = proxies.aws.url if lane is None else proxies.aws.lane(lane)
+    access = sandbox.customer_aws.model_copy(update={"endpoint_url": url})
     return Ec2Gateway(access, default_region=REGION, max_attempts=max_attempts)
 
 
@@ -80,10 +84,11 @@ def platform_client(
     max_attempts: int,
     backoff: float = 0.25,
     max_retry_after: float = 30.0,
+    lane: int | None = None,
 ) -> PlatformClient:
-    """The platform API, reached through the platform fault proxy."""
+    """The platform API, reached through the platform fault proxy (a lane of it, if given)."""
     return PlatformClient(
-        proxies.platform.url,
+        proxies.platform.url if lane is None else proxies.platform.lane(lane),
         sandbox.key,
         sandbox.secret,
         max_attempts=max_attempts,
@@ -143,12 +148,16 @@ def check_sources(snapshot: Snapshot, previous: Snapshot) -> None:
         assert source.failing_since == expected_since, name
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
+# A tick makes a dozen requests: at 30% faults on each, a fully fresh tick is rare (~1 in 70),
+# so the short run injects fewer, to see fresh ticks among the stale ones too.
+@pytest.mark.parametrize(
+    ("ticks", "rate"), [(40, 0.15), pytest.param(200, 0.3, marks=pytest.mark.slow)]
+)
 async def test_the_dashboard_keeps_polling_through_faults_and_says_which_side_is_stale(
-    sandbox: Sandbox, proxies: Proxies, peered: tuple[Estate, list[str]]
+    sandbox: Sandbox, proxies: Proxies, peered: tuple[Estate, list[str]], ticks: int, rate: float
 ) -> None:
     _estate, peerings = peered
-    ticks, rate = 200, 0.3
     async with (
         platform_client(
             sandbox, proxies, max_attempts=1, backoff=0.01, max_retry_after=0.1
@@ -226,13 +235,18 @@ class Ledger:
 
 
 async def run_once(
-    sandbox: Sandbox, proxies: Proxies, ledger: Ledger, what: str, action: Any
+    sandbox: Sandbox,
+    proxies: Proxies,
+    ledger: Ledger,
+    what: str,
+    action: Any,
+    lane: int | None = None,
 ) -> Any:
     """One CLI-like run (fresh clients, the real retry paths with three attempts each);
     ``None`` if it stopped cleanly."""
     async with (
-        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
-        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS, lane=lane) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS, lane=lane) as ec2,
     ):
         try:
             result = await action(platform, ec2)
@@ -291,6 +305,7 @@ async def read_back(sandbox: Sandbox, estate: Estate) -> dict[str, Any]:
     }
 
 
+@pytest.mark.heavy
 async def test_creates_and_deletes_under_faults_end_done_or_clearly_stopped_and_lose_nothing(
     sandbox: Sandbox, proxies: Proxies
 ) -> None:
@@ -416,3 +431,204 @@ async def test_a_delete_stopped_after_the_platform_let_go_finishes_the_cleanup_w
             customer,
         )
     assert unknown.value.code == "PEERING_NOT_FOUND" and never in unknown.value.message
+
+
+# --- exactly once: answers lost after AWS or the platform acted -------------------------------
+
+LOSE_RATE = 0.15  # answers dropped after the real server acted
+REFUSE_RATE = 0.15  # requests answered by the proxy with a fault, never forwarded
+MAX_RUNS = 20
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("seeds", [6, pytest.param(20, marks=pytest.mark.slow)])
+async def test_creates_and_deletes_through_a_link_that_loses_answers_make_exactly_one_of_everything(
+    sandbox: Sandbox, proxies: Proxies, seeds: int
+) -> None:
+    """Seeds side by side, one customer VPC each, each seed a lane of the proxies with its own
+    faults: create, re-run until done, read back; then the same for delete."""
+    estate = await build_estate(
+        sandbox, {f"seed-{s}": f"172.{16 + s}.0.0/16" for s in range(seeds)}
+    )
+    ledger = Ledger()
+    runs: Counter[str] = Counter()
+    proxies.set_rate(REFUSE_RATE, LOSE_RATE)
+
+    async def until_done_under_faults(seed: int, what: str, action: Any) -> Any:
+        for _ in range(MAX_RUNS):
+            runs[what] += 1
+            result = await run_once(sandbox, proxies, ledger, what, action, lane=seed)
+            if result is not None:
+                return result
+        raise AssertionError(f"seed {seed}: {what} did not finish in {MAX_RUNS} runs")
+
+    async def one_seed(seed: int, vpc: CustomerVpc) -> None:
+        request = CreateRequest(
+            deployment_id=estate.deployment_id,
+            vpc_id=vpc.vpc_id,
+            security_groups=(vpc.security_groups["app"],),
+            ports=PORTS,
+        )
+
+        async def create(platform: PlatformClient, ec2: Ec2Gateway) -> Any:
+            return await create_peering(request, platform, ec2, poll_interval=0.05)
+
+        pcx = (await until_done_under_faults(seed, "create", create)).peering_id
+        state = await read_back(sandbox, estate)
+        async with sandbox.customer_gateway() as ec2:
+            every = await ec2.describe_peerings(REGION, requester_vpc_ids=[vpc.vpc_id])
+        assert [p.id for p in every] == [pcx], f"seed {seed}: {len(every)} pcx requested"
+        assert state["live"][pcx].status == "active"
+        assert state["records"][pcx].status.value == "running"
+        tables, group = set(vpc.route_tables), vpc.security_groups["app"]
+        assert sorted(t for t, target in state["routes"] if t in tables) == sorted(tables)
+        assert {target for t, target in state["routes"] if t in tables} == {pcx}
+        assert sorted(port for g, port in state["rules"] if g == group) == sorted(PORTS)
+
+        removal = DeleteRequest(
+            deployment_id=estate.deployment_id, peering_id=pcx, confirmation=pcx
+        )
+
+        async def delete(platform: PlatformClient, ec2: Ec2Gateway) -> Any:
+            return await delete_peering(removal, platform, ec2, poll_interval=0.05)
+
+        await until_done_under_faults(seed, "delete", delete)
+        state = await read_back(sandbox, estate)
+        assert pcx not in state["live"] and pcx not in state["records"], f"seed {seed}"
+        assert not [t for t, target in state["routes"] if target == pcx], f"seed {seed}"
+        assert not [g for g, _ in state["rules"] if g == group], f"seed {seed}"
+
+    await asyncio.gather(
+        *(one_seed(seed, vpc) for seed, vpc in zip(range(seeds), estate.vpcs.values(), strict=True))
+    )
+    proxies.set_rate(0.0)
+    async with sandbox.customer_gateway() as ec2:
+        every = await ec2.describe_peerings(REGION)
+    assert len(every) == seeds, "one pcx per seed, ever"
+    lost = proxies.aws.lost
+    platform_lost = proxies.platform.lost
+    report(
+        f"exactly once: {seeds} seeds, each a create then a delete through links that lose "
+        f"{LOSE_RATE:.0%} of answers after the server acted and refuse {REFUSE_RATE:.0%} "
+        f"before; {runs['create']} create runs, {runs['delete']} delete runs; "
+        f"{kinds(proxies.injected())} faults; answers lost after acting: "
+        f"CreateVpcPeeringConnection {lost['CreateVpcPeeringConnection']}, CreateRoute "
+        f"{lost['CreateRoute']}, AuthorizeSecurityGroupIngress "
+        f"{lost['AuthorizeSecurityGroupIngress']}, platform POST (confirm) "
+        f"{sum(v for k, v in platform_lost.items() if k.startswith('POST'))}, platform DELETE "
+        f"{sum(v for k, v in platform_lost.items() if k.startswith('DELETE'))}; "
+        f"{len(every)} pcx requested in all: 0 duplicates"
+    )
+    for stop in ledger.stops:
+        report(f"  stopped: {stop}")
+
+
+async def test_a_pcx_request_whose_answer_is_lost_is_found_by_its_token_and_not_made_again(
+    sandbox: Sandbox, proxies: Proxies
+) -> None:
+    estate = await build_estate(sandbox, {"prod-data": "172.20.0.0/16"})
+    vpc = estate.vpcs["prod-data"]
+    proxies.aws.lose_next("CreateVpcPeeringConnection")
+    events: list[Progress] = []
+    async with (
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+    ):
+        request = CreateRequest(deployment_id=estate.deployment_id, vpc_id=vpc.vpc_id)
+        result = await create_peering(
+            request, platform, ec2, on_progress=events.append, poll_interval=0.05
+        )
+        asked = ec2.calls["CreateVpcPeeringConnection"]
+    assert proxies.aws.lost["CreateVpcPeeringConnection"] == 1, "AWS made it; the answer was lost"
+    assert asked == 1, "found by its token, not requested again"
+    async with sandbox.customer_gateway() as direct:
+        every = await direct.describe_peerings(REGION, requester_vpc_ids=[vpc.vpc_id])
+    assert [p.id for p in every] == [result.peering_id]
+    assert every[0].tags[TAG_REQUEST_TOKEN], "the request carries its token"
+    assert result.pcx_created and result.aws_status == "active"
+    assert [e.message for e in events if e.step is Step.REQUEST and e.state == "done"] == [
+        f"requested {result.peering_id}"
+    ]
+
+
+async def test_a_second_pcx_with_the_same_token_is_withdrawn_after_an_unsure_request(
+    sandbox: Sandbox, proxies: Proxies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS's describes are eventually consistent: the look-up after a lost answer can miss the
+    pcx AWS made, and the next attempt makes another. moto is consistent, so the miss is
+    staged: a pcx with the request's token exists beforehand, as if made by that attempt."""
+    estate = await build_estate(sandbox, {"prod-data": "172.20.0.0/16"})
+    vpc = estate.vpcs["prod-data"]
+    monkeypatch.setattr("peering_core.create.request_token", lambda: "0123456789abcdef")
+    async with sandbox.client() as platform, sandbox.customer_gateway() as direct:
+        info = await platform.deployment_vpc(estate.deployment_id)
+        staged = await direct.create_peering(
+            REGION, vpc_id=vpc.vpc_id, peer_vpc_id=info.vpc_id, peer_owner_id=info.account_id,
+            tags={TAG_REQUEST_TOKEN: "0123456789abcdef"},
+        )  # fmt: skip
+    proxies.aws.lose_next("CreateVpcPeeringConnection")
+    async with (
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+    ):
+        plan = await plan_create(
+            CreateRequest(deployment_id=estate.deployment_id, vpc_id=vpc.vpc_id), platform, ec2
+        )
+        plan = plan.model_copy(update={"existing": None})  # as if the staged one were unseen
+        pcx, created = await request_pcx(plan, ec2, Reporter(None))
+    async with sandbox.customer_gateway() as direct:
+        every = {
+            p.id: p.status
+            for p in await direct.describe_peerings(REGION, requester_vpc_ids=[vpc.vpc_id])
+        }
+    assert created and len(every) == 2
+    assert [p for p, status in every.items() if status != "deleted"] == [pcx.id]
+    assert staged.id == pcx.id or every[staged.id] == "deleted"
+
+
+async def test_a_lost_answer_to_confirm_or_delete_on_the_platform_changes_nothing_twice(
+    sandbox: Sandbox, proxies: Proxies
+) -> None:
+    estate = await build_estate(sandbox, {"prod-data": "172.20.0.0/16"})
+    vpc = estate.vpcs["prod-data"]
+    peerings = f"/api/v1/deployments/{estate.deployment_id}/peerings"
+    proxies.platform.lose_next(f"POST {peerings}")
+    async with (
+        platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform,
+        customer_gateway(sandbox, proxies, max_attempts=ATTEMPTS) as ec2,
+    ):
+        request = CreateRequest(deployment_id=estate.deployment_id, vpc_id=vpc.vpc_id)
+        pcx = (await create_peering(request, platform, ec2, poll_interval=0.05)).peering_id
+        confirms = platform.calls[f"POST {peerings}"]
+        proxies.platform.lose_next(f"DELETE {peerings}/{pcx}")
+        removal = DeleteRequest(
+            deployment_id=estate.deployment_id, peering_id=pcx, confirmation=pcx
+        )
+        result = await delete_peering(removal, platform, ec2, poll_interval=0.05)
+        deletes = platform.calls[f"DELETE {peerings}/{pcx}"]
+    assert proxies.platform.lost == Counter({f"POST {peerings}": 1, f"DELETE {peerings}/{pcx}": 1})
+    assert confirms == 2 and deletes == 2, "both were sent again after the lost answer"
+    assert len(result.routes_removed) == 2 and not result.kept
+    state = await read_back(sandbox, estate)
+    assert state["records"] == {} and state["live"] == {} and state["routes"] == []
+
+
+async def test_a_post_that_would_make_a_second_object_is_not_repeated_after_a_lost_answer(
+    sandbox: Sandbox, proxies: Proxies
+) -> None:
+    proxies.platform.lose_next("POST /api/v1/deployments")
+    async with platform_client(sandbox, proxies, max_attempts=ATTEMPTS) as platform:
+        with pytest.raises(PeeringError) as lost:
+            await platform.create_deployment("factory-telemetry", REGION, DEPLOYMENT_CIDR)
+        posts = platform.calls["POST /api/v1/deployments"]
+        proxies.platform.set_rate(1.0)  # every request answered 429 or 503 by the proxy
+        proxies.platform.faults = ("429", "503")
+        with pytest.raises(PeeringError):
+            await platform.create_deployment("fleet-staging", REGION, "10.203.0.0/16")
+        refused = platform.calls["POST /api/v1/deployments"] - posts
+    assert lost.value.code == "PLATFORM_ANSWER_LOST"
+    assert "may have acted" in lost.value.message
+    assert posts == 1, "not sent again: a repeat would make a second deployment"
+    assert refused == ATTEMPTS, "refusals before acting are retried"
+    async with sandbox.client() as direct:
+        assert [d.name for d in await direct.deployments()] == ["factory-telemetry"]

@@ -14,6 +14,17 @@ import sys
 from peering_core.sandbox.servers import Sandbox
 
 SERVER_CODE = ("fastapi", "starlette", "uvicorn", "moto")
+# What `ls` has no use for: the other commands' modules, the workflows, the UI.
+NOT_FOR_LS = (
+    "peering_core.cli.create_delete",
+    "peering_core.cli.diff_fix",
+    "peering_core.cli.watch",
+    "peering_core.create",
+    "peering_core.delete",
+    "peering_core.changes",
+    "textual",
+    "tui",
+)
 PROBE = f"""
 import json, sys
 from peering_core.cli import main
@@ -23,7 +34,8 @@ loaded = sorted(
     if m.split(".")[0] in {SERVER_CODE!r}
     or m.partition(".")[2].split(".")[0] in ("platform", "sandbox") and m.startswith("peering_core")
 )
-print(json.dumps({{"code": code, "loaded": loaded}}), file=sys.stderr)
+unused = sorted(m for m in {NOT_FOR_LS!r} if m in sys.modules)
+print(json.dumps({{"code": code, "loaded": loaded, "unused": unused}}), file=sys.stderr)
 """
 
 
@@ -43,4 +55,6 @@ def run_probe(sandbox: Sandbox, *args: str) -> dict[str, object]:
 def test_a_configured_command_line_loads_no_server_code(sandbox: Sandbox, estate):
     for args in (["ls", "--json"], ["diff", "--all", "--json"]):
         found = run_probe(sandbox, *args)
-        assert found == {"code": 0, "loaded": []}, args
+        assert found["code"] == 0 and found["loaded"] == [], args
+        if args[0] == "ls":
+            assert found["unused"] == [], "ls imports only what it uses"

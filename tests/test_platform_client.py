@@ -11,6 +11,8 @@ from peering_core.errors import PlatformApiError, PlatformUnavailable
 from peering_core.platform_client import PlatformClient
 from peering_core.sandbox.servers import Sandbox
 
+from .aws_link import AwsLink
+
 
 async def test_errors_arrive_typed_with_the_server_code(platform):
     with pytest.raises(PlatformApiError) as err:
@@ -87,3 +89,21 @@ async def test_wrong_credentials_are_a_typed_401(sandbox):
         with pytest.raises(PlatformApiError) as err:
             await client.deployments()
     assert (err.value.status, err.value.code) == (401, "UNAUTHORIZED")
+
+
+async def test_a_post_that_must_not_be_repeated_goes_on_a_connection_of_its_own(sandbox):
+    # A pooled connection the platform closed while it sat idle fails the next request sent
+    # on it before it arrives; a POST that would make a second object cannot be sent again,
+    # so it never rides a pooled connection (seen once under load: POST /api/v1/keys).
+    async with (
+        AwsLink(sandbox.platform_url) as link,
+        PlatformClient(link.url, sandbox.key, sandbox.secret) as client,
+    ):
+        await client.deployments()
+        await client.deployments()
+        pooled = link.connections
+        await client.create_tenant("acme")
+        await client.create_tenant("globex")
+        await client.deployments()
+    assert pooled == 1, "GETs share one pooled connection"
+    assert link.connections == pooled + 2, "each POST had a connection of its own"

@@ -21,12 +21,15 @@ from typing import Any
 import httpx
 import pytest
 
+from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, STAGING_ACCOUNT_ID
+
 BIN = Path(sys.executable).parent
 EXPORTED = {
     "PEERING_PLATFORM_URL",
     "PEERING_PLATFORM_KEY",
     "PEERING_PLATFORM_SECRET",
     "AWS_ENDPOINT_URL",
+    "PEERING_CONFIG",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -119,6 +122,7 @@ async def aws_cli_peerings(env: dict[str, str], region: str) -> list[dict[str, A
     return peerings
 
 
+@pytest.mark.heavy
 async def test_the_sandbox_exports_an_environment_for_the_aws_cli_and_the_platform_api(
     sandbox_process: asyncio.subprocess.Process, tmp_path: Path
 ) -> None:
@@ -139,7 +143,9 @@ async def test_the_sandbox_exports_an_environment_for_the_aws_cli_and_the_platfo
         response = await api.get("/api/v1/peerings")
     assert response.status_code == 200
     records = response.json()
-    assert len(records) == 5
+    # Five from the prod account, two from staging's (its third request is unconfirmed).
+    assert len(records) == 7
+    assert {r["accountId"] for r in records} == {CUSTOMER_ACCOUNT_ID, STAGING_ACCOUNT_ID}
     failed = [r for r in records if r["status"] == "failed"]
     assert len(failed) == 1 and "overlap" in failed[0]["reason"].lower()
     assert {r["status"] for r in records} <= {"pending", "running", "failed"}
@@ -166,6 +172,12 @@ async def test_the_sandbox_exports_an_environment_for_the_aws_cli_and_the_platfo
             strict=True,
         )
     )
+    # The exports' keys are prod's: the aws CLI sees prod's pcxs (staging's are its own).
+    records = [r for r in records if r["accountId"] == CUSTOMER_ACCOUNT_ID]
+    on_aws = {
+        region: [p for p in found if p["RequesterVpcInfo"]["OwnerId"] == CUSTOMER_ACCOUNT_ID]
+        for region, found in on_aws.items()
+    }
     for record in records:
         ids = {p["VpcPeeringConnectionId"] for p in on_aws[record["region"]]}
         assert record["peeringId"] in ids, f"{record['peeringId']} not on AWS"
@@ -178,6 +190,16 @@ async def test_the_sandbox_exports_an_environment_for_the_aws_cli_and_the_platfo
         if p["VpcPeeringConnectionId"] not in recorded
     ]
     assert [p["Status"]["Code"] for p in unconfirmed] == ["pending-acceptance"]
+
+    # The accounts block the exports point at: both accounts, no credentials in it.
+    config = Path(exports["PEERING_CONFIG"]).read_text()
+    assert "[[accounts]]" in config and exports["AWS_SECRET_ACCESS_KEY"] not in config
+    listing = await asyncio.create_subprocess_exec(
+        str(BIN / "peering-tui"), "ls", "--json", env=env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await listing.communicate()
+    assert listing.returncode == 0
+    assert {p["account"] for p in json.loads(out)["peerings"]} == {"prod", "staging"}
 
     assert sandbox_process.stdout is not None
     sandbox_process.send_signal(signal.SIGTERM)

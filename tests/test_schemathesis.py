@@ -60,6 +60,7 @@ def assert_the_life_cycle_was_walked(run: SchemathesisRun) -> None:
     assert 200 in run.answered.get("DELETE /api/v1/keys/{key_id}", set()), run.answered
 
 
+@pytest.mark.heavy
 def test_schemathesis_finds_nothing_on_a_platform_with_a_deployment_and_a_running_peering(
     used_platform: tuple[Sandbox, str, str], tmp_path: Path
 ) -> None:

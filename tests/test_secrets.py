@@ -155,6 +155,7 @@ def secrets_to_hide(operator: Transcript) -> Iterator[dict[str, str]]:
     }
 
 
+@pytest.mark.heavy
 async def test_no_command_output_audit_record_or_platform_log_carries_a_secret(
     canary_platform: CanaryPlatform,
     operator: Transcript,

@@ -156,7 +156,8 @@ async def test_due_work_is_claimed_by_exactly_one_replica_and_taken_over_when_it
         second.claim("r2", at=now, lease_seconds=30, limit=15),
     )
 
-    ids_1, ids_2 = {p.peering_id for p in mine}, {p.peering_id for p in theirs}
+    ids_1, ids_2 = {c.peering.peering_id for c in mine}, {c.peering.peering_id for c in theirs}
+    assert not any(c.expired for c in (*mine, *theirs))  # nobody held them before
     assert not ids_1 & ids_2
     assert ids_1 | ids_2 == set(pcxs)
     assert await second.claim("r2", at=now, lease_seconds=30, limit=20) == []
@@ -167,7 +168,8 @@ async def test_due_work_is_claimed_by_exactly_one_replica_and_taken_over_when_it
     # r1 dies: its leases run out, and r2 takes every one of its peerings over.
     later = now + 31
     taken = await second.claim("r2", at=later, lease_seconds=30, limit=20)
-    assert {p.peering_id for p in taken} == ids_1 | ids_2
+    assert {c.peering.peering_id for c in taken} == ids_1 | ids_2
+    assert all(c.expired for c in taken)  # every lease had run out, none was given back
     assert not await first.renew(held, "r1", later + 30)
     assert await second.set_peering_status(
         held, PlatformStatus.RUNNING, owner="r2", expect=PlatformStatus.PENDING
@@ -206,7 +208,8 @@ async def test_a_new_confirmation_waits_the_accept_delay_and_a_failed_attempt_is
     # The lease is given up, the attempt counted: nothing is due before retry_at.
     assert await second.claim("r2", at=now + 59, lease_seconds=30, limit=5) == []
     (again,) = await second.claim("r2", at=retry_at, lease_seconds=30, limit=5, accept_delay=5)
-    assert again.attempts == 1
+    assert again.peering.attempts == 1
+    assert not again.expired  # r1 gave its lease back with the failed attempt
 
 
 async def test_the_reconcilers_view_moves_the_etag_only_when_it_changes(
@@ -234,3 +237,26 @@ async def test_the_reconcilers_view_moves_the_etag_only_when_it_changes(
     assert await second.generation_of("default") == generation + 1
     seen = await second.peering("pcx-0a")
     assert seen is not None and seen.platform_side == repaired
+
+
+async def test_peerings_are_counted_by_tenant_and_state_for_the_metrics(
+    replicas: tuple[Store, Store],
+) -> None:
+    first, second = replicas
+    await first.add_tenant(Tenant(id="t1", name="acme", create_at=STAMP))
+    await first.add_tenant(Tenant(id="t2", name="globex", create_at=STAMP))
+    await first.add_deployment(deployment("d1", "t1"))
+    for pcx in ("pcx-01", "pcx-02", "pcx-03"):
+        await first.add_peering(peering(pcx, "d1", "t1"))
+    assert await first.set_peering_status("pcx-03", PlatformStatus.FAILED, "gone on AWS")
+
+    counts = sorted(await second.peering_counts(), key=repr)
+    assert counts == sorted(
+        [
+            ("default", "default", None, 0),
+            ("t1", "acme", "failed", 1),
+            ("t1", "acme", "pending", 2),
+            ("t2", "globex", None, 0),
+        ],
+        key=repr,
+    )

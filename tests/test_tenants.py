@@ -181,6 +181,10 @@ def concrete(path: str, *, deployment: str, pcx: str, resource: str, key: str) -
 
 def body_for(path: str, world: Tenants) -> dict[str, Any] | None:
     """A body the route would take from its own tenant (so a refusal is the key's doing)."""
+    if path.endswith(":check"):  # a VPC of its own, outside every deployment's CIDR
+        vpc = "vpc-0123456789abcdef0"
+        return {"accountId": CUSTOMER_ACCOUNT_ID, "vpcId": vpc, "region": REGION,
+                "cidrs": ["172.31.0.0/16"]}  # fmt: skip
     if path.endswith("/peerings"):
         return {"peeringId": world.a_pcx, "accountId": CUSTOMER_ACCOUNT_ID, "vpcId": world.a_vpc}
     if path.endswith("/resources"):
@@ -203,7 +207,7 @@ async def routes(api: httpx.AsyncClient) -> list[tuple[str, str]]:
         for method, operation in operations.items()
         if method in ("get", "post", "delete") and operation.get("security") != []
     ]
-    assert len(found) == 24, found
+    assert len(found) == 26, found
     return found
 
 
@@ -247,8 +251,11 @@ async def test_every_route_answers_another_tenant_as_missing_a_viewer_403_a_revo
 
             answer = await viewer.request(method, path, json=body)
             seen["viewer"].add(answer.status_code)
-            admin_only = template.endswith(("/tenants", "/keys", "/keys/{key_id}"))
-            if method in ("POST", "DELETE") or admin_only:
+            # The platform's metrics are every tenant's figures: the admin's.
+            admin_only = template.endswith(("/tenants", "/keys", "/keys/{key_id}", "/metrics"))
+            # The pre-flight check changes nothing: a viewer may ask it.
+            changes = method in ("POST", "DELETE") and not template.endswith(":check")
+            if changes or admin_only:
                 assert answer.status_code == 403, (method, path, answer.text)
                 assert answer.json()["code"] == "FORBIDDEN"
             else:
@@ -299,7 +306,7 @@ async def _as_missing_or_own(
     elif template.endswith("/keys") and method == "POST":
         missing = await other.post(path, json={"tenantId": MISSING_TENANT, "role": "operator"})
         same_refusal(answer, missing, world.a, MISSING_TENANT)
-    elif template.endswith("/tenants"):
+    elif template.endswith(("/tenants", "/metrics")):
         assert answer.status_code == 403 and answer.json()["code"] == "FORBIDDEN"
     else:
         assert method == "GET" and answer.status_code == 200, (method, path, answer.text)

@@ -14,6 +14,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -31,7 +32,6 @@ from peering_core.config import (
     DEFAULT_REFRESH,
     Connection,
     config_path,
-    load_connection,
     load_keymap,
     read_only_requested,
     refresh_interval,
@@ -40,9 +40,11 @@ from peering_core.create import CreateResult
 from peering_core.errors import ExitCode, PeeringError
 from peering_core.health import DeploymentView, PeeringView
 from peering_core.printable import harmless
+from peering_core.retry import retry_failed
 from peering_core.snapshot import Snapshot
 
 from . import bindings
+from .dashboard import audited_run
 from .failures import describe_error, report_failed_worker
 from .formatting import clock_time
 from .harmless_lines import HarmlessLines
@@ -57,18 +59,20 @@ from .messages import (
 from .palette import PeeringCommands
 from .polling import PollThread
 from .rows import FleetRows
+from .screens.confirm import ConfirmationModal
 from .screens.create import CreatePeeringScreen
 from .screens.delete import DeletePeeringModal
 from .screens.detail import PeeringDetailScreen
 from .screens.diff import PeeringDiffScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
-from .session import SANDBOX_ACCEPT_DELAY, Session, start_sandbox
+from .session import Session, spawn_sandbox
 from .status import PollState, status_line
 
 if TYPE_CHECKING:
-    # The platform server behind the sandbox (FastAPI, uvicorn) is imported only when a
-    # sandbox starts: a dashboard on a configured platform does without its ~10 MiB.
+    # The sandbox's code is imported only when a sandbox starts: a dashboard on a configured
+    # platform does without it (and the platform server behind it, ~10 MiB).
+    from peering_core.sandbox.process import SandboxProcess
     from peering_core.sandbox.servers import Sandbox
 
 
@@ -95,9 +99,11 @@ class PeeringApp(App[None]):
         refresh: float = DEFAULT_REFRESH,
         read_only: bool = False,
         clock: Callable[[], datetime] | None = None,
-        sandbox_accept_delay: float = SANDBOX_ACCEPT_DELAY,
+        sandbox_process: SandboxProcess | None = None,
         keymap: Mapping[str, str] | None = None,
     ) -> None:
+        """With neither ``connection``, ``sandbox`` nor ``snapshot``, the dashboard runs on the
+        sandbox process ``sandbox_process`` (the command line starts it early), or starts one."""
         super().__init__()
         # Binding id → keys from the config file's [keys]; the footer shows the keys in force.
         self.keymap: dict[str, str] = dict(keymap or {})
@@ -114,7 +120,7 @@ class PeeringApp(App[None]):
         # Tenant id -> name with the admin key: the tables then show a TENANT column.
         self.tenants: dict[str, str] | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.sandbox_accept_delay = sandbox_accept_delay
+        self.sandbox_process = sandbox_process
         self.session: Session | None = None
         self.poller: PollThread | None = None
         # The rows of the snapshot on screen; _prepared is the poll thread's latest.
@@ -176,21 +182,32 @@ class PeeringApp(App[None]):
 
     @work(exclusive=True, group="session", exit_on_error=False)
     async def start_own_sandbox(self) -> None:
-        """Nothing configured: start the embedded sandbox, seed it, then poll it."""
+        """Nothing configured: poll the sandbox process as soon as it serves, and again each
+        time its seeding makes something, so rows show as they are made."""
         self.post_message(SandboxStage("starting the sandbox (moto + platform on loopback)…"))
         try:
-            sandbox = await start_sandbox(self.sandbox_accept_delay)
+            process = self.sandbox_process
+            if process is None:
+                process = self.sandbox_process = await asyncio.to_thread(spawn_sandbox)
+            connection = await asyncio.to_thread(process.connection)
         except Exception as exc:  # any failure to start is shown, never a crash
             self.post_message(SessionFailed(f"sandbox did not start: {describe_error(exc)}"))
             return
-        session = Session.for_sandbox(sandbox, owns=True)
+        session = Session.for_sandbox_process(process, connection)
         self.session = session  # from here on, quitting stops the sandbox
-        self.post_message(SandboxStage("seeding the sandbox's demo deployments and peerings…"))
+        # Asking who the key and the AWS side are takes less than the first thing seeding makes.
+        await self._open(session)
+        self.post_message(SandboxStage("seeding the demo deployments and peerings…"))
         try:
-            await sandbox.seed()
+            await asyncio.to_thread(self._follow_seeding, process)
         except Exception as exc:  # a half-seeded sandbox is still worth showing
             self.notify(f"sandbox seeding: {describe_error(exc)}", severity="error")
-        await self._open(session)
+        self.post_message(SandboxStage(""))
+
+    def _follow_seeding(self, process: SandboxProcess) -> None:
+        """On a thread: each stage the sandbox finishes, in the header, and a poll."""
+        for stage in process.stages():
+            self.post_message(SandboxStage(stage, made=True))
 
     @work(exclusive=True, group="session", exit_on_error=False)
     async def open_session(self, session: Session) -> None:
@@ -208,6 +225,8 @@ class PeeringApp(App[None]):
     def on_sandbox_stage(self, message: SandboxStage) -> None:
         self.stage = message.stage
         self.refresh_header()
+        if message.made:
+            self.poll_now()
 
     def on_session_opened(self, message: SessionOpened) -> None:
         self.stage = ""
@@ -501,6 +520,48 @@ class PeeringApp(App[None]):
             return
         self.push_screen(DeletePeeringModal(view), self._deleted)
 
+    def open_retry(self, view: PeeringView | None) -> None:
+        """Ask, then have the platform run a failed peering's last step again."""
+        if self.refuse_read_only():
+            return
+        if self.session is None:
+            self.notify("not connected yet", severity="warning")
+            return
+        if view is None or view.platform_status != "failed":
+            self.notify(
+                "only a peering that failed on the platform can be retried", severity="warning"
+            )
+            return
+        reason = view.platform.reason if view.platform else None
+        self.push_screen(
+            ConfirmationModal(
+                f"Retry {view.peering_id}?",
+                f"the platform runs its last step again (it failed: {reason or 'no reason'});\n"
+                "retry once the cause is gone, or clear it with ctrl+d",
+                confirm_label="Retry",
+            ),
+            partial(self._retry_confirmed, view),
+        )
+
+    def _retry_confirmed(self, view: PeeringView, yes: bool | None) -> None:
+        if yes:
+            self.run_retry(view)
+
+    @work(group="retry", exit_on_error=False)
+    async def run_retry(self, view: PeeringView) -> None:
+        """The retry, audited like the command line's; its outcome as a notification."""
+        session = self.session
+        if session is None:
+            return
+        target = {"deploymentID": view.deployment_id, "peeringId": view.peering_id}
+        work = retry_failed(session.platform, view.deployment_id, view.peering_id)
+        result = await audited_run(self, "retry", target, work)
+        if isinstance(result, PeeringError | OSError):
+            self.notify(describe_error(result), title="retry", severity="error", timeout=15)
+        else:
+            self.notify(f"{result.peering_id} is {result.platform_status}", title="retried")
+        self.poll_now()
+
     def _deleted(self, deleted: bool | None) -> None:
         if deleted and self.poller is not None:
             self.poller.refresh()
@@ -515,8 +576,13 @@ class PeeringApp(App[None]):
             await self.session.close()
 
 
-def run(args: argparse.Namespace) -> int:
-    """``peering-tui`` with no command: the dashboard (the CLI calls this)."""
+def run(
+    args: argparse.Namespace,
+    connection: Connection | None,
+    sandbox_process: SandboxProcess | None = None,
+) -> int:
+    """``peering-tui`` with no command: the dashboard (the command line calls this with the
+    configured ``connection``, or with nothing configured the sandbox process it started)."""
     try:
         keymap = bindings.check_keymap(load_keymap())
     except PeeringError as exc:
@@ -525,22 +591,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"peering-tui: {config_path()}: {exc}", file=sys.stderr)
         return int(ExitCode.USAGE)
-    try:
-        connection = load_connection(
-            platform_url=getattr(args, "dashboard_platform_url", None),
-            aws_profile=getattr(args, "dashboard_aws_profile", None),
-            insecure=getattr(args, "dashboard_insecure", False),
-            allow_http=getattr(args, "dashboard_allow_http", False),
-        )
-    except PeeringError as exc:
-        print(f"peering-tui: {exc.summary}", file=sys.stderr)
-        return int(exc.exit_code)
     app = PeeringApp(
         connection=connection,
         refresh=getattr(args, "refresh", None) or DEFAULT_REFRESH,
         # The same switch as the CLI's commands: the flag or PEERING_READ_ONLY=1.
         read_only=read_only_requested(getattr(args, "dashboard_read_only", False)),
         keymap=keymap,
+        sandbox_process=sandbox_process,
     )
     app.run()
     return app.return_code or 0

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from textual.binding import Binding
 
 # Actions that change something on either side; hidden and refused in read-only mode.
-MUTATING_ACTIONS = frozenset({"create", "delete", "apply_fix"})
+MUTATING_ACTIONS = frozenset({"create", "delete", "retry", "apply_fix"})
 
 APP: list[Binding] = [
     Binding(
@@ -89,7 +89,7 @@ MAIN: list[Binding] = [
         "filter",
         "filter",
         key_display="/",
-        tooltip="filter both tables by id, name, region, VPC, status or health",
+        tooltip="filter both tables by id, name, region, VPC, account, status or health",
         id="dashboard.filter",
     ),
     Binding(
@@ -103,7 +103,7 @@ MAIN: list[Binding] = [
         "s",
         "cycle_sort",
         "sort",
-        tooltip="sort peerings by deployment, health, status, age, id",
+        tooltip="sort peerings by deployment, health, status, age, id, account",
         id="dashboard.sort",
     ),
     Binding(
@@ -119,6 +119,14 @@ MAIN: list[Binding] = [
         "delete",
         tooltip="guarded delete of the selected peering",
         id="dashboard.delete",
+    ),
+    Binding(
+        "r",
+        "retry",
+        "retry",
+        show=False,
+        tooltip="run a failed peering's last step again on the platform (asks first)",
+        id="dashboard.retry",
     ),
     Binding(
         "escape",
@@ -209,7 +217,7 @@ FIX_PLAN: list[Binding] = [
         "c",
         "copy_commands",
         "copy",
-        tooltip="copy the plan as aws ec2 commands",
+        tooltip="copy the plan as aws ec2 commands or as Terraform (asks which)",
         id="fix.copy",
     ),
     Binding(
@@ -240,6 +248,18 @@ FIX_PLAN: list[Binding] = [
         tooltip="apply the allowed actions (asks first), then diff again",
         id="fix.apply",
     ),
+]
+
+COPY_PLAN: list[Binding] = [
+    Binding("a", "copy_aws", "aws ec2", tooltip="the plan as aws ec2 commands", id="copy.aws"),
+    Binding(
+        "t",
+        "copy_terraform",
+        "Terraform",
+        tooltip="the plan as Terraform, with import blocks for what exists",
+        id="copy.terraform",
+    ),
+    Binding("escape", "cancel", "cancel", tooltip="copy nothing", id="copy.cancel"),
 ]
 
 CONFIRM: list[Binding] = [
@@ -300,6 +320,7 @@ SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Diff view", DIFF),
     ("Path", PATH),
     ("Fix plan", FIX_PLAN),
+    ("Copy the fix plan", COPY_PLAN),
     ("Confirmation", CONFIRM),
     ("Create form", CREATE),
     ("Delete dialog", DELETE),

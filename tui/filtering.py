@@ -30,7 +30,8 @@ def matches(query: str, fields: Iterable[str | None]) -> bool:
 
 
 def peering_fields(view: PeeringView) -> list[str | None]:
-    """What the filter looks at for a peering: ids, names, region, VPC, statuses, health."""
+    """What the filter looks at for a peering: ids, names, region, VPC, account (id and
+    name), statuses, health."""
     return [
         view.peering_id,
         view.deployment_id,
@@ -38,6 +39,7 @@ def peering_fields(view: PeeringView) -> list[str | None]:
         view.region,
         view.requester_vpc,
         view.requester_account,
+        view.account,
         view.requester_cidr,
         platform_status(view),
         view.aws_status,

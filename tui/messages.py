@@ -27,11 +27,13 @@ class SessionFailed(Message):
 
 
 class SandboxStage(Message):
-    """The embedded sandbox moved on (starting, seeding); shown in the header."""
+    """The embedded sandbox moved on (starting, seeding); shown in the header. ``made``: it
+    made something worth polling for."""
 
-    def __init__(self, stage: str) -> None:
+    def __init__(self, stage: str, *, made: bool = False) -> None:
         super().__init__()
         self.stage = stage
+        self.made = made
 
 
 class SnapshotArrived(Message):

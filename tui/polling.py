@@ -27,14 +27,14 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from peering_core.aws import Ec2Gateway
+from peering_core.accounts import Accounts
 from peering_core.platform_client import PlatformClient
 from peering_core.poller import Fleet, StatusPoller
 from peering_core.snapshot import Snapshot
 
 from .failures import describe_error
 
-Clients = Callable[[], tuple[PlatformClient, Ec2Gateway]]
+Clients = Callable[[], tuple[PlatformClient, Accounts]]
 
 # Seconds the poll thread holds a disposed tick before letting go of it.
 DISPOSE_AFTER = 0.5
@@ -128,8 +128,8 @@ class PollThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
-        platform, ec2 = self.clients()
-        poller = StatusPoller(Fleet(platform, ec2, clock=self.clock), interval=self.interval)
+        platform, accounts = self.clients()
+        poller = StatusPoller(Fleet(platform, accounts, clock=self.clock), interval=self.interval)
         self._poller = poller
         if self.paused:  # paused before the poller existed (a pause after is handed over)
             poller.pause()
@@ -149,4 +149,4 @@ class PollThread:
         finally:
             self._poller = None
             await platform.close()
-            await ec2.close()
+            await accounts.close()

@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.text import Text
 
+from peering_core.accounts import NOT_CONFIGURED
 from peering_core.durations import age, countdown
 from peering_core.health import DeploymentView, PeeringView
 from peering_core.printable import harmless
@@ -63,8 +64,21 @@ def deployment_cells(d: DeploymentView, tenant: str | None = None) -> list[Cell]
     )
 
 
-def peering_cells(v: PeeringView, now: datetime, tenant: str | None = None) -> list[Cell]:
-    """One peerings-table row, in column order (a TENANT cell when ``tenant`` is given)."""
+def account_cell(v: PeeringView, by_name: bool) -> Cell:
+    """The ACCOUNT cell: the configured account's name (``not configured`` when its requester
+    is none of them), or the requester's account id without ``[[accounts]]``."""
+    if not by_name:
+        return v.requester_account or "-"
+    if v.account == NOT_CONFIGURED:
+        return Text(NOT_CONFIGURED, style="yellow")
+    return v.account or "?"
+
+
+def peering_cells(
+    v: PeeringView, now: datetime, tenant: str | None = None, *, by_name: bool = False
+) -> list[Cell]:
+    """One peerings-table row, in column order (a TENANT cell when ``tenant`` is given; the
+    account's name when ``by_name``)."""
     return _harmless_cells(
         [
             health_mark(v.health),
@@ -73,7 +87,7 @@ def peering_cells(v: PeeringView, now: datetime, tenant: str | None = None) -> l
             platform_status(v),
             aws_status(v),
             *([tenant] if tenant is not None else []),
-            v.requester_account or "-",
+            account_cell(v, by_name),
             v.requester_vpc or "-",
             v.requester_cidr or "-",
             age(v.created_at, now),
@@ -94,6 +108,7 @@ def peering_key(v: PeeringView, now: datetime) -> tuple[Any, ...]:
         v.platform_status,
         v.aws_status,
         v.requester_account,
+        v.account,
         v.requester_vpc,
         v.requester_cidr,
         age(v.created_at, now),
@@ -175,6 +190,7 @@ class FleetRows:
         views = {v.peering_id: v for v in snapshot.views}
         deployments = {d.deployment.id: d for d in snapshot.deployment_views}
         before = previous or cls()
+        by_name = any(a.configured for a in snapshot.accounts)
 
         def tenant(deployment_id: str) -> tuple[str, ...]:
             """The TENANT cell and what the filter matches of it (nothing without tenants)."""
@@ -186,7 +202,7 @@ class FleetRows:
 
         def peering_row(pcx: str) -> tuple[list[Cell], list[str | None]]:
             view, owner = views[pcx], tenant(views[pcx].deployment_id)
-            cells = peering_cells(view, now, owner[0] if owner else None)
+            cells = peering_cells(view, now, owner[0] if owner else None, by_name=by_name)
             return cells, [*peering_fields(view), *owner]
 
         def deployment_row(d: str) -> tuple[list[Cell], list[str | None]]:
@@ -195,7 +211,10 @@ class FleetRows:
             return cells, [*deployment_fields(deployments[d]), *owner]
 
         peering_rows = _rows(
-            {pcx: (*peering_key(v, now), tenant(v.deployment_id)) for pcx, v in views.items()},
+            {
+                pcx: (*peering_key(v, now), tenant(v.deployment_id), by_name)
+                for pcx, v in views.items()
+            },
             before.peering_rows,
             peering_row,
         )

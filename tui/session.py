@@ -1,4 +1,5 @@
-"""What the dashboard is connected to: a platform client, an EC2 gateway, and their names.
+"""What the dashboard is connected to: a platform client, every customer account's EC2
+gateway, and their names.
 
 Knows nothing of the UI (toolong habit): the app opens a session in a worker and shows what
 :meth:`Session.describe` says. The platform secret is used to build the client and never kept
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from peering_core.access import tenant_names, viewer_reason, whoami
+from peering_core.accounts import Accounts
 from peering_core.audit import check_audit_log, identify
 from peering_core.aws import Ec2Gateway
 from peering_core.config import Connection
@@ -25,11 +27,8 @@ from peering_core.printable import harmless
 from .formatting import arn_principal
 
 if TYPE_CHECKING:
+    from peering_core.sandbox.process import SandboxProcess
     from peering_core.sandbox.servers import Sandbox
-
-# The sandbox platform accepts a confirmed peering after this long, so the dashboard has a state
-# change to show (the same default as ``peering-tui sandbox``).
-SANDBOX_ACCEPT_DELAY = 3.0
 
 
 @dataclass
@@ -37,13 +36,14 @@ class Session:
     """Both sides' clients, what they point at, and whether closing must stop a sandbox."""
 
     platform: PlatformClient
-    ec2: Ec2Gateway
-    # New clients on the same platform and AWS side, for another thread's event loop.
-    clients: Callable[[], tuple[PlatformClient, Ec2Gateway]]
+    accounts: Accounts
+    # New clients on the same platform and AWS accounts, for another thread's event loop.
+    clients: Callable[[], tuple[PlatformClient, Accounts]]
     platform_url: str
     platform_key: str = ""
     sandbox: Sandbox | None = None
-    owns_sandbox: bool = False
+    # The sandbox process this session started (nothing configured); it stops with it.
+    sandbox_process: SandboxProcess | None = None
     identity: CallerIdentity | None = None
     identity_error: str | None = None
     # What the platform key may do, asked once when the session opens.
@@ -57,33 +57,59 @@ class Session:
     read_only_reason: str | None = None
 
     @classmethod
-    def for_sandbox(cls, sandbox: Sandbox, *, owns: bool = False) -> Session:
+    def for_sandbox(cls, sandbox: Sandbox) -> Session:
         """A session on a running sandbox (the customer's account is the AWS side)."""
         return cls(
             platform=sandbox.client(),
-            ec2=sandbox.customer_gateway(),
-            clients=lambda: (sandbox.client(), sandbox.customer_gateway()),
+            accounts=Accounts.open(sandbox.accounts()),
+            clients=lambda: (sandbox.client(), Accounts.open(sandbox.accounts())),
             platform_url=sandbox.platform_url,
             platform_key=sandbox.key,
             sandbox=sandbox,
-            owns_sandbox=owns,
         )
 
     @classmethod
+    def for_sandbox_process(cls, process: SandboxProcess, connection: Connection) -> Session:
+        """A session on the sandbox process the dashboard started; closing it stops it."""
+        session = cls.for_connection(connection)
+        session.sandbox_process = process
+        return session
+
+    @property
+    def on_sandbox(self) -> bool:
+        return self.sandbox is not None or self.sandbox_process is not None
+
+    @classmethod
     def for_connection(cls, connection: Connection) -> Session:
-        """A session on a configured platform and the AWS default chain (or profile)."""
+        """A session on a configured platform and the customer's accounts (the AWS default
+        chain, or a profile, without ``[[accounts]]``)."""
 
-        def clients() -> tuple[PlatformClient, Ec2Gateway]:
-            return connection.platform_client(), connection.ec2_gateway()
+        def clients() -> tuple[PlatformClient, Accounts]:
+            return connection.platform_client(), connection.open_accounts()
 
-        platform, ec2 = clients()
+        platform, accounts = clients()
         return cls(
             platform=platform,
-            ec2=ec2,
+            accounts=accounts,
             clients=clients,
             platform_url=connection.platform_url,
             platform_key=connection.key_id,
         )
+
+    @property
+    def ec2(self) -> Ec2Gateway:
+        """The first account's gateway (the only one without ``[[accounts]]``)."""
+        return self.accounts.first.ec2
+
+    async def gateway_for(self, deployment_id: str, peering_id: str) -> Ec2Gateway:
+        """The gateway of the account that requested ``peering_id``: diffs, fixes, paths and
+        deletes act there."""
+        link = await self.accounts.of_peering(self.platform, deployment_id, peering_id)
+        return link.ec2
+
+    def gateway_named(self, account: str) -> Ec2Gateway:
+        """The gateway of the account called ``account`` (the first for "")."""
+        return self.accounts.named(account).ec2 if account else self.ec2
 
     async def identify(self) -> None:
         """Ask STS who the AWS side is, the platform what its key may do and, for the admin,
@@ -107,33 +133,30 @@ class Session:
     def describe(self) -> str:
         """``sandbox · platform 127.0.0.1:8080 · AWS 210987654321 (operator)``."""
         where = urlsplit(self.platform_url)
-        platform = where.netloc if self.sandbox is not None else self.platform_url
-        if self.identity is not None:
+        platform = where.netloc if self.on_sandbox else self.platform_url
+        if self.accounts.configured:
+            aws = f"AWS: {len(self.accounts.links)} accounts"
+        elif self.identity is not None:
             aws = f"AWS {self.identity.account_id} ({arn_principal(self.identity.arn)})"
         elif self.identity_error is not None:
             aws = "AWS identity unknown"
         else:
             aws = "AWS …"
-        prefix = "sandbox · " if self.sandbox is not None else ""
+        prefix = "sandbox · " if self.on_sandbox else ""
         role = f" ({self.access.role.value})" if self.access is not None else ""
         return harmless(f"{prefix}platform {platform}{role} · {aws}")
 
     async def close(self) -> None:
-        """Close both clients; stop the sandbox when this session started it."""
+        """Close both clients; stop the sandbox process when this session started it."""
         await self.platform.close()
-        await self.ec2.close()
-        if self.owns_sandbox and self.sandbox is not None:
-            await asyncio.to_thread(self.sandbox.stop)
+        await self.accounts.close()
+        if self.sandbox_process is not None:
+            await asyncio.to_thread(self.sandbox_process.stop)
 
 
-async def start_sandbox(accept_delay: float = SANDBOX_ACCEPT_DELAY) -> Sandbox:
-    """Start the embedded sandbox without blocking the event loop (it is not seeded yet)."""
-    try:  # only now: a dashboard on a configured platform loads no server code
-        from peering_core.sandbox.servers import Sandbox
-    except ImportError as exc:
-        raise RuntimeError(
-            f"{exc.name} is not installed: install peering-tui[sandbox] for the sandbox, or "
-            "configure a platform (PEERING_PLATFORM_URL, _KEY, _SECRET)"
-        ) from None
+def spawn_sandbox() -> SandboxProcess:
+    """Start the sandbox process (it serves before it seeds; see ``SandboxProcess``)."""
+    # Imported only now: a dashboard on a configured platform loads no sandbox code.
+    from peering_core.sandbox.process import SandboxProcess
 
-    return await asyncio.to_thread(Sandbox.start, accept_delay=accept_delay)
+    return SandboxProcess.spawn()

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from peering_core.durations import age
 from peering_core.health import Health
-from peering_core.snapshot import Snapshot
+from peering_core.snapshot import Snapshot, source_account
 
 from .formatting import HEALTH_STYLE, clock_time
 
@@ -62,7 +62,22 @@ def status_line(
         line.append(f" · refreshed {age(snapshot.taken_at, now)} ago")
         if state in (PollState.LIVE, PollState.PAUSED, PollState.DIALOG):
             line.append(f" · every {interval:g}s")
+    if stage and state not in (PollState.STARTING, PollState.DOWN):
+        line.append(f" · {stage}", style="italic")
+    accounts = [a for a in snapshot.accounts if a.configured] if snapshot is not None else []
+    if accounts:
+        # Each account's state; a failed one once, with why and the fix, not once per region.
+        line.append(" · accounts")
+        for account in accounts:
+            mark, style = ("✓", "green") if account.ok else ("✗", "bold red")
+            line.append(f" {mark} {account.name}", style=style)
+    failed = {a.name for a in accounts if not a.ok}
+    for account in accounts:
+        if not account.ok:
+            line.append(f" · {account.problem(next(iter(account.failed)))}", style="red")
     for source in failing:
+        if source_account(source.name) in failed:
+            continue
         since = clock_time(source.failing_since)
         line.append(f" · {source.name} stale since {since}", style="red")
         if source.error:

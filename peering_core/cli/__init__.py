@@ -3,8 +3,10 @@
 Exit codes are :class:`peering_core.errors.ExitCode`: 0 done; 1 the operation failed; 2 bad
 usage or invalid input (nothing changed; ``diff``/``fix``: drift); 3 refused by a guard.
 
-The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``, ``path``) import no
-server code; ``platform serve`` and ``sandbox`` import theirs only when they run, and the
+The operator's commands (``ls``, ``create``, ``delete``, ``diff``, ``fix``, ``path``,
+``watch``) import no server code, and each imports only its own module when it runs (a
+command's first request leaves sooner); ``platform serve`` and ``sandbox`` import theirs only
+when they run, and the
 dashboard is imported by name so that ``peering_core`` never imports the UI.
 """
 
@@ -20,24 +22,31 @@ from typing import Any
 
 from ..access import check_may_change
 from ..audit import check_audit_log
+from ..aws import warm_up
 from ..config import Connection, load_connection, read_only_requested
 from ..errors import ExitCode, PeeringError
-from .create_delete import run_create, run_delete
-from .diff_fix import run_diff, run_fix
-from .ls import run_ls
 from .output import Output
 from .parser import build_parser
-from .path import run_path
 
 Runner = Callable[[argparse.Namespace, Connection, Output], Coroutine[Any, Any, int]]
-OPERATOR_COMMANDS: dict[str, Runner] = {
-    "ls": run_ls,
-    "create": run_create,
-    "delete": run_delete,
-    "diff": run_diff,
-    "fix": run_fix,
-    "path": run_path,
+# command → (module of this package, its runner)
+OPERATOR_COMMANDS: dict[str, tuple[str, str]] = {
+    "ls": ("ls", "run_ls"),
+    "create": ("create_delete", "run_create"),
+    "delete": ("create_delete", "run_delete"),
+    "retry": ("create_delete", "run_retry"),
+    "diff": ("diff_fix", "run_diff"),
+    "fix": ("diff_fix", "run_fix"),
+    "path": ("path", "run_path"),
+    "watch": ("watch", "run_watch"),
 }
+
+
+def runner(command: str) -> Runner:
+    """The coroutine function that runs ``command``, its module imported now."""
+    module, name = OPERATOR_COMMANDS[command]
+    found: Runner = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +64,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        return int(importlib.import_module("tui.app").run(args))
+        return run_dashboard(args)
     if hasattr(args, "read_only"):
         # `peering-tui --read-only delete …` must be as read-only as `delete … --read-only`.
         args.read_only = args.read_only or args.dashboard_read_only
@@ -83,7 +92,36 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_sandbox(args)
     if args.command == "diff" and not args.all and not (args.deployment and args.peering):
         parser.error("diff needs DEPLOYMENT PCX, or --all")
+    if args.command == "fix" and args.format == "terraform" and not args.dry_run:
+        parser.error("fix --format terraform writes the plan for Terraform to apply: add --dry-run")
     return run_command(args)
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """The dashboard. With nothing configured, its sandbox process starts before the dashboard
+    loads, so the sandbox starts and seeds on the other core meanwhile."""
+    try:
+        connection = load_connection(
+            platform_url=args.dashboard_platform_url,
+            aws_profile=args.dashboard_aws_profile,
+            insecure=args.dashboard_insecure,
+            allow_http=args.dashboard_allow_http,
+        )
+    except PeeringError as exc:
+        print(f"peering-tui: {exc.summary}", file=sys.stderr)
+        return int(exc.exit_code)
+    sandbox = None
+    if connection is None:
+        from ..sandbox.process import SandboxProcess
+
+        sandbox = SandboxProcess.spawn()
+    warm_up()  # botocore and EC2's model load while the dashboard (and its sandbox) start
+    try:
+        # By name: peering_core never imports the UI.
+        return int(importlib.import_module("tui.app").run(args, connection, sandbox))
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -105,7 +143,9 @@ def run_command(args: argparse.Namespace) -> int:
             "PEERING_PLATFORM_SECRET (or run `peering-tui sandbox` and use its exports)",
             ExitCode.USAGE,
         )
-    mutating = args.command in ("create", "delete") or (args.command == "fix" and not args.dry_run)
+    mutating = args.command in ("create", "delete", "retry") or (
+        args.command == "fix" and not args.dry_run
+    )
     if mutating and read_only_requested(args.read_only):
         return out.error(
             "READ_ONLY",
@@ -133,7 +173,7 @@ async def _run(
         await asyncio.to_thread(check_audit_log)
         async with connection.platform_client() as platform:
             await check_may_change(platform, args.command)
-    return await OPERATOR_COMMANDS[args.command](args, connection, out)
+    return await runner(args.command)(args, connection, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

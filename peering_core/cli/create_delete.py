@@ -11,6 +11,7 @@ from ..config import Connection, connected
 from ..create import CreateRequest, create_peering, plan_create
 from ..delete import DeleteRequest, delete_peering
 from ..errors import ExitCode
+from ..retry import retry_failed
 from ..rules import parse_ports
 from .output import Output, ask
 
@@ -29,7 +30,8 @@ async def run_create(args: argparse.Namespace, connection: Connection, out: Outp
         security_groups=tuple(args.security_groups),
         ports=parse_ports(args.ports, "--port"),
     )
-    async with connected(connection) as (platform, ec2):
+    async with connected(connection) as (platform, accounts):
+        ec2 = accounts.named(args.account).ec2
         plan = await plan_create(request, platform, ec2)
         if not args.yes:
             summary = (
@@ -46,6 +48,8 @@ async def run_create(args: argparse.Namespace, connection: Connection, out: Outp
             ):
                 return out.error("ABORTED", "nothing changed", ExitCode.REFUSED)
         target = {"deploymentID": request.deployment_id, "vpcId": request.vpc_id}
+        if args.account:
+            target["account"] = args.account
         async with audited(await audit_log(connection, ec2), "create", target) as outcome:
             result = await create_peering(request, platform, ec2, on_progress=out.progress)
             outcome["detail"] = result.model_dump(mode="json")
@@ -66,7 +70,9 @@ async def run_delete(args: argparse.Namespace, connection: Connection, out: Outp
         confirmation=args.confirm,
         keep_routes=args.keep_routes,
     )
-    async with connected(connection) as (platform, ec2):
+    async with connected(connection) as (platform, accounts):
+        # The customer-side cleanup happens in the account that requested the pcx.
+        ec2 = (await accounts.of_peering(platform, args.deployment, args.peering)).ec2
         target = {"deploymentID": request.deployment_id, "peeringId": request.peering_id}
         async with audited(await audit_log(connection, ec2), "delete", target) as outcome:
             result = await delete_peering(request, platform, ec2, on_progress=out.progress)
@@ -78,5 +84,18 @@ async def run_delete(args: argparse.Namespace, connection: Connection, out: Outp
         else f"; removed {len(result.routes_removed)} route(s) and "
         f"{len(result.rules_removed)} rule(s)"
     )
+    out.result({"result": result.model_dump(mode="json")}, text)
+    return ExitCode.OK
+
+
+async def run_retry(args: argparse.Namespace, connection: Connection, out: Output) -> int:
+    async with connected(connection) as (platform, accounts):
+        # Only the platform acts; the actor is named as the first account knows it.
+        target = {"deploymentID": args.deployment, "peeringId": args.peering}
+        actor = await audit_log(connection, accounts.first.ec2)
+        async with audited(actor, "retry", target) as outcome:
+            result = await retry_failed(platform, args.deployment, args.peering)
+            outcome["detail"] = result.model_dump(mode="json")
+    text = f"{result.peering_id} is {result.platform_status} after the retry"
     out.result({"result": result.model_dump(mode="json")}, text)
     return ExitCode.OK

@@ -13,6 +13,7 @@ from ..config import Connection, connected
 from ..drift import PeeringDiff, plan_fix, state_health
 from ..errors import EXIT_DRIFT, ExitCode
 from ..network import apply_fix, diff_all, diff_one
+from ..terraform import plan_terraform
 from .create_delete import audit_log
 from .output import Output, ask, text_table
 
@@ -63,13 +64,14 @@ def _diff_json(
 
 
 async def run_diff(args: argparse.Namespace, connection: Connection, out: Output) -> int:
-    async with connected(connection) as (platform, ec2):
+    async with connected(connection) as (platform, accounts):
         if args.all:
             # Every pcx toward a deployment VPC that AWS still shows, pending and rejected ones
             # with why nothing is checked; a deleted one only while it leaves something behind.
-            diffs, failed = await diff_all(platform, ec2)
+            diffs, failed = await diff_all(platform, accounts)
             shown = [d for d in diffs if d.routes or d.rules or d.network_acls or not d.gone]
         else:
+            ec2 = (await accounts.of_peering(platform, args.deployment, args.peering)).ec2
             diffs, failed = [await diff_one(platform, ec2, args.deployment, args.peering)], {}
             shown = diffs
     text = "\n\n".join(render_diff(d) for d in shown) or "no peerings"
@@ -82,7 +84,9 @@ async def run_diff(args: argparse.Namespace, connection: Connection, out: Output
 
 
 async def run_fix(args: argparse.Namespace, connection: Connection, out: Output) -> int:
-    async with connected(connection) as (platform, ec2):
+    async with connected(connection) as (platform, accounts):
+        # The fix acts in the account that requested the pcx.
+        ec2 = (await accounts.of_peering(platform, args.deployment, args.peering)).ec2
         diff = await diff_one(platform, ec2, args.deployment, args.peering)
         plan = plan_fix([diff])
         flags = {"replace": args.replace, "revoke": args.revoke, "nacl": args.nacl}
@@ -94,6 +98,11 @@ async def run_fix(args: argparse.Namespace, connection: Connection, out: Output)
             "actions": [a.model_dump(mode="json") | {"awsCli": a.aws_cli()} for a in chosen],
             "heldBack": [a.model_dump(mode="json") | {"awsCli": a.aws_cli()} for a in held],
         }
+        if args.dry_run and args.format == "terraform":
+            terraform = plan_terraform(plan, diff, args.deployment, **flags)
+            # Only the file on stdout, so `> fix.tf` keeps it; the exit code says drift.
+            out.result({"plan": plan_json, "terraform": terraform}, terraform.rstrip("\n"))
+            return ExitCode.OK if diff.in_sync else EXIT_DRIFT
         if args.dry_run or not chosen:
             text = render_diff(diff) + "\n\nplan:\n" + ("\n".join(plan_lines) or "(nothing to do)")
             if held_lines:

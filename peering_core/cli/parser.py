@@ -107,6 +107,11 @@ def add_platform_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         metavar="SECONDS",
         help="the longest wait between two attempts at work AWS failed (default 60)",
     )
+    serve.add_argument(
+        "--metrics-public",
+        action="store_true",
+        help="serve GET /metrics (Prometheus) without a key; by default it takes the admin key",
+    )
     platform_commands.add_parser(
         "openapi",
         help="print the platform API's OpenAPI document (JSON), as GET /openapi.json serves it",
@@ -260,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("deployment", metavar="DEPLOYMENT")
     create.add_argument("--vpc-id", required=True, metavar="VPC")
     create.add_argument(
+        "--account",
+        metavar="NAME",
+        help="the [[accounts]] entry the VPC is in (needed when several are configured)",
+    )
+    ls.add_argument("--account", metavar="NAME", help="only this account's peerings")
+    create.add_argument(
         "--route-table",
         action="append",
         default=[],
@@ -297,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-routes", action="store_true", help="leave the customer-side routes and rules"
     )
 
+    retry = commands.add_parser(
+        "retry",
+        parents=[common],
+        help="run a failed peering's last step again on the platform (acceptance or deletion)",
+    )
+    retry.add_argument("deployment", metavar="DEPLOYMENT")
+    retry.add_argument("peering", metavar="PCX")
+
     diff = commands.add_parser(
         "diff",
         parents=[common],
@@ -314,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("peering", metavar="PCX")
     fix.add_argument(
         "--dry-run", action="store_true", help="print the plan with its aws ec2 commands"
+    )
+    fix.add_argument(
+        "--format",
+        choices=("aws", "terraform"),
+        default="aws",
+        help="with --dry-run: the plan as aws ec2 commands (default) or as Terraform for the "
+        "AWS provider (aws_route, aws_vpc_security_group_ingress_rule, aws_network_acl_rule, "
+        "with import blocks for what exists)",
     )
     fix.add_argument("--yes", action="store_true", help="do not ask before changing anything")
     fix.add_argument(
@@ -352,6 +379,32 @@ def build_parser() -> argparse.ArgumentParser:
         dest="from_",
         metavar="IP[:PORT]",
         help="a client in your VPC, reaching the deployment's MQTT ports (default 1883 and 8883)",
+    )
+
+    watch = commands.add_parser(
+        "watch",
+        parents=[common],
+        help="stream the fleet's state changes (JSON lines with --json) until interrupted",
+        description="Poll like the dashboard and print one line per change: a peering "
+        "appearing or disappearing, its platform or AWS status, its health (with the problems), "
+        "a source failing or coming back. SIGINT or SIGTERM ends it (exit 0).",
+    )
+    watch.add_argument(
+        "--refresh",
+        type=_refresh_seconds,
+        dest="watch_refresh",
+        metavar="SECONDS",
+        help=f"poll interval (default {DEFAULT_REFRESH:g}, at least {MIN_REFRESH:g})",
+    )
+    watch.add_argument(
+        "--initial", action="store_true", help="first print every peering there is, as appeared"
+    )
+    watch.add_argument(
+        "--exec",
+        metavar="CMD",
+        help="run CMD for each event, the event's JSON line on its standard input "
+        "(PEERING_EVENT, PEERING_PEERING_ID, PEERING_DEPLOYMENT_ID, PEERING_SOURCE set; "
+        "its output goes to standard error)",
     )
 
     add_sandbox_parser(commands)

@@ -45,7 +45,8 @@ def path_json(report: PathReport) -> dict[str, Any]:
 
 
 async def run_path(args: argparse.Namespace, connection: Connection, out: Output) -> int:
-    async with connected(connection) as (platform, ec2):
+    async with connected(connection) as (platform, accounts):
+        ec2 = (await accounts.of_peering(platform, args.deployment, args.peering)).ec2
         report = await check_path(
             platform, ec2, args.deployment, args.peering, to=args.to, from_=args.from_
         )

@@ -137,6 +137,7 @@ def serve(args: argparse.Namespace) -> int:
         secret=SecretStr(secret),
         requests_per_minute=args.requests_per_minute,
         audit=audit,
+        metrics_public=args.metrics_public,
     )
     trusted = ",".join(args.forwarded_allow_ips or [])
     uvicorn.run(

@@ -108,6 +108,7 @@ _OF_DEPLOYMENT = (
     "getDeployment",
     "getDeploymentVpc",
     "listDeploymentPeerings",
+    "checkPeering",
     "confirmPeering",
     "listDeploymentResources",
     "createResource",
@@ -206,7 +207,8 @@ def _complete(operation: dict[str, Any], method: str, *, authenticated: bool) ->
     else:
         for status, response in answers(*GATE).items():
             responses.setdefault(str(status), response)
-        if method == "get":
+        # Conditional GETs are the JSON answers' (not /metrics, which is read whole).
+        if method == "get" and "application/json" in responses.get("200", {}).get("content", {}):
             operation.setdefault("parameters", []).append(_IF_NONE_MATCH)
             for status, response in responses.items():
                 if status.startswith("2"):

@@ -5,11 +5,13 @@ them; this one adds them to it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from pydantic import SecretStr
 
 from ..aws import AwsAccess, Ec2Gateway, tagged
+from ..errors import AwsError
 
 # botocore's own attempts per platform call: few, so a request that needs AWS while it is
 # down answers in seconds; background work is retried by the platform itself, for as long as
@@ -28,6 +30,32 @@ class PlatformEc2(Ec2Gateway):
         max_attempts: int = PLATFORM_AWS_ATTEMPTS,
     ) -> None:
         super().__init__(access, default_region=default_region, max_attempts=max_attempts)
+        self._on_error: Callable[[AwsError], None] | None = None
+
+    def count_errors(self, on_error: Callable[[AwsError], None]) -> None:
+        """Tell ``on_error`` of every call that fails (after botocore's own attempts)."""
+        self._on_error = on_error
+
+    def _failed(self, exc: AwsError) -> None:
+        if self._on_error is not None:
+            self._on_error(exc)
+
+    async def _call(self, region: str, operation: str, service: str = "ec2", **params: Any) -> Any:
+        try:
+            return await super()._call(region, operation, service, **params)
+        except AwsError as exc:
+            self._failed(exc)
+            raise
+
+    async def _pages(
+        self, region: str, operation: str, key: str, **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        try:
+            async for item in super()._pages(region, operation, key, **params):
+                yield item
+        except AwsError as exc:
+            self._failed(exc)
+            raise
 
     async def assume_role(self, role_arn: str, session_name: str) -> AwsAccess:
         """Credentials for ``role_arn``; on moto, any account id in the ARN becomes that account."""

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -74,11 +74,13 @@ from .errors import (
     PlatformError,
     forbidden,
 )
+from .metrics import MetricsMiddleware, route_templates
 from .reference import reference_page
 from .service import NAME_LENGTH, RESOURCE_TYPES, PlatformService, ec2_regions
 
 API = "/api/v1"
 OPEN_PATHS = frozenset({"/healthz"})
+METRICS_PATH = "/metrics"
 # The reference page is the server's own HTML: no script, nothing fetched from elsewhere.
 REFERENCE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
@@ -86,6 +88,8 @@ REFERENCE_HEADERS = {
 }
 MAX_BODY_BYTES = 64 * 1024
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# POSTs that only check (the pre-flight check of a peering): they change nothing.
+CHECKS = ":check"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -144,6 +148,28 @@ class ConfirmPeeringRequest(BaseModel):
     peering_id: str = Field(alias="peeringId", json_schema_extra=_shape(rules.PCX_RE))
     account_id: str = Field(alias="accountId", json_schema_extra=_shape(rules.ACCOUNT_RE))
     vpc_id: str = Field(alias="vpcId", json_schema_extra=_shape(rules.VPC_RE))
+
+
+class CheckPeeringRequest(BaseModel):
+    """A requester VPC to check before its pcx is requested (the pre-flight check)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    account_id: str = Field(alias="accountId", json_schema_extra=_shape(rules.ACCOUNT_RE))
+    vpc_id: str = Field(alias="vpcId", json_schema_extra=_shape(rules.VPC_RE))
+    region: str = Field(description="an AWS region with EC2", json_schema_extra=_regions)
+    cidrs: list[Annotated[str, Field(json_schema_extra={"pattern": rules.VPC_CIDR_PATTERN})]] = (
+        Field(min_length=1, max_length=16, description="the VPC's IPv4 blocks, /16 to /28")
+    )
+
+
+class PeeringCheck(BaseModel):
+    """The pre-flight check passed: a confirmation of this VPC would meet no refusal now."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    deployment_id: str = Field(alias="deploymentID")
+    vpc_id: str = Field(alias="vpcId")
+    cidrs: list[str]
+    ok: bool
 
 
 class CreateResourceRequest(BaseModel):
@@ -260,6 +286,7 @@ class Gate:
         failures: FailedLogins,
         audit: PlatformAuditLog,
         max_body_bytes: int = MAX_BODY_BYTES,
+        open_paths: frozenset[str] = OPEN_PATHS,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
@@ -267,6 +294,7 @@ class Gate:
         self.failures = failures
         self.audit = audit
         self.max_body_bytes = max_body_bytes
+        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -276,7 +304,7 @@ class Gate:
             # Answered as the GET, without its body (the headers stay those of the GET).
             scope = dict(scope, method="GET")
             send = _without_body(send)
-        if scope["path"] in OPEN_PATHS:
+        if scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
@@ -293,7 +321,8 @@ class Gate:
                 return
             receive = _replay(body, receive)
         scope.setdefault("state", {})["principal"] = principal
-        if scope["method"] not in MUTATING:
+        if scope["method"] not in MUTATING or scope["path"].endswith(CHECKS):
+            # A read, or a check that changes nothing: not a change to audit.
             await self.app(scope, receive, send)
             return
         status, recorded = 500, False
@@ -326,7 +355,9 @@ class Gate:
         if credentials is not None:
             principal = await self.authenticator.principal(*credentials, may_hash=throttled <= 0)
         if principal is None:
+            refused = scope.setdefault("state", {})
             if throttled > 0:
+                refused["error_code"] = "TOO_MANY_FAILED_LOGINS"
                 await _send_error(
                     send,
                     429,
@@ -337,6 +368,7 @@ class Gate:
                 )
                 return None
             self.failures.record(address)
+            refused["error_code"] = "UNAUTHORIZED"
             await _send_error(
                 send,
                 401,
@@ -347,6 +379,7 @@ class Gate:
             return None
         wait = self.budget.take(principal.key)
         if wait > 0:
+            scope.setdefault("state", {})["error_code"] = "RATE_LIMITED"
             await _send_error(
                 send,
                 429,
@@ -451,9 +484,11 @@ def create_app(
     failed_logins_per_minute: int = 10,
     max_body_bytes: int = MAX_BODY_BYTES,
     audit: PlatformAuditLog | None = None,
+    metrics_public: bool = False,
 ) -> FastAPI:
     """The platform API app; starting it starts ``service`` (and resumes unfinished work).
-    ``key`` and ``secret`` are the admin's; every other key is a tenant's, in the store."""
+    ``key`` and ``secret`` are the admin's; every other key is a tenant's, in the store.
+    ``GET /metrics`` takes the admin key, or none with ``metrics_public``."""
     audit_log = audit or PlatformAuditLog(None)
     authenticator = Authenticator(service.store, admin_key=key, admin_secret=secret)
 
@@ -477,10 +512,12 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
 
+    open_paths = OPEN_PATHS | {METRICS_PATH} if metrics_public else OPEN_PATHS
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             generated = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            app.openapi_schema = document(generated, open_paths=OPEN_PATHS)
+            app.openapi_schema = document(generated, open_paths=open_paths)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -492,6 +529,11 @@ def create_app(
         failures=FailedLogins(limit=failed_logins_per_minute),
         audit=audit_log,
         max_body_bytes=max_body_bytes,
+        open_paths=open_paths,
+    )
+    # Added last, so outside the gate: refusals (401, 429, 413) are counted and timed too.
+    app.add_middleware(
+        MetricsMiddleware, metrics=service.metrics, route_of=route_templates(app.router.routes)
     )
     tenancy = service.tenancy
 
@@ -601,6 +643,25 @@ def create_app(
         # every replica out because AWS is down would stop those too.
         status, reason = service.health()
         return {"status": status} if reason is None else {"status": status, "reason": reason}
+
+    @app.get(
+        METRICS_PATH,
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "description": "every figure, in the Prometheus text format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **answers(FORBIDDEN),
+        },
+    )
+    async def metrics(request: Request) -> Response:
+        # Platform-wide figures (every tenant's peerings, every key's requests): the admin's,
+        # never a tenant key's.
+        if not metrics_public and request.state.principal.role is not Role.ADMIN:
+            raise forbidden("the platform's metrics are read with the admin key")
+        body, content_type = await service.metrics_exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_document(request: Request, _: Reader) -> Response:
@@ -738,6 +799,29 @@ def create_app(
         request: Request, deployment_id: str, principal: Reader
     ) -> Response:
         return _json(request, _dump(await service.peerings(deployment_id, scope=principal.scope)))
+
+    @app.post(
+        f"{API}/deployments/{{deployment_id}}/peerings:check",
+        response_model=PeeringCheck,
+        responses=answers(
+            INVALID_ARGUMENT,
+            DEPLOYMENT_NOT_FOUND,
+            DEPLOYMENT_NOT_RUNNING,
+            REGION_MISMATCH,
+            CIDR_RESERVED,
+            CIDR_OVERLAP,
+            AWS_FAILED,
+            AWS_UNREACHABLE,
+        ),
+    )
+    async def check_peering(
+        request: Request, deployment_id: str, body: CheckPeeringRequest, principal: Reader
+    ) -> Response:
+        """The rules a confirmation would meet, before any pcx exists; nothing is stored."""
+        checked = await service.check_peering(
+            deployment_id, body.model_dump(by_alias=True), scope=principal.scope
+        )
+        return _json(request, checked)
 
     @app.post(
         f"{API}/deployments/{{deployment_id}}/peerings",

@@ -21,7 +21,7 @@ import ipaddress
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import botocore.session
@@ -43,6 +43,7 @@ from .ec2 import PlatformEc2
 from .errors import (
     AWS_FAILED,
     AWS_UNREACHABLE,
+    CIDR_OVERLAP,
     DEPLOYMENT_HAS_PEERINGS,
     DEPLOYMENT_NOT_FOUND,
     DEPLOYMENT_NOT_RUNNING,
@@ -60,6 +61,7 @@ from .errors import (
     PlatformError,
     from_rule,
 )
+from .metrics import PlatformMetrics
 from .store import NEVER, DeploymentRow, PeeringExistsError, Store, now
 from .tenancy import Tenancy
 
@@ -181,6 +183,7 @@ class PlatformService:
         concurrency: int = 16,
         requester_cidrs: RequesterCidrs | None = None,
         replica_id: str | None = None,
+        metrics: PlatformMetrics | None = None,
     ) -> None:
         """``requester_cidrs``: where EC2 reports only a pcx's first requester block (moto;
         AWS reports ``CidrBlockSet``), how to read them all (the sandbox passes one).
@@ -207,6 +210,8 @@ class PlatformService:
         self.claim_seconds = claim_seconds
         self.concurrency = concurrency
         self.replica_id = replica_id or "r-" + secrets.token_hex(6)
+        self.metrics = metrics or PlatformMetrics(self.replica_id)
+        ec2.count_errors(self.metrics.aws_error)
         self.account_id = ""
         self._working: dict[str, asyncio.Task[None]] = {}
         self._lost: set[str] = set()
@@ -262,6 +267,18 @@ class PlatformService:
         seen = f"{self.account_id}|{','.join(self.reserved_cidrs)}"
         return hashlib.sha256(seen.encode()).hexdigest()[:8]
 
+    async def metrics_exposition(self) -> tuple[bytes, str]:
+        """Every figure in Prometheus's text format (and its content type); the peerings by
+        state and tenant read now from the database, the same on every replica."""
+        try:
+            self.metrics.set_peerings(await self.store.peering_counts())
+            self.metrics.store_up.set(1)
+        except Exception:
+            log.exception("counting peerings for /metrics failed")
+            self.metrics.store_up.set(0)
+        self.metrics.aws_degraded.set(0 if self._aws_problem is None else 1)
+        return self.metrics.exposition()
+
     def health(self) -> tuple[str, str | None]:
         """``("ok", None)``, or ``("degraded", why)`` while AWS fails in a way that may pass."""
         if self._aws_problem is None:
@@ -313,7 +330,9 @@ class PlatformService:
                 except Exception:
                     log.exception("looking for due work failed")
                     claimed = []
-                for record in claimed:
+                for claim in claimed:
+                    record = claim.peering
+                    self.metrics.claimed(record.status, expired=claim.expired)
                     self._working[record.peering_id] = asyncio.create_task(
                         self._work(record), name=f"peering-{record.peering_id}"
                     )
@@ -327,6 +346,7 @@ class PlatformService:
         task = asyncio.current_task()
         assert task is not None
         keeper = asyncio.create_task(self._keep_lease(peering_id, task))
+        started, outcome = time.monotonic(), "done"
         try:
             if record.status is PlatformStatus.PENDING:
                 await self._accept(record)
@@ -335,18 +355,24 @@ class PlatformService:
             else:
                 await self._reconcile(record)
         except asyncio.CancelledError:
+            outcome = "lost" if peering_id in self._lost else "stopped"
             if peering_id not in self._lost:
                 raise
             log.warning("lease on %s lost: another replica works it now", peering_id)
         except LeaseLost:
+            outcome = "lost"
+            self.metrics.lost.inc()
             log.warning("lease on %s lost: another replica works it now", peering_id)
         except AwsError as exc:
+            outcome = "retry"
             self._aws_trouble(exc)
             await self._retry_later(record, f"{exc.operation}: {exc.code}: {exc.message}")
         except Exception as exc:
+            outcome = "retry"
             log.exception("work on %s failed", peering_id)
             await self._retry_later(record, f"{type(exc).__name__}: {exc}")
         finally:
+            self.metrics.worked(record.status, outcome, time.monotonic() - started)
             keeper.cancel()
             self._lost.discard(peering_id)
             self._working.pop(peering_id, None)
@@ -362,6 +388,7 @@ class PlatformService:
                 log.exception("renewing the lease on %s failed", peering_id)
                 continue
             if not held:
+                self.metrics.lost.inc()
                 self._lost.add(peering_id)
                 work.cancel()
                 return
@@ -661,6 +688,61 @@ class PlatformService:
             self.wake()
         return record, created
 
+    async def check_peering(
+        self, deployment_id: str, body: dict[str, Any], *, scope: str | None
+    ) -> dict[str, Any]:
+        """The pre-flight check: the rules a confirmation of the requester VPC would meet
+        (the deployment running, one region, reserved and overlapping blocks, the deployment's
+        own route tables), run before any pcx exists, and nothing stored. Refuses exactly as
+        the confirm (or the acceptance) would."""
+        try:
+            account_id = rules.check_account_id(body.get("accountId"))
+            vpc_id = rules.check_vpc_id(body.get("vpcId"))
+            region = rules.check_region(body.get("region"))
+            given = body.get("cidrs")
+            if not isinstance(given, list) or not given:
+                raise RuleViolation(
+                    "INVALID_ARGUMENT", "cidrs: give the VPC's IPv4 blocks", "cidrs"
+                )
+            # A VPC's blocks, as AWS allows them (/16 to /28): what the document says too.
+            blocks = tuple(str(rules.check_vpc_cidr(c, "cidrs")) for c in given)
+        except RuleViolation as exc:
+            raise from_rule(exc) from None
+        row = await self._deployment_row(deployment_id, scope)
+        self._check_running(row)
+        try:
+            rules.check_same_region(row.deployment.region, region)
+        except RuleViolation as exc:
+            raise from_rule(exc) from None
+        peerings = await self.store.peerings(deployment_id)
+        # The VPC's own peerings are skipped: re-running a create is not refused by its pcx.
+        own = {p.peering_id for p in peerings if p.vpc_id == vpc_id and p.account_id == account_id}
+        others = [
+            (p.peering_id, block)
+            for p in peerings
+            if p.status is not PlatformStatus.FAILED and p.peering_id not in own
+            for block in p.requester_cidrs
+        ]
+        try:
+            for block in blocks:
+                rules.check_peer_cidr(
+                    block,
+                    deployment_cidr=row.cidr,
+                    reserved=self.reserved_cidrs,
+                    other_peerings=others,
+                )
+        except RuleViolation as exc:
+            raise from_rule(exc) from None
+        try:
+            conflict = await self._route_conflict(row, blocks, own)
+        except AwsError as exc:
+            if transient(exc):
+                raise aws_unavailable(exc, self.retry_base * 4) from None
+            raise
+        if conflict:
+            raise CIDR_OVERLAP(conflict)
+        return {"deploymentID": deployment_id, "vpcId": vpc_id, "cidrs": list(blocks), "ok": True}
+
     def _check_running(self, row: DeploymentRow) -> None:
         if row.deployment.status != "running":
             raise DEPLOYMENT_NOT_RUNNING(
@@ -757,6 +839,7 @@ class PlatformService:
         )
         if not moved:
             raise LeaseLost(record.peering_id)
+        self.metrics.failed.labels(step).inc()
 
     async def _deployment_of(self, record: PlatformPeering) -> DeploymentRow:
         row = await self.store.deployment(record.deployment_id)
@@ -777,7 +860,7 @@ class PlatformService:
             return
         state = pcx.status
         if state == "pending-acceptance":
-            conflict = await self._route_conflict(row, record)
+            conflict = await self._route_conflict(row, record.requester_cidrs, {record.peering_id})
             if conflict:
                 with contextlib.suppress(AwsError):
                     await self.ec2.reject_peering(region, peering_id)
@@ -797,6 +880,7 @@ class PlatformService:
         )
         if not moved:
             raise LeaseLost(peering_id)
+        self.metrics.accepted.observe(max(0.0, time.time() - record.create_at.timestamp()))
         log.info("peering %s running", peering_id)
 
     def _next_check(self) -> float:
@@ -804,16 +888,19 @@ class PlatformService:
             return NEVER
         return time.time() + self.reconcile_seconds
 
-    async def _route_conflict(self, row: DeploymentRow, record: PlatformPeering) -> str | None:
-        """Why the deployment's route tables cannot route the peer's blocks via its pcx, if so."""
+    async def _route_conflict(
+        self, row: DeploymentRow, blocks: Sequence[str], own: Collection[str]
+    ) -> str | None:
+        """Why the deployment's route tables cannot route the peer's ``blocks`` via its pcx, if
+        so (routes via the peer's ``own`` pcxs do not count)."""
         tables = await self.ec2.describe_route_tables(
             row.deployment.region, route_table_ids=row.route_table_ids
         )
         for table in tables:
             for route in table.routes:
-                if route.target_id == record.peering_id or route.target_kind == "local":
+                if route.target_id in own or route.target_kind == "local":
                     continue
-                for block in record.requester_cidrs:
+                for block in blocks:
                     if rules.overlaps(route.destination, block):
                         return (
                             f"CIDR overlap: deployment route table {table.id} already routes "
@@ -880,6 +967,7 @@ class PlatformService:
         self._aws_fine()
         if pcx is None or pcx.status in GONE_AWS_STATES:
             state = pcx.status if pcx else "gone"
+            self.metrics.reconciled("gone", 0)
             await self._fail(
                 record,
                 f"pcx {peering_id} is {state} on AWS: it was deleted or rejected outside the "
@@ -907,6 +995,7 @@ class PlatformService:
             missing_routes=tuple(missing),
         )
         await self.store.set_platform_side(peering_id, self.replica_id, side)
+        self.metrics.reconciled(side.routes, repaired)
         await self.store.release(
             peering_id, self.replica_id, status=PlatformStatus.RUNNING, due_at=self._next_check()
         )

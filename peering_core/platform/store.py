@@ -19,6 +19,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,11 +122,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_CLAIM = (
-    "UPDATE peerings SET lease_owner=?, lease_until=? WHERE peering_id IN ("
-    "SELECT peering_id FROM peerings WHERE status IN (?,?,?) AND due_at <= ? "
+# Due work no replica holds: a lease given back has no owner, one that ran out still names the
+# replica that never gave it back.
+_DUE = (
+    "SELECT peering_id, lease_owner FROM peerings WHERE status IN (?,?,?) AND due_at <= ? "
     "AND lease_until <= ? AND (status <> 'pending' OR attempts > 0 OR due_at <= ?) "
-    "ORDER BY due_at LIMIT ?{skip_locked}) RETURNING *"
+    "ORDER BY due_at LIMIT ?{skip_locked}"
 )
 # A due time that never comes (a failed peering waits for the operator).
 NEVER = 1e18
@@ -139,6 +141,15 @@ def now() -> datetime:
 
 def _stamp(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A peering whose work a replica now leases; ``expired``: the lease it took had run out
+    on a replica that never gave it back (it died, or stalled past its lease)."""
+
+    peering: PlatformPeering
+    expired: bool
 
 
 class DeploymentRow:
@@ -496,15 +507,40 @@ class Store:
         lease_seconds: float,
         limit: int,
         accept_delay: float = 0.0,
-    ) -> list[PlatformPeering]:
+    ) -> list[Claimed]:
         """Lease up to ``limit`` peerings whose work is due at ``at`` and that no replica
         holds, to ``owner`` for ``lease_seconds``. A new confirmation waits ``accept_delay``
         before it is first taken. Rows another replica is claiming are skipped, not waited on."""
-        # The clauses are ours; every value is a parameter.
-        sql = _CLAIM.replace("{skip_locked}", self._db.skip_locked)
-        params = (owner, at + lease_seconds, *_WORKED, at, at, at - accept_delay, limit)
-        rows = await self._db.fetch(sql, params)
-        return [self._peering(r) for r in rows]
+        async with self._db.transaction() as tx:
+            # The clauses are ours; every value is a parameter.
+            due = await tx.fetch(
+                _DUE.replace("{skip_locked}", tx.skip_locked),
+                (*_WORKED, at, at, at - accept_delay, limit),
+            )
+            if not due:
+                return []
+            before = {str(r["peering_id"]): r["lease_owner"] for r in due}
+            marks = ",".join("?" * len(before))
+            rows = await tx.fetch(
+                f"UPDATE peerings SET lease_owner=?, lease_until=? "  # noqa: S608
+                f"WHERE peering_id IN ({marks}) RETURNING *",
+                (owner, at + lease_seconds, *before),
+            )
+        claimed = [self._peering(r) for r in rows]
+        claimed.sort(key=lambda p: list(before).index(p.peering_id))
+        return [Claimed(p, before[p.peering_id] is not None) for p in claimed]
+
+    async def peering_counts(self) -> list[tuple[str, str, str | None, int]]:
+        """How many peerings each tenant has in each state: ``(tenant id, tenant name,
+        status, count)``, a tenant without peerings once with ``None`` and 0."""
+        rows = await self._db.fetch(
+            "SELECT t.id AS tenant_id, t.name AS tenant_name, p.status AS status, "
+            "count(p.peering_id) AS n FROM tenants t "
+            "LEFT JOIN peerings p ON p.tenant_id = t.id GROUP BY t.id, t.name, p.status"
+        )
+        return [
+            (str(r["tenant_id"]), str(r["tenant_name"]), r["status"], int(r["n"])) for r in rows
+        ]
 
     async def renew(self, peering_id: str, owner: str, until: float) -> bool:
         """Extend ``owner``'s lease; False when it no longer holds it."""

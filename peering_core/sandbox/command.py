@@ -21,7 +21,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
     except ImportError as exc:
         return missing_extra("sandbox", "sandbox", exc)
     print("starting the sandbox: a moto server and the platform on loopback...", file=sys.stderr)
-    sandbox = Sandbox.start(accept_delay=args.accept_delay)
+    sandbox = Sandbox.start(accept_delay=args.accept_delay, second_account=True)
     try:
         report = asyncio.run(sandbox.seed(demo=not args.empty))
         print(
@@ -39,6 +39,16 @@ def run_sandbox(args: argparse.Namespace) -> int:
         print("# the platform's admin key: every tenant, and the tenants and keys themselves")
         for name, value in sandbox.environment().items():
             print(f"export {name}={value}")
+        block = sandbox.accounts_config()
+        if block and sandbox.workdir is not None:
+            # The customer's two accounts, as a config file names them (no credentials: prod
+            # is the keys above, staging a role assumed with them).
+            path = sandbox.workdir / "config.toml"
+            path.write_text(block)
+            print(f"# the customer's AWS accounts ({path}):")
+            for line in block.splitlines():
+                print(f"#   {line}")
+            print(f"export PEERING_CONFIG={path}")
         tenant = OPERATOR_TENANT
         print(f"# an operator key of tenant {tenant} (its deployments only): to act as it,")
         print("# run these two lines after the block above")

@@ -4,21 +4,24 @@ peerings in every state worth showing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .. import rules
 from ..aws import AwsAccess
 from ..create import CreateRequest, create_peering
-from ..errors import Failed
 from ..intent import PeeringIntent
 from ..models import Deployment, NewApiKey, PlatformPeering, PlatformStatus, Role, Tenant
 from ..platform.ec2 import PlatformEc2
 from ..platform_client import PlatformClient
-
-PLATFORM_ACCOUNT_ID = "123456789012"  # moto's default account
-CUSTOMER_ACCOUNT_ID = "210987654321"
-SANDBOX_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1")
+from ..workflow import Progress, Step
+from .accounts import CUSTOMER_ACCOUNT_ID as CUSTOMER_ACCOUNT_ID
+from .accounts import CUSTOMER_ACCOUNT_NAME as CUSTOMER_ACCOUNT_NAME
+from .accounts import PLATFORM_ACCOUNT_ID as PLATFORM_ACCOUNT_ID
+from .accounts import SANDBOX_REGIONS as SANDBOX_REGIONS
+from .accounts import STAGING_ACCOUNT_ID as STAGING_ACCOUNT_ID
+from .accounts import STAGING_ACCOUNT_NAME as STAGING_ACCOUNT_NAME
+from .accounts import STAGING_ROLE_ARN as STAGING_ROLE_ARN
 
 
 class EstateBuilder(PlatformEc2):
@@ -141,24 +144,36 @@ async def build_customer_vpc(
     vpc_id = await ec2.create_vpc(region, cidr, {"Name": name})
     net = rules.parse_cidr(cidr)
     blocks = list(net.subnets(new_prefix=min(net.prefixlen + 4, 28)))[:3]
-    subnets = [
-        await ec2.create_subnet(region, vpc_id, str(block), {"Name": f"{name}-{i}"})
-        for i, block in enumerate(blocks)
-    ]
-    private = await ec2.create_route_table(region, vpc_id, {"Name": f"{name}-private"})
-    for subnet in subnets[:2]:
-        await ec2.associate_route_table(region, private, subnet)
-    tables = await ec2.describe_route_tables(region, vpc_ids=[vpc_id])
+    # What depends only on the VPC is made side by side.
+    subnets, private, tables, group_ids = await asyncio.gather(
+        asyncio.gather(
+            *(
+                ec2.create_subnet(region, vpc_id, str(block), {"Name": f"{name}-{i}"})
+                for i, block in enumerate(blocks)
+            )
+        ),
+        ec2.create_route_table(region, vpc_id, {"Name": f"{name}-private"}),
+        ec2.describe_route_tables(region, vpc_ids=[vpc_id]),
+        asyncio.gather(
+            ec2.create_security_group(region, vpc_id, f"{name}-app", "application servers"),
+            *(
+                ec2.create_security_group(region, vpc_id, f"{name}-{db}", f"{db} clients")
+                for db, _offset, _port in databases
+            ),
+        ),
+    )
     main = next(t.id for t in tables if t.main)
-    app_sg = await ec2.create_security_group(region, vpc_id, f"{name}-app", "application servers")
-    groups = {"app": app_sg}
-    interfaces: dict[str, str] = {}
-    for db, offset, _port in databases:
-        sg = await ec2.create_security_group(region, vpc_id, f"{name}-{db}", f"{db} clients")
-        groups[db] = sg
-        ip = str(blocks[1].network_address + offset)
-        interfaces[db] = ip
-        await ec2.create_network_interface(region, subnets[1], ip, [sg], f"{db} primary")
+    groups = dict(zip(["app", *(db for db, _o, _p in databases)], group_ids, strict=True))
+    interfaces = {db: str(blocks[1].network_address + offset) for db, offset, _p in databases}
+    await asyncio.gather(
+        *(ec2.associate_route_table(region, private, subnet) for subnet in subnets[:2]),
+        *(
+            ec2.create_network_interface(
+                region, subnets[1], interfaces[db], [groups[db]], f"{db} primary"
+            )
+            for db, _offset, _port in databases
+        ),
+    )
     return CustomerVpc(region, vpc_id, cidr, [private, main], main, groups, interfaces)
 
 
@@ -173,28 +188,102 @@ async def wait_for_platform(
         await asyncio.sleep(0.1)
 
 
+# Told what seeding just finished (a progress line; the dashboard polls again on each).
+StageCallback = Callable[[str], None]
+
+
+def _quiet(_stage: str) -> None:
+    pass
+
+
 async def seed_estate(
     client: PlatformClient,
     customer: EstateBuilder,
     platform_aws: AwsAccess,
     *,
     demo: bool = True,
+    on_stage: StageCallback = _quiet,
+    before_last: Callable[[], None] | None = None,
 ) -> SeedReport:
     """Deployments through the platform API, the customer's VPCs, and (``demo``) peerings in
-    every interesting state."""
+    every interesting state; each group made side by side. ``before_last`` runs before the
+    last peering is confirmed (the one a fresh dashboard sees move to running)."""
     report = SeedReport()
-    for tenant in dict.fromkeys(DEMO_TENANTS.values()):
-        report.tenants[tenant] = await client.create_tenant(tenant)
-    report.operator_key = await client.create_key(report.tenants[OPERATOR_TENANT].id, Role.OPERATOR)
-    for name, region, cidr in DEMO_DEPLOYMENTS:
+    tenants = await asyncio.gather(
+        *(client.create_tenant(tenant) for tenant in dict.fromkeys(DEMO_TENANTS.values()))
+    )
+    report.tenants = {t.name: t for t in tenants}
+    operator_key = asyncio.create_task(
+        client.create_key(report.tenants[OPERATOR_TENANT].id, Role.OPERATOR)
+    )
+
+    async def deployment(name: str, region: str, cidr: str) -> None:
+        tenant_id = report.tenants[DEMO_TENANTS[name]].id
         report.deployments[name] = await client.create_deployment(
-            name, region, cidr, "demo", tenant_id=report.tenants[DEMO_TENANTS[name]].id
+            name, region, cidr, "demo", tenant_id=tenant_id
         )
-    for name, region, cidr, databases in DEMO_VPCS:
+
+    async def vpc(
+        name: str, region: str, cidr: str, databases: tuple[tuple[str, int, int], ...]
+    ) -> None:
         report.vpcs[name] = await build_customer_vpc(customer, name, region, cidr, databases)
+
+    deployments = {spec[0]: spec for spec in DEMO_DEPLOYMENTS}
+    vpcs = {spec[0]: spec for spec in DEMO_VPCS}
+    unconfirmed: asyncio.Task[str] | None = None
     if demo:
-        await _seed_peerings(client, customer, platform_aws, report)
+        # Requested on AWS, never confirmed on the platform: its deployment and VPC are made
+        # first, and it is requested while the rest are made: the first row a dashboard shows.
+        await asyncio.gather(
+            deployment(*deployments.pop("eu-connected-cars")), vpc(*vpcs.pop("eu-dr"))
+        )
+        unconfirmed = asyncio.create_task(
+            _request(
+                client, customer, report, "eu-connected-cars", "eu-dr", confirm=False,
+                on_stage=on_stage,
+            )
+        )  # fmt: skip
+    await asyncio.gather(
+        *(deployment(*spec) for spec in deployments.values()),
+        *(vpc(*spec) for spec in vpcs.values()),
+    )
+    report.operator_key = await operator_key
+    # In the order they are listed, whichever was made first.
+    report.deployments = {name: report.deployments[name] for name, *_ in DEMO_DEPLOYMENTS}
+    report.vpcs = {name: report.vpcs[name] for name, *_ in DEMO_VPCS}
+    on_stage(f"{len(report.deployments)} deployments and {len(report.vpcs)} customer VPCs made")
+    if unconfirmed is not None:
+        await _seed_peerings(
+            client, customer, platform_aws, report, on_stage, before_last, unconfirmed
+        )
+        on_stage(f"{len(report.peerings)} peerings seeded")
     return report
+
+
+# The staging account's VPCs (name, region, CIDR, databases), as DEMO_VPCS.
+STAGING_VPCS: tuple[tuple[str, str, str, tuple[tuple[str, int, int], ...]], ...] = (
+    ("staging-app", "us-east-1", "172.40.0.0/16", (("staging-db", 10, 5432),)),
+    ("staging-tools", "us-east-1", "172.41.0.0/16", ()),
+    ("staging-eu", "eu-west-1", "172.42.0.0/16", ()),
+)
+
+
+async def seed_staging(
+    client: PlatformClient, staging: EstateBuilder, report: SeedReport, *, demo: bool = True
+) -> None:
+    """The customer's staging account: its VPCs and (``demo``) peerings of its own — one
+    healthy, one whose route was removed behind the tool's back, one never confirmed."""
+    for name, region, cidr, databases in STAGING_VPCS:
+        report.vpcs[name] = await build_customer_vpc(staging, name, region, cidr, databases)
+    if not demo:
+        return
+    await _create(client, staging, report, "factory-telemetry", "staging-app", ["app"])
+    drifted = await _create(client, staging, report, "fleet-staging", "staging-tools", ["app"])
+    tools = report.vpcs["staging-tools"]
+    cidr = (await client.deployment_vpc(report.deployments["fleet-staging"].id)).cidr
+    await staging.delete_route(tools.region, tools.route_tables[0], cidr)
+    await _request(client, staging, report, "eu-connected-cars", "staging-eu", confirm=False)
+    report.peerings["staging-tools->fleet-staging"] = drifted
 
 
 async def _request(
@@ -205,6 +294,7 @@ async def _request(
     vpc: str,
     *,
     confirm: bool = True,
+    on_stage: StageCallback = _quiet,
 ) -> str:
     """A pcx requested without the create workflow, tagged with its intent."""
     dep = report.deployments[deployment]
@@ -223,8 +313,9 @@ async def _request(
         tags={"Name": f"{vpc} to {deployment}"} | intent.to_tags(),
     )
     report.peerings[f"{vpc}->{deployment}"] = pcx.id
+    on_stage(f"{vpc} → {deployment}: requested on AWS")
     if confirm:
-        await client.confirm_peering(dep.id, pcx.id, CUSTOMER_ACCOUNT_ID, cust.vpc_id)
+        await client.confirm_peering(dep.id, pcx.id, pcx.requester.owner_id, cust.vpc_id)
     return pcx.id
 
 
@@ -236,6 +327,7 @@ async def _create(
     vpc: str,
     groups: Sequence[str],
     ports: Sequence[int] = (),
+    on_stage: StageCallback = _quiet,
 ) -> str:
     """A peering made the way peering-tui makes them: the whole create workflow."""
     cust = report.vpcs[vpc]
@@ -245,49 +337,49 @@ async def _create(
         security_groups=tuple(cust.security_groups[g] for g in groups),
         ports=tuple(ports),
     )
-    try:
-        result = await create_peering(request, client, customer, poll_interval=0.1)
-        peering_id = result.peering_id
-    except Failed:
-        # The platform refused it at acceptance; the pcx is still there to show.
-        found = await customer.describe_peerings(cust.region, requester_vpc_ids=[cust.vpc_id])
-        peering_id = found[0].id
+
+    def progress(event: Progress) -> None:
+        done = {Step.REQUEST: "requested on AWS", Step.CONFIRM: "confirmed on the platform"}
+        if event.state == "done" and event.step in done:
+            on_stage(f"{vpc} → {deployment}: {done[event.step]}")
+
+    result = await create_peering(
+        request, client, customer, on_progress=progress, poll_interval=0.05
+    )
+    peering_id = result.peering_id
     report.peerings[f"{vpc}->{deployment}"] = peering_id
     return peering_id
 
 
-async def _seed_peerings(
-    client: PlatformClient, customer: EstateBuilder, platform_aws: AwsAccess, report: SeedReport
+async def _route_staging_to_its_vpn(
+    client: PlatformClient, platform_aws: AwsAccess, report: SeedReport
 ) -> None:
-    deps = report.deployments
-    vpcs = report.vpcs
-
-    # The platform's own network already routes 192.168.0.0/16 from fleet-staging (a VPN to
-    # its operations network), so a peer inside it fails at acceptance.
-    staging_vpc = await client.deployment_vpc(deps["fleet-staging"].id)
+    """The platform's own network already routes 192.168.0.0/16 from fleet-staging (a VPN to
+    its operations network), so a peer inside it fails at acceptance. peering-tui's create
+    refuses such a peer before any pcx (the platform's pre-flight check): the failed one of the
+    demo is requested and confirmed by hand, as an older tool would have."""
+    staging_vpc = await client.deployment_vpc(report.deployments["fleet-staging"].id)
     async with EstateBuilder(platform_aws) as platform_ec2:
         igw = await platform_ec2.create_internet_gateway("us-east-1", staging_vpc.vpc_id)
         for table in staging_vpc.route_table_ids:
             await platform_ec2.create_gateway_route("us-east-1", table, "192.168.0.0/16", igw)
 
-    databases = ["orders-db", "events-kafka"]
-    _healthy, _drifted, orphaned, _failed = await asyncio.gather(
-        _create(
-            client, customer, report, "factory-telemetry", "prod-data", databases, [5432, 9092]
-        ),
-        _create(client, customer, report, "eu-connected-cars", "eu-prod", ["app", "telemetry-db"]),
-        _create(client, customer, report, "apac-sensors", "apac-edge", ["app"]),
-        _create(client, customer, report, "fleet-staging", "office-net", ["app"]),
-    )
-    prod = vpcs["prod-data"]
+
+async def _add_resources(client: PlatformClient, report: SeedReport) -> None:
+    """Two data integrations of factory-telemetry inside prod-data: its delete is refused."""
+    prod = report.vpcs["prod-data"]
     for db, kind, port in (("orders-db", "postgresql", 5432), ("events-kafka", "kafka", 9092)):
         await client.create_resource(
-            deps["factory-telemetry"].id, db, kind, prod.interfaces[db], port
+            report.deployments["factory-telemetry"].id, db, kind, prod.interfaces[db], port
         )
 
-    # Drift behind the tool's back: the main table's route and the database's rule are gone.
-    eu = vpcs["eu-prod"]
-    eu_cidr = (await client.deployment_vpc(deps["eu-connected-cars"].id)).cidr
+
+async def _drift_behind_the_tools_back(
+    client: PlatformClient, customer: EstateBuilder, report: SeedReport
+) -> None:
+    """eu-prod's main-table route and its database group's rule are gone."""
+    eu = report.vpcs["eu-prod"]
+    eu_cidr = (await client.deployment_vpc(report.deployments["eu-connected-cars"].id)).cidr
     await customer.delete_route(eu.region, eu.main_route_table, eu_cidr)
     db_group = eu.security_groups["telemetry-db"]
     db_rules = await customer.describe_security_group_rules(eu.region, [db_group])
@@ -295,10 +387,44 @@ async def _seed_peerings(
         eu.region, db_group, [r.id for r in db_rules if r.cidr == eu_cidr and not r.is_egress]
     )
 
-    # Deleted on AWS behind the platform's back: the platform still says running.
-    await customer.delete_peering(vpcs["apac-edge"].region, orphaned)
 
-    # Requested on AWS, never confirmed on the platform.
-    await _request(client, customer, report, "eu-connected-cars", "eu-dr", confirm=False)
+async def _seed_peerings(
+    client: PlatformClient,
+    customer: EstateBuilder,
+    platform_aws: AwsAccess,
+    report: SeedReport,
+    on_stage: StageCallback,
+    before_last: Callable[[], None] | None,
+    unconfirmed: asyncio.Task[str],
+) -> None:
+    await _route_staging_to_its_vpn(client, platform_aws, report)
+    made_by_create = (
+        ("factory-telemetry", "prod-data", ("orders-db", "events-kafka"), (5432, 9092)),
+        ("eu-connected-cars", "eu-prod", ("app", "telemetry-db"), ()),
+        ("apac-sensors", "apac-edge", ("app",), ()),
+    )
+
+    async def failed() -> str:
+        pcx = await _request(client, customer, report, "fleet-staging", "office-net")
+        async with asyncio.timeout(60):  # the demo shows it failed, not still being accepted
+            await wait_for_platform(client, report.deployments["fleet-staging"].id, pcx)
+        return pcx
+
+    _healthy, _drifted, orphaned, _failed = await asyncio.gather(
+        *(
+            _create(client, customer, report, deployment, vpc, groups, ports, on_stage)
+            for deployment, vpc, groups, ports in made_by_create
+        ),
+        failed(),
+    )
+    await asyncio.gather(
+        unconfirmed,
+        _add_resources(client, report),
+        _drift_behind_the_tools_back(client, customer, report),
+        # Deleted on AWS behind the platform's back: the platform still says running.
+        customer.delete_peering(report.vpcs["apac-edge"].region, orphaned),
+    )
     # Confirmed last and not waited for, so a fresh dashboard sees it move to running.
+    if before_last is not None:
+        before_last()
     await _request(client, customer, report, "fleet-staging", "analytics")

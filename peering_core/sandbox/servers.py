@@ -17,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import shutil
-import socket
 import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,8 @@ import uvicorn
 from pydantic import SecretStr
 
 from .. import rules
-from ..aws import AwsAccess, Ec2Gateway
+from ..accounts import Account
+from ..aws import AwsAccess, Ec2Gateway, warm_up
 from ..models import Deployment, NewApiKey
 from ..platform.audit_log import PlatformAuditLog
 from ..platform.ec2 import PlatformEc2
@@ -40,21 +41,19 @@ from ..platform.server import create_app
 from ..platform.service import PlatformService, RequesterCidrs
 from ..platform.store import Store
 from ..platform_client import PlatformClient
-from .seed import CUSTOMER_ACCOUNT_ID, EstateBuilder, SeedReport, seed_estate
-
-
-def free_socket(host: str = "127.0.0.1") -> socket.socket:
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only then, and
-    # without it every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    return sock
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with free_socket(host) as sock:
-        return int(sock.getsockname()[1])
+from .moto_process import NO_DEFAULT_AMIS, MotoProcess
+from .ports import free_port, free_socket
+from .seed import (
+    CUSTOMER_ACCOUNT_ID,
+    CUSTOMER_ACCOUNT_NAME,
+    STAGING_ACCOUNT_NAME,
+    STAGING_ROLE_ARN,
+    EstateBuilder,
+    SeedReport,
+    StageCallback,
+    seed_estate,
+    seed_staging,
+)
 
 
 class MotoServer:
@@ -63,6 +62,7 @@ class MotoServer:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        os.environ.update(NO_DEFAULT_AMIS)  # read by moto as it makes each region's backend
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -118,6 +118,7 @@ class PlatformServer:
         host: str = "127.0.0.1",
         work: dict[str, float] | None = None,
         log_path: Path | None = None,
+        metrics_public: bool = False,
     ) -> None:
         """``forwarded_allow_ips``: the peers whose ``X-Forwarded-For`` is believed (none by
         default, as ``platform serve``). ``db_path`` may be a ``postgresql://`` URL; ``work``:
@@ -126,6 +127,7 @@ class PlatformServer:
         # The reconciler is off unless asked for: the sandbox's story keeps a peering running
         # on the platform whose pcx was deleted on AWS, for the dashboard to show.
         self.work = {"reconcile_seconds": 0.0, **(work or {})}
+        self.metrics_public = metrics_public
         self.aws = aws
         self.log_path = log_path
         self._log_handler: logging.Handler | None = None
@@ -141,11 +143,16 @@ class PlatformServer:
         self.forwarded_allow_ips = forwarded_allow_ips
         self.host = host
         self.url = ""
+        self.service: PlatformService | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def start(self, timeout: float = 30.0) -> PlatformServer:
+    def start(
+        self, timeout: float = 30.0, *, aws_ready: Callable[[], None] | None = None
+    ) -> PlatformServer:
+        """Serve; ``aws_ready`` blocks until AWS answers (the platform asks STS who it is as it
+        starts): called once the app is built, so building it overlaps the wait."""
         if self.log_path is not None:
             # The platform's own log (a peering the demo fails on purpose, say) goes to a file:
             # on the terminal it would read as the sandbox's own error.
@@ -157,7 +164,7 @@ class PlatformServer:
             platform_log.propagate = False
         sock = free_socket(self.host)
         self.url = f"http://{self.host}:{sock.getsockname()[1]}"
-        service = PlatformService(
+        service = self.service = PlatformService(
             Store(self.db_path),
             PlatformEc2(self.aws, default_region=self.region),
             reserved_cidrs=self.reserved_cidrs,
@@ -172,6 +179,7 @@ class PlatformServer:
             requests_per_minute=self.requests_per_minute,
             failed_logins_per_minute=self.failed_logins_per_minute,
             audit=PlatformAuditLog(self.audit_log),
+            metrics_public=self.metrics_public,
         )
         config = uvicorn.Config(
             app,
@@ -183,6 +191,8 @@ class PlatformServer:
         )
         server = uvicorn.Server(config)
         self._server = server
+        if aws_ready is not None:
+            aws_ready()
 
         def run() -> None:
             try:
@@ -218,7 +228,7 @@ class PlatformServer:
 class Sandbox:
     """A moto server, the platform on loopback, and credentials for both AWS accounts."""
 
-    moto: MotoServer
+    moto: MotoServer | MotoProcess
     platform: PlatformServer
     key: str
     secret: SecretStr
@@ -229,6 +239,8 @@ class Sandbox:
     workdir: Path | None = None
     deployments: list[Deployment] = field(default_factory=list)
     operator_key: NewApiKey | None = None  # a tenant's operator key, once seeded
+    # A second customer account (staging), reached by assuming a role with the first's keys.
+    second_account: bool = False
 
     @property
     def platform_url(self) -> str:
@@ -238,7 +250,8 @@ class Sandbox:
     def start(
         cls,
         *,
-        moto: MotoServer | None = None,
+        moto: MotoServer | MotoProcess | None = None,
+        owns_moto: bool | None = None,
         accept_delay: float = 0.0,
         reserved_cidrs: Sequence[str] = rules.DEFAULT_RESERVED_CIDRS,
         db_path: Path | str | None = None,
@@ -246,25 +259,30 @@ class Sandbox:
         failed_logins_per_minute: int = 10,
         forwarded_allow_ips: str | None = None,
         work: dict[str, float] | None = None,
+        second_account: bool = False,
+        metrics_public: bool = False,
     ) -> Sandbox:
-        """Start (or reset and reuse) a moto server and start a fresh platform in front of it.
+        """Start (or reset and reuse) a moto server and start a fresh platform in front of it;
+        ``second_account`` adds the customer's staging account (seeded by :meth:`seed`).
 
+        ``owns_moto``: stop ``moto`` with the sandbox (default: only one it started itself).
         Blocking: call it through ``asyncio.to_thread`` from a running event loop.
         """
-        owns_moto = moto is None
+        given = moto is not None
+        if owns_moto is None:
+            owns_moto = not given
         if moto is None:
             moto = MotoServer().start()
-        else:
-            moto.reset()
         workdir = Path(tempfile.mkdtemp(prefix="peering-sandbox-"))
         platform_aws = AwsAccess(
             access_key_id="sandbox-platform",
             secret_access_key=SecretStr("sandbox-platform"),
             endpoint_url=moto.url,
         )
-        customer_aws = asyncio.run(_assume_customer(platform_aws))
         key = "sandbox-" + secrets.token_hex(4)
         secret = SecretStr(secrets.token_urlsafe(24))
+        warm_up()  # botocore loads while the platform is built and moto resets (or starts)
+        # A shared moto forgets the last test; one in a process is waited for until it serves.
         platform = PlatformServer(
             aws=platform_aws,
             db_path=db_path or workdir / "platform.sqlite3",
@@ -278,7 +296,9 @@ class Sandbox:
             forwarded_allow_ips=forwarded_allow_ips,
             work=work,
             log_path=workdir / "platform.log",
-        ).start()
+            metrics_public=metrics_public,
+        ).start(aws_ready=moto.reset if given else None)
+        customer_aws = asyncio.run(_assume_customer(platform_aws))
         return cls(
             moto=moto,
             platform=platform,
@@ -288,6 +308,7 @@ class Sandbox:
             customer_aws=customer_aws,
             owns_moto=owns_moto,
             workdir=workdir,
+            second_account=second_account,
         )
 
     def stop(self) -> None:
@@ -295,8 +316,9 @@ class Sandbox:
         if self.owns_moto:
             # moto keeps its state in the process, not the server: a sandbox that started its
             # own server takes its AWS resources with it, or the next sandbox would see them.
-            with contextlib.suppress(OSError):
-                self.moto.reset()
+            if isinstance(self.moto, MotoServer):
+                with contextlib.suppress(OSError):
+                    self.moto.reset()
             self.moto.stop()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -307,6 +329,42 @@ class Sandbox:
     def customer_gateway(self) -> EstateBuilder:
         """EC2 as the customer account (it can build, for tests and seeding)."""
         return EstateBuilder(self.customer_aws, default_region=self.region)
+
+    @property
+    def staging_aws(self) -> AwsAccess:
+        """The staging account: its role, assumed with the customer's keys."""
+        return self.customer_aws.model_copy(update={"role_arn": STAGING_ROLE_ARN})
+
+    def staging_gateway(self) -> EstateBuilder:
+        """EC2 as the customer's staging account (it can build)."""
+        return EstateBuilder(self.staging_aws, default_region=self.region)
+
+    def accounts(self) -> tuple[Account, ...]:
+        """The customer's accounts as a config file's ``[[accounts]]`` would name them: the
+        exports' keys (the standard chain) and, with ``second_account``, staging's role."""
+        if not self.second_account:
+            return (Account("default", self.customer_aws, configured=False),)
+        return (
+            Account(CUSTOMER_ACCOUNT_NAME, self.customer_aws),
+            Account(STAGING_ACCOUNT_NAME, self.staging_aws),
+        )
+
+    def account_roles(self) -> dict[str, str | None]:
+        """The customer's named accounts and the role each is reached by (``None``: the
+        exports' keys), as :meth:`accounts` names them; nothing without ``second_account``."""
+        if not self.second_account:
+            return {}
+        return {a.name: a.access.role_arn for a in self.accounts()}
+
+    def accounts_config(self) -> str:
+        """The ``[[accounts]]`` block for the exports (no credentials: the first account is
+        the exports' standard chain, the second a role assumed with it)."""
+        if not self.second_account:
+            return ""
+        return (
+            f'[[accounts]]\nname = "{CUSTOMER_ACCOUNT_NAME}"\n\n'
+            f'[[accounts]]\nname = "{STAGING_ACCOUNT_NAME}"\nrole_arn = "{STAGING_ROLE_ARN}"\n'
+        )
 
     def platform_gateway(self) -> EstateBuilder:
         """EC2 as the platform account."""
@@ -346,10 +404,35 @@ class Sandbox:
         assert self.operator_key is not None, "seed the sandbox first"
         return PlatformClient(self.platform_url, self.operator_key.key, self.operator_key.secret)
 
-    async def seed(self, *, demo: bool = True) -> SeedReport:
-        """Create deployments in three regions and the customer estate; with ``demo``, peerings."""
-        async with self.client() as client, self.customer_gateway() as customer:
-            report = await seed_estate(client, customer, self.platform_aws, demo=demo)
+    async def seed(self, *, demo: bool = True, on_stage: StageCallback | None = None) -> SeedReport:
+        """Create deployments in three regions and the customer estate; with ``demo``, peerings
+        (and, with a second account, its VPCs and peerings).
+
+        The platform accepts the demo's peerings at once, whatever its accept delay; the delay
+        applies from the last one on (the one a fresh dashboard sees move to running)."""
+        service = self.platform.service
+        assert service is not None, "the platform is not started"
+        delay = service.accept_delay
+
+        def restore_delay() -> None:
+            service.accept_delay = delay
+
+        service.accept_delay = 0.0
+        try:
+            async with self.client() as client, self.customer_gateway() as customer:
+                report = await seed_estate(
+                    client,
+                    customer,
+                    self.platform_aws,
+                    demo=demo,
+                    on_stage=on_stage or (lambda _stage: None),
+                    before_last=restore_delay,
+                )
+        finally:
+            restore_delay()
+        if self.second_account:
+            async with self.client() as client, self.staging_gateway() as staging:
+                await seed_staging(client, staging, report, demo=demo)
         self.deployments = list(report.deployments.values())
         self.operator_key = report.operator_key
         return report

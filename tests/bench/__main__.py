@@ -13,6 +13,7 @@ from . import MAX_PEERINGS, run
 from .dashboard import dashboard_table, run_dashboard
 from .refresh import RTTS_MS, refresh_table, run_refresh
 from .replicas import replicas_table, run_replicas
+from .startup import run_startup, startup_table
 
 QUICK = {"peerings": 50, "requests": 20, "deployments": 5, "per_deployment": 2}
 STRESS_DEPLOYMENTS = 2000  # at 5 peerings each: the 10,000-peering stress run
@@ -40,7 +41,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("platform", "refresh", "dashboard", "stress", "replicas"),
+        choices=("platform", "refresh", "dashboard", "stress", "replicas", "startup"),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             QUICK["per_deployment"] if args.quick else 5,
             runs=1 if args.quick else 3,
             hand_sample=20 if args.quick else 200,
-            cli_sample=3 if args.quick else 50,
+            cli_sample=1 if args.quick else 50,
             rtts_ms=(10,) if args.quick else RTTS_MS,
             rtt_hand_sample=5 if args.quick else 100,
         )
@@ -149,6 +150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(dashboard_table(dashboard))
         print()
         results["dashboard"] = dashboard
+    if args.only in (None, "startup"):
+        startup = run_startup(
+            screen_runs=1 if args.quick else 5,
+            ls_runs=2 if args.quick else 10,
+            ls_deployments=8 if args.quick else 40,
+        )
+        print(startup_table(startup))
+        print()
+        results["startup"] = startup
     if args.only in (None, "stress") and not args.quick:
         stress_refresh = run_refresh(
             args.stress, 5, runs=1, hand_sample=0, cli_sample=0, rtts_ms=()

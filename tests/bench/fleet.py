@@ -29,9 +29,18 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from peering_core.accounts import Account, Accounts
 from peering_core.aws import AwsAccess, Ec2Gateway
 from peering_core.platform_client import PlatformClient
-from peering_core.sandbox.seed import CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID
+from peering_core.sandbox.process import exported_connection
+from peering_core.sandbox.seed import (
+    CUSTOMER_ACCOUNT_ID,
+    CUSTOMER_ACCOUNT_NAME,
+    PLATFORM_ACCOUNT_ID,
+    STAGING_ACCOUNT_ID,
+    STAGING_ACCOUNT_NAME,
+    STAGING_ROLE_ARN,
+)
 from peering_core.sandbox.servers import Sandbox
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1", "us-west-2")
@@ -45,6 +54,7 @@ def _octets(value: int) -> str:
 class SeededFleet:
     deployments: int
     peerings: int
+    accounts: int = 1  # customer accounts the peerings are spread over (prod, staging)
     pcx_ids: list[str] = field(default_factory=list)
     requester_vpcs: list[tuple[str, str]] = field(default_factory=list)  # (region, vpc)
     deployment_ids: list[str] = field(default_factory=list)  # the deployment of each pcx
@@ -52,14 +62,18 @@ class SeededFleet:
     seconds: float = 0.0
 
 
-def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> SeededFleet:
+def seed_fleet(
+    sandbox: Sandbox, deployments: int, per_deployment: int, accounts: int = 1
+) -> SeededFleet:
     """Deployments (platform VPC + route table, platform records) and, per peering, a customer
     VPC with a subnet on the main table, an active pcx, its route and an inbound rule; the
-    first VPC has a client's network interface (the path benchmark walks from it)."""
+    first VPC has a client's network interface (the path benchmark walks from it). With two
+    ``accounts``, every other peering is the staging account's."""
     from moto.ec2.models import ec2_backends
 
     began = time.perf_counter()
-    fleet = SeededFleet(deployments, deployments * per_deployment)
+    fleet = SeededFleet(deployments, deployments * per_deployment, accounts)
+    owners = (CUSTOMER_ACCOUNT_ID, STAGING_ACCOUNT_ID)[:accounts]
     # Made days ago, as a real fleet's are: the AGE column reads "3d" on every tick.
     now = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0).isoformat()
     deployment_rows: list[tuple[Any, ...]] = []
@@ -67,7 +81,6 @@ def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> Seede
     for d in range(deployments):
         region = REGIONS[d % len(REGIONS)]
         platform = ec2_backends[PLATFORM_ACCOUNT_ID][region]
-        customer = ec2_backends[CUSTOMER_ACCOUNT_ID][region]
         dep_cidr = f"{_octets(0x0A000000 + 256 * d)}/24"  # 10.0.0.0/9 in /24s
         dep_vpc = platform.create_vpc(dep_cidr)
         dep_rtb = platform.create_route_table(dep_vpc.id)
@@ -78,6 +91,8 @@ def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> Seede
         )  # fmt: skip
         for p in range(per_deployment):
             i = d * per_deployment + p
+            owner = owners[i % len(owners)]
+            customer = ec2_backends[owner][region]
             cidr = f"{_octets(0x0A800000 + 256 * i)}/24"  # 10.128.0.0/9 in /24s
             vpc = customer.create_vpc(cidr)
             subnet = customer.create_subnet(vpc.id, cidr)
@@ -97,8 +112,7 @@ def seed_fleet(sandbox: Sandbox, deployments: int, per_deployment: int) -> Seede
             fleet.requester_vpcs.append((region, vpc.id))
             fleet.deployment_ids.append(dep_id)
             peering_rows.append(
-                (pcx.id, dep_id, CUSTOMER_ACCOUNT_ID, vpc.id, cidr, region, "running", None,
-                 now, now)
+                (pcx.id, dep_id, owner, vpc.id, cidr, region, "running", None, now, now)
             )  # fmt: skip
     db = sqlite3.connect(str(sandbox.platform.db_path), isolation_level=None)
     try:
@@ -140,7 +154,8 @@ def break_routes(fleet: SeededFleet, count: int, round_: int = 0) -> list[str]:
     broken = []
     for i in chosen:
         region, vpc = fleet.requester_vpcs[i]
-        backend = ec2_backends[CUSTOMER_ACCOUNT_ID][region]
+        owner = (CUSTOMER_ACCOUNT_ID, STAGING_ACCOUNT_ID)[i % fleet.accounts]
+        backend = ec2_backends[owner][region]
         main = next(t for t in backend.route_tables.values() if t.vpc_id == vpc)
         via = [r for r in main.routes if r.vpc_pcx and r.vpc_pcx.id == fleet.pcx_ids[i]]
         for route in via:
@@ -166,9 +181,12 @@ class FleetServer:
     env: dict[str, str]
 
     @classmethod
-    def start(cls, deployments: int, per_deployment: int, timeout: float = 600) -> FleetServer:
+    def start(
+        cls, deployments: int, per_deployment: int, timeout: float = 600, accounts: int = 1
+    ) -> FleetServer:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.fleet", str(deployments), str(per_deployment)],
+            [sys.executable, "-m", "tests.bench.fleet", str(deployments), str(per_deployment),
+             str(accounts)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
         )  # fmt: skip
         try:
@@ -180,19 +198,15 @@ class FleetServer:
         fleet = SeededFleet(**ready["fleet"])
         fleet.requester_vpcs = [(region, vpc) for region, vpc in fleet.requester_vpcs]
         env = ready["env"]
+        connection = exported_connection(env)
         return cls(
             process=process,
             fleet=fleet,
-            platform_url=env["PEERING_PLATFORM_URL"],
+            platform_url=connection.platform_url,
             moto_url=env["AWS_ENDPOINT_URL"],
-            key=env["PEERING_PLATFORM_KEY"],
-            secret=SecretStr(env["PEERING_PLATFORM_SECRET"]),
-            customer_aws=AwsAccess(
-                access_key_id=env["AWS_ACCESS_KEY_ID"],
-                secret_access_key=SecretStr(env["AWS_SECRET_ACCESS_KEY"]),
-                session_token=SecretStr(env["AWS_SESSION_TOKEN"]),
-                endpoint_url=env["AWS_ENDPOINT_URL"],
-            ),
+            key=connection.platform_key,
+            secret=connection.platform_secret,
+            customer_aws=connection.aws,
             env=env,
         )
 
@@ -214,6 +228,18 @@ class FleetServer:
         if aws_url:
             access = access.model_copy(update={"endpoint_url": aws_url})
         return Ec2Gateway(access, default_region=REGIONS[0])
+
+    def accounts(self, aws_url: str | None = None) -> Accounts:
+        """Gateways on the fleet's customer accounts (prod, and staging by its role)."""
+        prod = self.customer_aws
+        if aws_url:
+            prod = prod.model_copy(update={"endpoint_url": aws_url})
+        if self.fleet.accounts == 1:
+            return Accounts.single(Ec2Gateway(prod, default_region=REGIONS[0]))
+        staging = prod.model_copy(update={"role_arn": STAGING_ROLE_ARN})
+        return Accounts.open(
+            [Account(CUSTOMER_ACCOUNT_NAME, prod), Account(STAGING_ACCOUNT_NAME, staging)]
+        )
 
     def break_routes(self, count: int, round_: int = 0) -> list[str]:
         assert self.process.stdin is not None
@@ -276,7 +302,7 @@ def links(fleet: FleetServer, rtt_ms: float) -> Iterator[tuple[str, str]]:
             link.wait(timeout=30)
 
 
-def _serve(deployments: int, per_deployment: int) -> None:
+def _serve(deployments: int, per_deployment: int, accounts: int) -> None:
     # Standard output carries the protocol; anything else the servers print goes to stderr.
     protocol, sys.stdout = sys.stdout, sys.stderr
 
@@ -284,9 +310,9 @@ def _serve(deployments: int, per_deployment: int) -> None:
         protocol.write(json.dumps(answer) + "\n")
         protocol.flush()
 
-    sandbox = Sandbox.start(accept_delay=0, requests_per_minute=0)
+    sandbox = Sandbox.start(accept_delay=0, requests_per_minute=0, second_account=accounts > 1)
     try:
-        fleet = seed_fleet(sandbox, deployments, per_deployment)
+        fleet = seed_fleet(sandbox, deployments, per_deployment, accounts)
         say({"env": sandbox.environment(), "fleet": fleet.__dict__})
         for line in sys.stdin:
             verb, *args = line.split()
@@ -297,4 +323,4 @@ def _serve(deployments: int, per_deployment: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), int(sys.argv[2]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1)

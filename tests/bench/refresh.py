@@ -60,14 +60,16 @@ async def time_peering_tui(
     warm: list[float] = []
     calls: list[int] = []
     rows = 0
-    async with server.gateway(aws_url) as ec2:
-        # Open the region clients first (botocore loads the EC2 model once per client), as the
-        # floor below does; the dashboard keeps them open across ticks.
-        for region in REGIONS:
-            await ec2._client("ec2", region)
+    async with server.accounts(aws_url) as accounts:
+        # Open the region clients and ask who each account is first (botocore loads the EC2
+        # model once per client), as the floor below does; the dashboard keeps them open.
+        await accounts.identify()
+        for link in accounts.links:
+            for region in REGIONS:
+                await link.ec2._client("ec2", region)
         for _ in range(runs):
             async with server.client(platform_url) as platform:
-                fleet = Fleet(platform, ec2)
+                fleet = Fleet(platform, accounts)
                 t0 = time.perf_counter()
                 snapshot = await fleet.snapshot()
                 cold.append(time.perf_counter() - t0)
@@ -239,6 +241,9 @@ def run_refresh(
         cli = time_aws_cli(server, cli_sample) if cli_sample else None
         path = time_path(server, 5 if hand_sample else 3, *direct)
         wan = [_at_rtt(server, rtt, rtt_hand_sample) for rtt in rtts_ms]
+    # The same fleet with every other peering in a second account (staging, by its role).
+    with FleetServer.start(deployments, per_deployment, accounts=2) as two:
+        two_accounts = asyncio.run(time_peering_tui(two, runs, two.platform_url, two.moto_url))
     if hand:
         # What a delay line really added per request: its nominal delay plus the event
         # loop's timer slack (about a millisecond per chunk), read off the script's calls.
@@ -253,6 +258,7 @@ def run_refresh(
         "seed_s": fleet.seconds,
         "servers": "moto and the platform in a process of their own",
         "peering_tui": ours,
+        "peering_tui_two_accounts": two_accounts,
         "floor": floor,
         "by_hand_boto3": hand,
         "aws_cli": cli,
@@ -267,12 +273,15 @@ def run_refresh(
 
 def refresh_table(r: dict[str, Any]) -> str:
     ours, floor, hand, cli = r["peering_tui"], r["floor"], r["by_hand_boto3"], r["aws_cli"]
+    two = r["peering_tui_two_accounts"]
     path = r["path"]
     rows = [
         ("approach", "time", "API calls", "vs peering-tui"),
         ("peering-tui refresh (cold: full bodies)", f"{ours['cold_s']:.2f} s",
          str(ours["calls"]), "1.0x"),
         ("peering-tui refresh (warm: 304s)", f"{ours['warm_s']:.2f} s", str(ours["calls"]), ""),
+        ("peering-tui refresh, two accounts (half the peerings each; cold)",
+         f"{two['cold_s']:.2f} s", str(two["calls"]), f"warm {two['warm_s']:.2f} s"),
         ("floor: same raw calls, no processing", f"{floor['s']:.2f} s", str(floor["calls"]),
          f"ours = {r['ratio_ours_over_floor']}x floor"),
     ]  # fmt: skip

@@ -262,3 +262,41 @@ def _row_keys(rows: FleetRows) -> tuple[dict[str, object], dict[str, object]]:
         {pcx: row[0] for pcx, row in rows.peering_rows.items()},
         {dep: row[0] for dep, row in rows.deployment_rows.items()},
     )
+
+
+async def test_a_failed_peering_and_an_unconfirmed_request_are_cleared_from_the_dashboard(
+    sandbox: Sandbox, audit_log: Path
+):
+    # Issue 17 (2): a failed peering could not be deleted, nor an unconfirmed request
+    # withdrawn: the debris stayed red, and so did its deployment.
+    from ..test_clearing_debris import _failed_peering, _request
+
+    estate = await sandbox.seed(demo=False)
+    failed = await _failed_peering(sandbox, estate)
+    unconfirmed = await _request(sandbox, estate, "eu-connected-cars", "eu-dr")
+    staging = estate.deployments["fleet-staging"].id
+    cars = estate.deployments["eu-connected-cars"].id
+    app = app_on(sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 2)
+        table = deployments_table(app)
+        assert cell(table, staging, "health") == "✗ error"
+        assert cell(table, cars, "health") == "! warning"
+
+        for pcx in (failed, unconfirmed):
+            peerings_table(app).focus()
+            peerings_table(app).move_to(pcx)
+            await pilot.press("ctrl+d")
+            modal = app.screen
+            assert isinstance(modal, DeletePeeringModal)
+            await wait_for(pilot, lambda m=modal: m.guard is not None or m.withdraw, what="guard")
+            modal.query_one("#confirm", Input).value = pcx
+            await pilot.pause()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda m=modal: m.deleted, timeout=60, what="cleared")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda p=pcx: p not in peerings_table(app).ids, what="row gone")
+
+        await wait_for(pilot, lambda: cell(table, staging, "health") == "✓ ok", what="staging ok")
+        assert cell(table, cars, "health") == "✓ ok"
+        assert [r["result"] for r in read_audit(audit_log)] == ["ok", "ok"]

@@ -28,6 +28,9 @@ def test_nothing_configured_means_the_dashboard_starts_its_own_sandbox(started):
     (app,) = started
     assert app.connection is None and app.injected_sandbox is None
     assert not app.read_only and app.refresh_interval == 5.0
+    # Started before the dashboard loaded, and stopped when it ended.
+    assert app.sandbox_process is not None
+    assert app.sandbox_process.process.poll() is not None
 
 
 def test_the_dashboard_flags_reach_the_app(started, monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 
+import hcl2
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Button, Checkbox, Input, Static
@@ -19,6 +20,7 @@ from tui import bindings
 from tui.app import PeeringApp
 from tui.formatting import console_url
 from tui.screens.confirm import ConfirmationModal
+from tui.screens.copy_plan import CopyFormatModal
 from tui.screens.create import CreatePeeringScreen
 from tui.screens.delete import DeletePeeringModal
 from tui.screens.detail import PeeringDetailScreen
@@ -249,15 +251,17 @@ async def test_it_fits_an_80x24_ssh_session(demo_fleet: DemoFleet):
     app = app_on(demo_fleet)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_fleet(pilot, 6)
+        await pilot.pause()  # the rows are in; let the layout that follows them run
         screen = app.main_screen
         assert screen.query_one("StatusHeader").region.height == 2
         deployments, peerings = deployments_table(app), peerings_table(app)
         # All four deployments and all six peerings show without scrolling down...
         assert deployments.region.height >= 4 + 3
         assert peerings.region.height >= 6 + 3
-        # The sandbox's key is the admin's: only its TENANT column may need scrolling right.
-        tenant = deployments.column_widths[deployments.column_keys.index("tenant")]
-        assert deployments.max_scroll_x <= tenant, "the deployments table fits but for TENANT"
+        # The sandbox's key is the admin's (a TENANT column), and the deployments table still
+        # fits, HEALTH and all: the count of peerings gives way first.
+        assert deployments.max_scroll_x == 0, deployments.shown_columns
+        assert {"name", "tenant", "status", "health"} <= set(deployments.shown_columns)
         # ...and the health mark, the pcx, the deployment and both statuses without scrolling
         # right; the highlighted peering's verdict is spelled out under the table.
         shown = sum(peerings.column_widths[:5])
@@ -502,12 +506,25 @@ async def test_read_only_shows_and_copies_the_fix_plan_but_never_applies_it(
         plan.action_apply_fix()  # the button's handler, called anyway
         assert app.screen is plan and plan.applied == []
 
-        # An operator without write access hands the plan on.
+        # An operator without write access hands the plan on: as aws ec2 commands, or as
+        # Terraform for a team whose network is in Terraform.
         await pilot.press("c")
+        assert isinstance(app.screen, CopyFormatModal)
+        await pilot.press("a")
+        assert app.screen is plan
         script = app.clipboard
         assert script.startswith(f"# peering-tui fix plan for {pcx}")
         assert "\naws ec2 create-route --route-table-id" in script
         assert "\naws ec2 authorize-security-group-ingress --group-id" in script
+        await pilot.press("c", "t")
+        terraform = app.clipboard
+        assert terraform.startswith(f"# peering-tui fix plan for {pcx}")
+        parsed = hcl2.loads(terraform)
+        kinds = sorted(kind.strip('"') for r in parsed["resource"] for kind in r)
+        assert kinds == ["aws_route", "aws_vpc_security_group_ingress_rule"]
+        assert "import" not in parsed  # a missing route and rule: nothing exists to import
+        await pilot.press("c", "escape")
+        assert app.screen is plan and app.clipboard == terraform
         assert not audit_log.exists()
 
 
@@ -684,7 +701,9 @@ async def test_read_only_hides_and_refuses_every_mutating_key(demo_fleet: DemoFl
         # And the help screen marks them.
         console = Console(width=120, record=True, file=io.StringIO())
         console.print(help_table(read_only=True))
-        assert console.export_text().count("refused: read-only") == 4
+        assert (
+            console.export_text().count("refused: read-only") == 5
+        )  # n, ctrl+d, r; ctrl+d on the detail; a
 
 
 async def test_toggling_read_only_on_takes_effect_at_once(demo_fleet: DemoFleet):

@@ -49,13 +49,16 @@ def deployment_summary(choices: CreateChoices) -> Text:
 
 
 def vpc_prompt(choice: VpcChoice) -> Text:
-    """``✓ prod-data vpc-… 172.20.0.0/16`` or ``✗ … — why not``."""
+    """``✓ prod-data vpc-… 172.20.0.0/16`` or ``✗ … — why not`` (``staging: `` first when
+    several accounts are configured)."""
     vpc = choice.vpc
     text = Text()
     if choice.allowed:
         text.append("✓ ", style="green")
     else:
         text.append("✗ ", style="red")
+    if choice.account:
+        text.append(f"{choice.account}: ", style="cyan")
     text.append(f"{vpc.name or '(no name)'}  ", style="bold")
     text.append(f"{vpc.id}  {', '.join(vpc.cidrs or (vpc.cidr,))}", style="not bold")
     if vpc.is_default:
@@ -220,7 +223,9 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
         if session is None:
             return
         try:
-            choices = await load_create_choices(session.platform, session.ec2, self.deployment_id)
+            choices = await load_create_choices(
+                session.platform, session.accounts, self.deployment_id
+            )
         except (PeeringError, OSError) as exc:
             self.query_one("#deployment-info", Static).update(
                 Text(f"cannot read both sides: {exc}", style="red")
@@ -249,6 +254,11 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
         self.query_one(
             "#security-groups"
         ).border_title = f"security groups: allow {info.cidr} in (space toggles)"
+        if choices.failed_accounts:
+            # The other accounts' VPCs are still offered; the failed ones say why.
+            vpcs.border_subtitle = f"not read: {', '.join(choices.failed_accounts)}"
+            failed = "; ".join(f"{k}: {v}" for k, v in choices.failed_accounts.items())
+            self.notify(f"accounts not read: {failed}", severity="warning", timeout=15)
         if not choices.vpcs:
             self.query_one("#validation", Static).update(
                 Text(f"no VPC of this AWS account in {info.region}", style="red")
@@ -401,7 +411,11 @@ class CreatePeeringScreen(ModalScreen[CreateResult | None]):
         self.query_one("#cancel", Button).disabled = True
 
         target = {"deploymentID": request.deployment_id, "vpcId": request.vpc_id}
-        work = create_peering(request, session.platform, session.ec2, on_progress=steps.record)
+        choice = self.choices.choice(request.vpc_id) if self.choices else None
+        ec2 = session.gateway_named(choice.account if choice else "")
+        if choice is not None and choice.account:
+            target["account"] = choice.account  # the audit record names where it was made
+        work = create_peering(request, session.platform, ec2, on_progress=steps.record)
         try:
             result = await audited_run(self.dashboard, "create", target, work)
             if isinstance(result, PeeringError):

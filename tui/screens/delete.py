@@ -264,7 +264,13 @@ class DeletePeeringModal(ModalScreen[bool]):
         steps.border_title = "delete"
         # On the UI's event loop, like the create: events update the log directly, in order.
         target = {"deploymentID": request.deployment_id, "peeringId": request.peering_id}
-        work = delete_peering(request, session.platform, session.ec2, on_progress=steps.record)
+
+        async def work_in_its_account() -> DeleteResult:
+            # The customer-side cleanup happens in the account that requested the pcx.
+            ec2 = await session.gateway_for(request.deployment_id, request.peering_id)
+            return await delete_peering(request, session.platform, ec2, on_progress=steps.record)
+
+        work = work_in_its_account()
         try:
             result = await audited_run(self.dashboard, "delete", target, work)
             if isinstance(result, PeeringError | OSError):

@@ -57,7 +57,10 @@ def platform_side(view: PeeringView) -> Text:
             ("reason", record.reason),
             ("deployment", f"{view.deployment_name} ({record.deployment_id})"),
             ("region", record.region),
-            ("account", record.account_id),
+            (
+                "account",
+                f"{record.account_id} ({view.account})" if view.account else record.account_id,
+            ),
             ("vpc", record.vpc_id),
             ("cidr", record.cidr),
             ("created", record.create_at.isoformat(timespec="seconds")),
@@ -78,6 +81,7 @@ def aws_side(view: PeeringView, now_text: str) -> Text:
         return Text("not visible on AWS (deleted, or its region could not be read)", style="red")
     rows: list[tuple[str, str | None]] = [
         ("status", pcx.status + (f" — {pcx.status_message}" if pcx.status_message else "")),
+        ("account", f"{view.account} ({pcx.requester.owner_id})" if view.account else None),
         ("requester", f"{pcx.requester.owner_id} / {pcx.requester.vpc_id}"),
         ("req. cidr", ", ".join(pcx.requester.cidrs) or pcx.requester.cidr),
         ("accepter", f"{pcx.accepter.owner_id} / {pcx.accepter.vpc_id}"),

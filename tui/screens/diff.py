@@ -213,8 +213,9 @@ class PeeringDiffScreen(Screen[None]):
         if session is None or deployment_id is None:
             return
         try:
+            ec2 = await session.gateway_for(deployment_id, self.peering_id)
             found = await check_resource_paths(
-                session.platform, session.ec2, deployment_id, self.peering_id
+                session.platform, ec2, deployment_id, self.peering_id
             )
         except (PeeringError, OSError) as exc:
             self.paths_error = f"paths not walked: {describe_error(exc)}"
@@ -240,7 +241,8 @@ class PeeringDiffScreen(Screen[None]):
         self.diffing = True
         self.show()
         try:
-            diff = await diff_one(session.platform, session.ec2, deployment_id, self.peering_id)
+            ec2 = await session.gateway_for(deployment_id, self.peering_id)
+            diff = await diff_one(session.platform, ec2, deployment_id, self.peering_id)
         except (PeeringError, OSError) as exc:
             self.error = f"re-diff failed: {describe_error(exc)}"
             self.notify(self.error, severity="error")

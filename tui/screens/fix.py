@@ -24,6 +24,7 @@ from textual.worker import Worker
 from peering_core.drift import FixAction, FixPlan, plan_fix
 from peering_core.errors import PeeringError
 from peering_core.network import AppliedAction, apply_fix, diff_one
+from peering_core.terraform import plan_terraform
 
 from .. import bindings
 from ..dashboard import Dashboard
@@ -43,6 +44,7 @@ from ..failures import describe_error, report_failed_worker
 from ..formatting import clock_time
 from ..widgets.ticks import TickBox
 from .confirm import ConfirmationModal
+from .copy_plan import CopyFormatModal, PlanFormat
 
 REDIFFED = "re-diffed"
 
@@ -177,14 +179,23 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         self.query_one(selector, TickBox).toggle()
 
     def action_copy_commands(self) -> None:
-        """``c``: the plan as a shell script of ``aws ec2`` commands, to the clipboard."""
-        script = plan_script(self.plan, self.reading.diff, self.deployment_name, **self.flags)
-        self.app.copy_to_clipboard(script)
-        count, held = plan_counts(self.plan, **self.flags)
-        held_text = (
-            f" ({sum(held.values())} held back, commented out)" if any(held.values()) else ""
-        )
-        self.notify(f"copied {count} aws ec2 command(s){held_text}", timeout=4)
+        """``c``: the plan to the clipboard, as ``aws ec2`` commands or as Terraform (asked)."""
+        self.app.push_screen(CopyFormatModal(), self._copy)
+
+    def _copy(self, chosen: PlanFormat | None) -> None:
+        if chosen is None:
+            return
+        diff, flags = self.reading.diff, self.flags
+        if chosen == "terraform":
+            text = plan_terraform(self.plan, diff, self.deployment_name, **flags)
+            what = "action(s) as Terraform"
+        else:
+            text = plan_script(self.plan, diff, self.deployment_name, **flags)
+            what = "aws ec2 command(s)"
+        self.app.copy_to_clipboard(text)
+        count, held = plan_counts(self.plan, **flags)
+        held_text = f" ({sum(held.values())} held back, in comments)" if any(held.values()) else ""
+        self.notify(f"copied {count} {what}{held_text}", timeout=4)
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
@@ -269,7 +280,8 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         target = {"deploymentID": diff.deployment_id, "peeringId": diff.peering_id}
         detail: dict[str, Any] = {"region": diff.region}
         try:
-            applied = await apply_fix(session.ec2, chosen, on_action=landed)
+            ec2 = await session.gateway_for(diff.deployment_id, diff.peering_id)
+            applied = await apply_fix(ec2, chosen, on_action=landed)
         except Exception as exc:  # audited however it ends, then shown, never a crash
             applied = list(self.results.values())
             await self.dashboard.audit("fix", target, error=exc, detail=detail)
@@ -304,7 +316,8 @@ class FixPlanModal(ModalScreen[DiffReading | None]):
         result = self.query_one("#fix-result", Static)
         result.update(Text("re-diffing…", style="bold"))
         try:
-            diff = await diff_one(session.platform, session.ec2, deployment_id, self.peering_id)
+            ec2 = await session.gateway_for(deployment_id, self.peering_id)
+            diff = await diff_one(session.platform, ec2, deployment_id, self.peering_id)
         except (PeeringError, OSError) as exc:
             message = f"re-diff failed: {describe_error(exc)}"
             result.update(Text(f"✗ {message}", style="bold red"))

@@ -55,6 +55,8 @@ PEERING_COLUMNS = [
 # On a narrow terminal the peerings table keeps the status mark, PCX, DEPLOYMENT, PLATFORM,
 # AWS and HEALTH in view: these columns give way first, in this order...
 GIVE_WAY = ("account", "vpc", "expires", "age", "cidr", "tenant")
+# With [[accounts]] the ACCOUNT column names the account to go and fix: it gives way last.
+GIVE_WAY_BY_ACCOUNT = ("vpc", "expires", "age", "cidr", "tenant", "account")
 # ...then these are narrowed, as far as needed and no further than this (longer cells end
 # with "…"); HEALTH takes what is left, at least its symbol and word, at most the problem's
 # width.
@@ -66,10 +68,11 @@ PAD = 2  # the blank cell each side of a column
 
 
 def fit_peering_columns(
-    available: int, natural: Mapping[str, int]
+    available: int, natural: Mapping[str, int], *, by_account: bool = False
 ) -> tuple[list[str], dict[str, int]]:
     """The peerings columns a table ``available`` cells wide hides, and the widths it gives
-    (HEALTH always gets one, so drift appearing on a tick never widens the table)."""
+    (HEALTH always gets one, so drift appearing on a tick never widens the table);
+    ``by_account`` (configured accounts) keeps ACCOUNT longest."""
     hidden: list[str] = []
     widths = dict(natural)
 
@@ -77,7 +80,7 @@ def fit_peering_columns(
         shown = sum(w + PAD for k, w in widths.items() if k != "health" and k not in hidden)
         return shown + health + PAD - available
 
-    for column in GIVE_WAY:
+    for column in GIVE_WAY_BY_ACCOUNT if by_account else GIVE_WAY:
         if overflow(HEALTH_ROOM) <= 0:
             break
         if column in widths:  # TENANT is there with the admin key only
@@ -88,6 +91,22 @@ def fit_peering_columns(
     given = {k: widths[k] for k in NARROWED if widths[k] < natural[k]}
     given["health"] = max(HEALTH_MIN, min(PROBLEM_WIDTH, HEALTH_MIN - overflow()))
     return hidden, given
+
+
+# The deployments table keeps NAME, STATUS and HEALTH in view: these give way first, in this
+# order (the count is the peerings table's title when one deployment is shown).
+DEPLOYMENT_GIVE_WAY = ("peerings", "id", "region", "tenant")
+
+
+def fit_deployment_columns(available: int, natural: Mapping[str, int]) -> list[str]:
+    """The deployments columns a table ``available`` cells wide hides."""
+    hidden: list[str] = []
+    for column in DEPLOYMENT_GIVE_WAY:
+        if sum(w + PAD for k, w in natural.items() if k not in hidden) <= available:
+            break
+        if column in natural:  # TENANT is there with the admin key only
+            hidden.append(column)
+    return hidden
 
 
 def _by_deployment(v: PeeringView) -> tuple[Any, ...]:
@@ -116,6 +135,10 @@ def _by_pcx(v: PeeringView) -> tuple[Any, ...]:
     return (v.peering_id,)
 
 
+def _by_account(v: PeeringView) -> tuple[Any, ...]:
+    return (v.account or v.requester_account, v.deployment_name, v.peering_id)
+
+
 SORTS: list[tuple[str, Callable[[PeeringView], tuple[Any, ...]]]] = [
     ("deployment", _by_deployment),
     ("health", _by_health),
@@ -123,6 +146,7 @@ SORTS: list[tuple[str, Callable[[PeeringView], tuple[Any, ...]]]] = [
     ("aws", _by_aws),
     ("age", _by_age),
     ("pcx", _by_pcx),
+    ("account", _by_account),
 ]
 
 
@@ -221,12 +245,21 @@ class MainScreen(Screen[None]):
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Fit the peerings table's columns to the terminal (a no-op when nothing changed)."""
+        """Fit both tables' columns to the terminal (a no-op when nothing changed)."""
+        deployments = self.deployments_table
+        room = deployments.scrollable_content_region.width
+        if room > 0:
+            hide = fit_deployment_columns(room, deployments.natural_widths())
+            deployments.fit_columns(hidden=hide)
         table = self.peerings_table
         available = table.scrollable_content_region.width
         if available <= 0:
             return
-        hidden, widths = fit_peering_columns(available, table.natural_widths())
+        snapshot = self.dashboard.snapshot
+        by_account = snapshot is not None and any(a.configured for a in snapshot.accounts)
+        hidden, widths = fit_peering_columns(
+            available, table.natural_widths(), by_account=by_account
+        )
         table.fit_columns(hidden=hidden, widths=widths)
 
     def _sorted(self, rows: FleetRows) -> list[str]:
@@ -249,6 +282,10 @@ class MainScreen(Screen[None]):
         else:
             line.append_text(health_mark(view.health))
             line.append(f" {view.peering_id} ", style="bold")
+            snapshot = self.dashboard.snapshot
+            if view.account and snapshot and any(a.configured for a in snapshot.accounts):
+                # On an 80-column terminal ACCOUNT has given way: the line names it.
+                line.append(f"{harmless(view.account)} · ", style="cyan")
             line.append(harmless(view.summary), style=HEALTH_STYLE[view.health])
             if len(view.problems) > 1:
                 line.append(f" (+{len(view.problems) - 1} more: ⏎ diff, d detail)", style="dim")
@@ -401,6 +438,10 @@ class MainScreen(Screen[None]):
     def action_delete(self) -> None:
         """``ctrl+d``: guarded delete of the highlighted peering."""
         self.dashboard.open_delete(self.selected_peering())
+
+    def action_retry(self) -> None:
+        """``r``: retry the highlighted peering, if it failed on the platform."""
+        self.dashboard.open_retry(self.selected_peering())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden from the footer in read-only mode; on_key refuses the key with a reason.

@@ -87,7 +87,7 @@ class PathScreen(Screen[None]):
         try:
             self.report = await check_path(
                 session.platform,
-                session.ec2,
+                await session.gateway_for(report.deployment_id, report.peering_id),
                 report.deployment_id,
                 report.peering_id,
                 to=target if report.direction == "to" else None,

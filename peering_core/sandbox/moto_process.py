@@ -1,0 +1,101 @@
+"""moto's server in a process of its own, for a sandbox that must be quick to start.
+
+In the process that serves it, moto's EC2 backend takes over a second to import, and every
+request it answers holds that process's interpreter lock. Here it imports and answers on
+another core while the platform starts and the dashboard draws. ``python -m
+peering_core.sandbox.moto_process PORT`` is the child: it imports EC2's and STS's backends
+before it serves, prints ``ready``, and serves until its standard input closes (its parent
+ended, however it ended).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Sequence
+
+# Default AMIs (a thousand images per region, made for every account and region moto is
+# asked about) are of no use to peerings and cost a tenth of a second each time.
+NO_DEFAULT_AMIS = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+
+
+class MotoProcess:
+    """The same surface as :class:`~peering_core.sandbox.servers.MotoServer`: ``url``,
+    ``start``, ``stop``, ``reset``; started at once, ready when :meth:`wait_ready` says.
+
+    ``warm``: ``account:region`` pairs whose EC2 backends are made before it says ready (moto
+    makes each on its first request, a default VPC and all)."""
+
+    def __init__(self, port: int, warm: Sequence[str] = ()) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.warm = tuple(warm)
+        self._process: subprocess.Popen[str] | None = None
+        self._ready = False
+
+    def start(self) -> MotoProcess:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(self.port), *self.warm],
+            env=os.environ | NO_DEFAULT_AMIS,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # the terminal's ctrl+c is not its to handle
+        )
+        return self
+
+    def wait_ready(self) -> None:
+        """Block until moto answers (it says so on its standard output)."""
+        if self._ready:
+            return
+        assert self._process is not None and self._process.stdout is not None
+        if self._process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"moto did not start (exit {self._process.wait(timeout=10)})")
+        self._ready = True
+
+    def reset(self) -> None:
+        """Forget every AWS resource of every account."""
+        self.wait_ready()
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+
+    def stop(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()  # it ends at once when its standard input closes
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _serve(port: int, warm: Sequence[str]) -> None:
+    import logging
+
+    from moto.ec2.models import ec2_backends
+    from moto.server import ThreadedMotoServer
+    from moto.sts.models import sts_backends
+
+    # Made before serving, so the first requests do not wait for them.
+    for pair in warm:
+        account, _, region = pair.partition(":")
+        ec2_backends[account][region]
+        sts_backends[account]["global"]
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    # Its state dies with it: no need to wait for the server's threads to wind down.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]), sys.argv[2:])
