@@ -175,6 +175,10 @@ def parse_cidr(value: object, field: str = "cidr") -> Network:
         ) from None
     if not isinstance(net, ipaddress.IPv4Network):
         raise RuleViolation("INVALID_ARGUMENT", f"{field} {value!r} is not IPv4", field)
+    if str(net) != value:
+        # Python also reads a netmask (10.0.0.0/255.255.0.0) or a zero-padded prefix; the API
+        # documents one spelling, so one is taken.
+        raise RuleViolation("INVALID_ARGUMENT", f"{field} {shown(value)}: write it as {net}", field)
     return net
 
 

@@ -390,3 +390,20 @@ async def test_if_none_match_star_is_no_304_for_a_malformed_or_missing_path(
     fresh = await api.get(f"{API}/deployments/{deployment}")
     again = await api.get(f"{API}/deployments", headers={"If-None-Match": fresh.headers["etag"]})
     assert again.status_code == 304
+
+
+async def test_a_cidr_the_pattern_refuses_is_refused_by_the_server_too(
+    api: httpx.AsyncClient,
+) -> None:
+    """Python reads a netmask or a zero-padded prefix as a CIDR; the document's pattern does
+    not, so the server takes the one spelling the document allows."""
+    schema = openapi_document()["components"]["schemas"]["CreateDeploymentRequest"]
+    pattern = re.compile(schema["properties"]["cidr"]["pattern"])
+    for cidr in ("10.0.0.0/016", "10.0.0.0/255.255.0.0", "10.0.0.0/0.0.255.255"):
+        assert not pattern.match(cidr)
+        answer = await api.post(
+            f"{API}/deployments", json={"deploymentName": "edge", "region": REGION, "cidr": cidr}
+        )
+        assert "10.0.0.0/16" in refusal(answer, 400, "INVALID_ARGUMENT")
+    await nothing_recorded(api)
+    assert pattern.match("10.0.0.0/16")
