@@ -717,10 +717,26 @@ class PlatformService:
         peerings = await self.store.peerings(deployment_id)
         # The VPC's own peerings are skipped: re-running a create is not refused by its pcx.
         own = {p.peering_id for p in peerings if p.vpc_id == vpc_id and p.account_id == account_id}
+        self._check_peer_blocks(row, blocks, [p for p in peerings if p.peering_id not in own])
+        try:
+            conflict = await self._route_conflict(row, blocks, own)
+        except AwsError as exc:
+            if transient(exc):
+                raise aws_unavailable(exc, self.retry_base * 4) from None
+            raise
+        if conflict:
+            raise CIDR_OVERLAP(conflict)
+        return {"deploymentID": deployment_id, "vpcId": vpc_id, "cidrs": list(blocks), "ok": True}
+
+    def _check_peer_blocks(
+        self, row: DeploymentRow, blocks: Sequence[str], peerings: Sequence[PlatformPeering]
+    ) -> None:
+        """Refuse (422) a requester block that is reserved, overlaps the deployment or
+        overlaps a block of one of ``peerings`` that has not failed."""
         others = [
             (p.peering_id, block)
             for p in peerings
-            if p.status is not PlatformStatus.FAILED and p.peering_id not in own
+            if p.status is not PlatformStatus.FAILED
             for block in p.requester_cidrs
         ]
         try:
@@ -733,15 +749,6 @@ class PlatformService:
                 )
         except RuleViolation as exc:
             raise from_rule(exc) from None
-        try:
-            conflict = await self._route_conflict(row, blocks, own)
-        except AwsError as exc:
-            if transient(exc):
-                raise aws_unavailable(exc, self.retry_base * 4) from None
-            raise
-        if conflict:
-            raise CIDR_OVERLAP(conflict)
-        return {"deploymentID": deployment_id, "vpcId": vpc_id, "cidrs": list(blocks), "ok": True}
 
     def _check_running(self, row: DeploymentRow) -> None:
         if row.deployment.status != "running":
@@ -768,22 +775,7 @@ class PlatformService:
             existing = await tx.peering(peering_id)
             if existing is not None:
                 return _same_or_refused(existing, row, account_id, vpc_id), False
-            others = [
-                (p.peering_id, block)
-                for p in await tx.peerings(deployment_id)
-                if p.status is not PlatformStatus.FAILED
-                for block in p.requester_cidrs
-            ]
-            try:
-                for cidr in requester_cidrs:
-                    rules.check_peer_cidr(
-                        cidr,
-                        deployment_cidr=row.cidr,
-                        reserved=self.reserved_cidrs,
-                        other_peerings=others,
-                    )
-            except RuleViolation as exc:
-                raise from_rule(exc) from None
+            self._check_peer_blocks(row, requester_cidrs, await tx.peerings(deployment_id))
             stamp = now()
             record = PlatformPeering(
                 peering_id=peering_id,

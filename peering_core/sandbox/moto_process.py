@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 # Default AMIs (a thousand images per region, made for every account and region moto is
 # asked about) are of no use to peerings and cost a tenth of a second each time.
@@ -75,6 +75,23 @@ class MotoProcess:
             process.wait()
 
 
+def patch_moto() -> None:
+    """Mend a race in moto's threaded server: a pcx between two accounts or regions walks the
+    set of every EC2 backend while another request may be adding a backend to it (its
+    account's or region's first), and the walk fails with "Set changed size during
+    iteration" (seen as a 500 while seeding two accounts side by side). The walk takes a copy
+    first; copying a set is one step under the interpreter lock."""
+    from moto.ec2.models.vpc_peering_connections import VPCPeeringConnectionBackend as Backend
+
+    def get_vpc_pcx_refs(cls: type[Backend]) -> Iterator[Backend]:
+        for ref in list(cls.vpc_pcx_refs[cls]):
+            backend = ref()
+            if backend is not None:
+                yield backend
+
+    Backend.get_vpc_pcx_refs = classmethod(get_vpc_pcx_refs)  # type: ignore[method-assign,assignment]
+
+
 def _serve(port: int, warm: Sequence[str]) -> None:
     import logging
 
@@ -82,6 +99,7 @@ def _serve(port: int, warm: Sequence[str]) -> None:
     from moto.server import ThreadedMotoServer
     from moto.sts.models import sts_backends
 
+    patch_moto()
     # Made before serving, so the first requests do not wait for them.
     for pair in warm:
         account, _, region = pair.partition(":")

@@ -41,7 +41,7 @@ from ..platform.server import create_app
 from ..platform.service import PlatformService, RequesterCidrs
 from ..platform.store import Store
 from ..platform_client import PlatformClient
-from .moto_process import NO_DEFAULT_AMIS, MotoProcess
+from .moto_process import NO_DEFAULT_AMIS, MotoProcess, patch_moto
 from .ports import free_port, free_socket
 from .seed import (
     CUSTOMER_ACCOUNT_ID,
@@ -63,6 +63,7 @@ class MotoServer:
         from moto.server import ThreadedMotoServer
 
         os.environ.update(NO_DEFAULT_AMIS)  # read by moto as it makes each region's backend
+        patch_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -196,3 +196,16 @@ async def test_a_long_status_line_ends_with_an_ellipsis_and_i_shows_it_whole():
         assert len(line) <= header.content_region.width
         await pilot.press("i")
         await wait_for(pilot, lambda: any("status" in n for n in notifications(app)), what="i")
+
+
+async def test_the_peering_line_ends_with_an_ellipsis_when_the_verdict_is_longer():
+    # Seen in tmux: the failed peering's line stopped after "CIDR overlap:" with no "…".
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.main_screen.peerings_table.move_to(pcx_id(4))
+        await pilot.pause()
+        line = app.main_screen.query_one("#peering-line", Static)
+        drawn = line.render_line(0).text.rstrip()
+        assert drawn.endswith("…"), drawn
+        assert len(drawn) <= line.content_region.width
