@@ -115,6 +115,7 @@ def _session(profile: str | None) -> AioSession:
     process's loader. Raises botocore's errors (an unknown profile): call it translated."""
     from aiobotocore.session import AioSession, get_session
 
+    _share_client_classes()
     session = AioSession(profile=profile) if profile else get_session()
     session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
     return session
@@ -128,6 +129,45 @@ def _loader(data_path: str | None) -> Loader:
         if loader is None:
             loader = _LOADERS[data_path] = create_loader(data_path)
         return loader
+
+
+# botocore builds a new service model and a new client class (a method per operation, each
+# with its operation model: EC2 has over 700) for every client it creates, and a gateway
+# creates one per region: in a busy process (the tests, a command reaching several regions)
+# that was a fifth of the CPU. Both depend only on the service's model files, so the
+# process keeps one of each per service. Installed once, under _LOADERS_LOCK.
+_SHARED_MODELS: dict[tuple[Loader, str, str | None], Any] = {}
+_SHARED_CLASSES: dict[tuple[str, Any], type] = {}
+_SHARING = False
+
+
+def _share_client_classes() -> None:
+    global _SHARING
+    with _LOADERS_LOCK:
+        if _SHARING:
+            return
+        _SHARING = True
+        from aiobotocore.client import AioClientCreator
+
+        load_model = AioClientCreator._load_service_model
+        create_class = AioClientCreator._create_client_class
+
+        def shared_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+            key = (self._loader, service_name, api_version)
+            model = _SHARED_MODELS.get(key)
+            if model is None:
+                model = _SHARED_MODELS[key] = load_model(self, service_name, api_version)
+            return model
+
+        async def shared_class(self: Any, service_name: str, service_model: Any) -> type:
+            key = (service_name, service_model)
+            cls = _SHARED_CLASSES.get(key)
+            if cls is None:
+                cls = _SHARED_CLASSES[key] = await create_class(self, service_name, service_model)
+            return cls
+
+        AioClientCreator._load_service_model = shared_model
+        AioClientCreator._create_client_class = shared_class
 
 
 def _load_botocore() -> None:
