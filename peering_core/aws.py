@@ -115,6 +115,7 @@ def _session(profile: str | None) -> AioSession:
     process's loader. Raises botocore's errors (an unknown profile): call it translated."""
     from aiobotocore.session import AioSession, get_session
 
+    _share_botocore_tables()
     session = AioSession(profile=profile) if profile else get_session()
     session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
     return session
@@ -128,6 +129,55 @@ def _loader(data_path: str | None) -> Loader:
         if loader is None:
             loader = _LOADERS[data_path] = create_loader(data_path)
         return loader
+
+
+# botocore builds a new service model, a new client class (a method per operation, each with
+# its operation model: EC2 has over 700) and a new table of event names for every session and
+# client, and a gateway makes a session and a client per region: in a busy process (the tests,
+# a command reaching several regions) that was a fifth of the CPU. All three depend only on
+# the service's model files and botocore's constants, so the process keeps one of each.
+_SHARED_MODELS: dict[tuple[Loader, str, str | None], Any] = {}
+_SHARED_CLASSES: dict[tuple[str, Any], type] = {}
+_SHARED_EVENT_NAMES: dict[str, str] = {}
+_SHARING = False
+
+
+def _share_botocore_tables() -> None:
+    """Install the sharing once per process (see above)."""
+    global _SHARING
+    with _LOADERS_LOCK:
+        if _SHARING:
+            return
+        _SHARING = True
+        from aiobotocore.client import AioClientCreator
+        from botocore import hooks
+
+        load_model = AioClientCreator._load_service_model
+        create_class = AioClientCreator._create_client_class
+        new_aliaser = hooks.EventAliaser.__init__
+
+        def shared_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+            key = (self._loader, service_name, api_version)
+            model = _SHARED_MODELS.get(key)
+            if model is None:
+                model = _SHARED_MODELS[key] = load_model(self, service_name, api_version)
+            return model
+
+        async def shared_class(self: Any, service_name: str, service_model: Any) -> type:
+            key = (service_name, service_model)
+            cls = _SHARED_CLASSES.get(key)
+            if cls is None:
+                cls = _SHARED_CLASSES[key] = await create_class(self, service_name, service_model)
+            return cls
+
+        def shared_aliases(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+            new_aliaser(self, event_emitter, event_aliases)
+            if self._event_aliases == hooks.EVENT_ALIASES:  # botocore's own: always the same
+                self._alias_name_cache = _SHARED_EVENT_NAMES
+
+        AioClientCreator._load_service_model = shared_model
+        AioClientCreator._create_client_class = shared_class
+        hooks.EventAliaser.__init__ = shared_aliases
 
 
 def _load_botocore() -> None:

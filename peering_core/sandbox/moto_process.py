@@ -10,6 +10,7 @@ ended, however it ended).
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -90,6 +91,20 @@ def patch_moto() -> None:
                 yield backend
 
     Backend.get_vpc_pcx_refs = classmethod(get_vpc_pcx_refs)  # type: ignore[method-assign,assignment]
+    _remember_action_names()
+
+
+def _remember_action_names() -> None:
+    """moto finds the method of each request's action by listing every function of the
+    response class (EC2's has hundreds) with ``inspect.getmembers``: a twentieth of a test
+    process's CPU. The list never changes, so each class's is made once."""
+    from moto.core import responses, utils
+
+    listed = utils.method_names_from_class
+    if responses.method_names_from_class is not listed:  # type: ignore[attr-defined]
+        return  # remembered already
+    remembered = functools.cache(lambda clazz: frozenset(listed(clazz)))
+    responses.method_names_from_class = remembered  # type: ignore[attr-defined,assignment]
 
 
 def _serve(port: int, warm: Sequence[str]) -> None:

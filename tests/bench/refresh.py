@@ -207,13 +207,13 @@ def time_path(server: FleetServer, runs: int, platform_url: str, aws_url: str) -
     }
 
 
-def _at_rtt(server: FleetServer, rtt_ms: float, hand_sample: int) -> dict[str, Any]:
+def _at_rtt(server: FleetServer, rtt_ms: float, hand_sample: int, path_runs: int) -> dict[str, Any]:
     """peering-tui, the floor and the script, each request paying ``rtt_ms`` of round trip."""
     with links(server, rtt_ms) as (platform_url, aws_url):
         ours = asyncio.run(time_peering_tui(server, 1, platform_url, aws_url))
         floor = asyncio.run(time_floor(server, 1, platform_url, aws_url))
         hand = time_by_hand(server, hand_sample, aws_url)
-        path = time_path(server, 3, platform_url, aws_url)
+        path = time_path(server, path_runs, platform_url, aws_url)
     return {
         "rtt_ms": rtt_ms,
         "path_s": path["s"],
@@ -230,7 +230,10 @@ def _at_rtt(server: FleetServer, rtt_ms: float, hand_sample: int) -> dict[str, A
 def run_refresh(
     deployments: int, per_deployment: int, *, runs: int = 3, hand_sample: int = 200,
     cli_sample: int = 50, rtts_ms: Sequence[float] = RTTS_MS, rtt_hand_sample: int = 100,
+    path_runs: int = 5,
 ) -> dict[str, Any]:  # fmt: skip
+    """``path_runs``: whole ``peering-tui path`` processes timed on loopback (at most 3 through
+    each delay line)."""
     began = time.perf_counter()
     with FleetServer.start(deployments, per_deployment) as server:
         direct = server.platform_url, server.moto_url
@@ -239,8 +242,8 @@ def run_refresh(
         # A sample of 0 skips an approach (the stress run times only peering-tui and the floor).
         hand = time_by_hand(server, hand_sample, server.moto_url) if hand_sample else None
         cli = time_aws_cli(server, cli_sample) if cli_sample else None
-        path = time_path(server, 5 if hand_sample else 3, *direct)
-        wan = [_at_rtt(server, rtt, rtt_hand_sample) for rtt in rtts_ms]
+        path = time_path(server, path_runs if hand_sample else 3, *direct)
+        wan = [_at_rtt(server, rtt, rtt_hand_sample, min(path_runs, 3)) for rtt in rtts_ms]
     # The same fleet with every other peering in a second account (staging, by its role).
     with FleetServer.start(deployments, per_deployment, accounts=2) as two:
         two_accounts = asyncio.run(time_peering_tui(two, runs, two.platform_url, two.moto_url))
