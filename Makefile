@@ -27,9 +27,9 @@ lint: $(STAMP_TEST)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# pytest-xdist workers: one more than the cores, since a fair share of the suite waits
+# pytest-xdist workers: two more than the cores, since a fair share of the suite waits
 # (retries backing off, poll intervals, processes starting) rather than computes.
-WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 2)')
 
 # Every feature, each long run in its short variant.
 test: lint

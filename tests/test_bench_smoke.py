@@ -6,17 +6,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.heavy
-def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path):
-    out = tmp_path / "nested" / "platform.json"
+def quick_bench(tmp_path: Path, *parts: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """``python -m tests.bench --quick --only PART…``: what it printed, and its JSON. The parts
+    run in two tests (each a process of its own), so two workers share the work."""
+    out = tmp_path / "nested" / "bench.json"
+    only = [arg for part in parts for arg in ("--only", part)]
     done = subprocess.run(
-        [sys.executable, "-m", "tests.bench", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "tests.bench", "--quick", *only, "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -24,11 +27,18 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert results["quick"] is True
+    assert set(results) == {"quick", *parts}
+    return done, results
+
+
+@pytest.mark.heavy
+def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path):
+    done, results = quick_bench(tmp_path, "platform", "startup")
     assert "If-None-Match (304)" in done.stdout
     assert "p99 latency" in done.stdout
 
-    results = json.loads(out.read_text())
-    assert results["quick"] is True
     result = results["platform"]
     assert {
         "benchmark",
@@ -55,6 +65,20 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     assert result["not_modified"]["body_bytes_max"] == 0
     assert result["peak_rss_mib"] > 0
 
+    # Whole processes: `peering-tui` with nothing configured drew peering rows (from the
+    # sandbox it started) and quit on q; `ls --json` asked the platform before AWS.
+    startup = results["startup"]
+    assert "peering-tui, nothing configured: first peering row" in done.stdout
+    (screen,) = startup["first_screen"]["runs"]
+    assert 0 < screen["header_s"] <= screen["first_row_s"] and screen["quit_s"] > 0
+    assert startup["ls"]["peerings"] == 40 and len(startup["ls"]["runs"]) == 2
+    for run in startup["ls"]["runs"]:
+        assert 0 < run["first_request_s"] <= run["first_aws_request_s"] <= run["total_s"]
+
+
+@pytest.mark.heavy
+def test_the_quick_refresh_and_dashboard_benchmarks_count_calls_and_changed_rows(tmp_path):
+    done, results = quick_bench(tmp_path, "refresh", "dashboard")
     refresh = results["refresh"]
     assert "floor: same raw calls" in done.stdout
     assert refresh["peerings"] == 10
@@ -98,16 +122,6 @@ def test_the_quick_benchmark_writes_its_figures_and_304s_carry_no_body(tmp_path)
     assert dashboard["diff_view"]["rediffs"] == 1
     assert dashboard["platform_server_loaded"] is False
     assert dashboard["peak_rss_mib"] > 0
-
-    # Whole processes: `peering-tui` with nothing configured drew peering rows (from the
-    # sandbox it started) and quit on q; `ls --json` asked the platform before AWS.
-    startup = results["startup"]
-    assert "peering-tui, nothing configured: first peering row" in done.stdout
-    (screen,) = startup["first_screen"]["runs"]
-    assert 0 < screen["header_s"] <= screen["first_row_s"] and screen["quit_s"] > 0
-    assert startup["ls"]["peerings"] == 40 and len(startup["ls"]["runs"]) == 2
-    for run in startup["ls"]["runs"]:
-        assert 0 < run["first_request_s"] <= run["first_aws_request_s"] <= run["total_s"]
 
 
 def test_the_benchmark_refuses_nonsense_sizes():

@@ -41,8 +41,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
+        action="append",
         choices=("platform", "refresh", "dashboard", "stress", "replicas", "startup"),
-        help="run one benchmark (default: all)",
+        help="run this benchmark (again for more than one; default: all)",
     )
     parser.add_argument(
         "--stress",
@@ -122,12 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         (QUICK["peerings"], QUICK["requests"]) if args.quick else (args.peerings, args.requests)
     )
     results: dict[str, Any] = {"quick": args.quick}
-    if args.only in (None, "platform"):
+
+    def wanted(part: str) -> bool:
+        return args.only is None or part in args.only
+
+    if wanted("platform"):
         result = run(peerings, requests, quick=args.quick)
         print(table(result))
         print()
         results["platform"] = result
-    if args.only in (None, "refresh"):
+    if wanted("refresh"):
         fleet = QUICK["deployments"] if args.quick else args.fleet
         refresh = run_refresh(
             fleet,
@@ -143,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(refresh_table(refresh))
         print()
         results["refresh"] = refresh
-    if args.only in (None, "dashboard"):
+    if wanted("dashboard"):
         fleet = QUICK["deployments"] if args.quick else args.fleet
         per = QUICK["per_deployment"] if args.quick else 5
         dashboard = run_dashboard(
@@ -152,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(dashboard_table(dashboard))
         print()
         results["dashboard"] = dashboard
-    if args.only in (None, "startup"):
+    if wanted("startup"):
         startup = run_startup(
             screen_runs=1 if args.quick else 5,
             ls_runs=2 if args.quick else 10,
@@ -161,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(startup_table(startup))
         print()
         results["startup"] = startup
-    if args.only in (None, "stress") and not args.quick:
+    if wanted("stress") and not args.quick:
         stress_refresh = run_refresh(
             args.stress, 5, runs=1, hand_sample=0, cli_sample=0, rtts_ms=()
         )
@@ -172,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         results["stress"] = {"refresh": stress_refresh, "dashboard": stress_dashboard}
     # Four setups of moto, PostgreSQL and replica processes: not part of the quick smoke run.
-    if args.only == "replicas" or (args.only is None and not args.quick):
+    if (args.only and "replicas" in args.only) or (args.only is None and not args.quick):
         replicas = run_replicas(
             QUICK["peerings"] if args.quick else args.replica_peerings,
             pollers=50,
