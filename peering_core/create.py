@@ -162,7 +162,7 @@ async def preflight(platform: PlatformClient, deployment: Deployment, vpc: Vpc) 
         raise Failed(exc.code, exc.message, step=Step.VALIDATE) from None
 
 
-def _check_request(request: CreateRequest) -> tuple[int, ...]:
+def check_request(request: CreateRequest) -> tuple[int, ...]:
     """The ids' shapes and the ports, before any call; returns the ports sorted."""
     try:
         rules.check_vpc_id(request.vpc_id, "--vpc-id")
@@ -224,7 +224,7 @@ async def plan_create(
     request: CreateRequest, platform: PlatformClient, ec2: Ec2Gateway
 ) -> CreatePlan:
     """Validate ``request`` against both sides with reads only; resolve defaults."""
-    ports = _check_request(request)
+    ports = check_request(request)
     deployment, info = await _deployment_side(platform, request.deployment_id)
     region = deployment.region
     vpc = await _peer_vpc(ec2, region, request.vpc_id, deployment.id)

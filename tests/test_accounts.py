@@ -182,6 +182,11 @@ def test_create_in_the_staging_account_only(accounts_cli, two_accounts):
     prod_before, staging_before = asyncio.run(both())
     refused = accounts_cli("create", dep.id, "--vpc-id", vpc_id, "--yes", "--json")
     assert refused.code == 2 and refused.json["error"]["code"] == "ACCOUNT_REQUIRED"
+    # A malformed id is named before the account is asked for (tried by hand: the account
+    # came first, and fixing it only led to the next error).
+    bad = accounts_cli("create", dep.id, "--vpc-id", "vpc-nothex", "--yes", "--json")
+    assert bad.code == 2 and bad.json["error"]["code"] == "INVALID_ARGUMENT"
+    assert "--vpc-id" in bad.json["error"]["message"]
     assert asyncio.run(both()) == (prod_before, staging_before)
 
     made = accounts_cli(

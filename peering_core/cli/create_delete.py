@@ -8,7 +8,7 @@ import argparse
 from ..audit import AuditLog, actor, audited, identify
 from ..aws import Ec2Gateway
 from ..config import Connection, connected
-from ..create import CreateRequest, create_peering, plan_create
+from ..create import CreateRequest, check_request, create_peering, plan_create
 from ..delete import DeleteRequest, delete_peering
 from ..errors import ExitCode
 from ..retry import retry_failed
@@ -30,6 +30,7 @@ async def run_create(args: argparse.Namespace, connection: Connection, out: Outp
         security_groups=tuple(args.security_groups),
         ports=parse_ports(args.ports, "--port"),
     )
+    check_request(request)  # a malformed id before anything else, the account included
     async with connected(connection) as (platform, accounts):
         ec2 = accounts.named(args.account).ec2
         plan = await plan_create(request, platform, ec2)
