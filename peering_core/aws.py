@@ -180,12 +180,13 @@ def _share_botocore_tables() -> None:
         hooks.EventAliaser.__init__ = shared_aliases
 
 
-def _load_botocore() -> None:
+def _load_botocore(nice: bool) -> None:
     # A load ahead of time yields the cores to whatever else is starting (Linux niceness is
     # per thread). Any failure here (botocore missing, a broken data file) shows on the
     # first real call.
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    if nice:
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     with contextlib.suppress(Exception):
         loader = _session(None).get_component("data_loader")
         for service in ("ec2", "sts"):
@@ -203,15 +204,21 @@ async def _warmed_up() -> None:
         await asyncio.to_thread(thread.join)
 
 
-def warm_up() -> None:
-    """Import botocore and load EC2's model on a daemon thread, once per process, for a
-    program that has a wait to fill (the dashboard, while it draws and its sandbox starts).
-    A command does without: the thread would slow its first request more than it gains."""
+def warm_up(*, nice: bool = True) -> None:
+    """Import botocore and load EC2's model on a daemon thread, once per process.
+
+    A program with a wait to fill (the dashboard, while it draws and its sandbox starts) calls
+    it early, ``nice`` so the thread yields the cores to what else is starting. The first AWS
+    client calls it too (not nice: its caller waits for it): the load then runs beside the
+    event loop, which meanwhile sends what it can (a command's platform requests) instead of
+    stalling a fifth of a second on botocore's files."""
     global _WARM_UP
     with _LOADERS_LOCK:
         if _WARM_UP is not None:
             return
-        _WARM_UP = threading.Thread(target=_load_botocore, name="botocore-warm-up", daemon=True)
+        _WARM_UP = threading.Thread(
+            target=_load_botocore, args=(nice,), name="botocore-warm-up", daemon=True
+        )
     _WARM_UP.start()
 
 
@@ -533,6 +540,7 @@ class Ec2Gateway:
             existing = self._clients.get(key)
             if existing is not None:
                 return existing
+            warm_up(nice=False)
             await _warmed_up()
             created: Any = await self._stack.enter_async_context(
                 self._session.create_client(

@@ -45,3 +45,53 @@ def test_moto_lists_a_response_class_s_actions_once(moto_server: MotoServer) -> 
     listed = responses.method_names_from_class(EC2Response)  # type: ignore[attr-defined]
     assert "describe_vpcs" in listed
     assert responses.method_names_from_class(EC2Response) is listed  # type: ignore[attr-defined]
+
+
+# A fresh process (this one's tables are loaded already): the first client's loading of
+# botocore's files must run beside the event loop, so a command's platform requests go out
+# meanwhile instead of waiting a fifth of a second behind it.
+_FIRST_CLIENT = """
+import asyncio, sys, threading
+from botocore.loaders import JSONFileLoader
+from pydantic import SecretStr
+from peering_core.aws import AwsAccess, Ec2Gateway
+
+where = []  # for each read of EC2's model file: was it on the main thread?
+load = JSONFileLoader.load_file
+def recorded(self, file_path):
+    if "/ec2/" in file_path and file_path.endswith("service-2"):
+        where.append(threading.current_thread() is threading.main_thread())
+    return load(self, file_path)
+JSONFileLoader.load_file = recorded
+
+async def main():
+    ticks = 0
+    async def tick():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    before = ticks
+    access = AwsAccess(access_key_id="k", secret_access_key=SecretStr("s"),
+                       endpoint_url=sys.argv[1])
+    async with Ec2Gateway(access) as gateway:
+        await gateway._client("ec2", "us-east-1")
+    ticker.cancel()
+    print(where, ticks - before > 1)
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_client_loads_botocore_beside_the_event_loop(moto_server: MotoServer) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_CLIENT, moto_server.url],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    # Loaded once, not on the loop's (main) thread, and the loop ran other tasks meanwhile.
+    assert done.stdout.split() == ["[False]", "True"], done.stderr
