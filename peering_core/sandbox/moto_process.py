@@ -92,6 +92,7 @@ def patch_moto() -> None:
 
     Backend.get_vpc_pcx_refs = classmethod(get_vpc_pcx_refs)  # type: ignore[method-assign,assignment]
     _remember_action_names()
+    _remember_backends_by_host()
 
 
 def _remember_action_names() -> None:
@@ -105,6 +106,28 @@ def _remember_action_names() -> None:
         return  # remembered already
     remembered = functools.cache(lambda clazz: frozenset(listed(clazz)))
     responses.method_names_from_class = remembered  # type: ignore[attr-defined,assignment]
+
+
+def _remember_backends_by_host() -> None:
+    """moto's server finds each request's backend by listing its own package folder (a
+    ``stat`` per service, 150 of them) and then trying the URL patterns of every service in
+    turn, under one lock: an eighth of a test process's CPU. A host's backend never changes,
+    so it is found once per host (a bounded memo: hosts come from the requests)."""
+    from moto import backend_index
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication as App
+
+    if getattr(App.get_backend_for_host, "remembered", False):
+        return
+    find = App.get_backend_for_host
+    shared = App.__new__(App)  # every app's patterns are moto's module-level index
+    shared.backend_url_patterns = backend_index.backend_url_patterns
+    by_host = functools.lru_cache(maxsize=1024)(lambda host: find(shared, host))
+
+    def remembered(self: App, host: str | None) -> object:
+        return by_host(host)
+
+    remembered.remembered = True  # type: ignore[attr-defined]
+    App.get_backend_for_host = remembered  # type: ignore[method-assign]
 
 
 def _serve(port: int, warm: Sequence[str]) -> None:
