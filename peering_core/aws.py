@@ -178,6 +178,32 @@ def _share_botocore_tables() -> None:
         AioClientCreator._load_service_model = shared_model
         AioClientCreator._create_client_class = shared_class
         hooks.EventAliaser.__init__ = shared_aliases
+        _share_ssl_contexts()
+
+
+# Every client's HTTP session builds its own TLS context on its first request, reading the
+# CA bundle (a tenth of a test process's CPU, 20-30 ms a client). A context made for the
+# same verification settings is the same, and one context serves any number of
+# connections, threads and loops; only the plain case is shared (no client certificate, no
+# proxy: those contexts are built further for their owner).
+_SSL_CONTEXTS: dict[object, Any] = {}
+
+
+def _share_ssl_contexts() -> None:
+    from aiobotocore.httpsession import AIOHTTPSession
+
+    build = AIOHTTPSession._build_ssl_contexts
+
+    def shared_contexts(self: Any, proxy_url: str | None) -> tuple[Any, Any]:
+        if self._cert_file or proxy_url:
+            built: tuple[Any, Any] = build(self, proxy_url)
+            return built
+        context = _SSL_CONTEXTS.get(self._verify)
+        if context is None:
+            context = _SSL_CONTEXTS[self._verify] = build(self, None)[0]
+        return context, None
+
+    AIOHTTPSession._build_ssl_contexts = shared_contexts
 
 
 def _load_botocore(nice: bool) -> None:

@@ -95,3 +95,27 @@ def test_the_first_client_loads_botocore_beside_the_event_loop(moto_server: Moto
     )  # fmt: skip
     # Loaded once, not on the loop's (main) thread, and the loop ran other tasks meanwhile.
     assert done.stdout.split() == ["[False]", "True"], done.stderr
+
+
+async def test_clients_share_one_tls_context_for_the_same_verification(
+    moto_server: MotoServer,
+) -> None:
+    """Each client's HTTP session built a TLS context (reading the CA bundle) on its first
+    request; the process builds one per verification setting."""
+    async with (
+        Ec2Gateway(_access(moto_server, "first")) as first,
+        Ec2Gateway(_access(moto_server, "second")) as second,
+    ):
+        await first.describe_vpcs("us-east-1")
+        await first.describe_vpcs("eu-west-1")
+        await second.describe_vpcs("us-east-1")
+        contexts = [
+            (await gateway._client("ec2", region))._endpoint.http_session._sessions[None]
+            for gateway, region in (
+                (first, "us-east-1"),
+                (first, "eu-west-1"),
+                (second, "us-east-1"),
+            )
+        ]
+        ssl = {id(session.connector._ssl) for session in contexts}
+    assert len(ssl) == 1
