@@ -20,6 +20,7 @@ from peering_core.platform_client import PlatformClient
 from peering_core.sandbox.seed import SeedReport
 from peering_core.sandbox.servers import MotoServer, Sandbox
 
+from . import scheduling
 from .cli_helpers import Cli
 from .contract import check_every_answer_async
 from .postgres import PostgresServer
@@ -139,10 +140,18 @@ def start_sandbox(moto_server: MotoServer) -> Iterator[Callable[..., Sandbox]]:
         box.stop()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Heavy tests first: under pytest-xdist each starts early on some worker, instead of one
-    of them running alone at the end while the other workers wait."""
-    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+    """Heavy tests first, each a unit of its own, then whole modules (see :mod:`.scheduling`)."""
+    scheduling.order(items)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (``make test``) deals units as :mod:`.scheduling` says."""
+    if config.getvalue("dist") == "loadgroup":
+        return scheduling.HeavyFirstScheduling(config, log)
+    return None
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
