@@ -14,6 +14,7 @@ delete workflow recognises).
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -47,6 +48,20 @@ _TENANTS = TypeAdapter(list[Tenant])
 _KEYS = TypeAdapter(list[ApiKey])
 
 
+# httpx builds a TLS context for every client (20 ms: it reads the CA bundle), and a command,
+# the dashboard's screens and the tests make many clients. One context serves any number of
+# clients and connections; it is made once per setting and CA variables.
+_TLS_CONTEXTS: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
+
+
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    key = (verify, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    context = _TLS_CONTEXTS.get(key)
+    if context is None:
+        context = _TLS_CONTEXTS[key] = httpx.create_ssl_context(verify=verify)
+    return context
+
+
 class PlatformClient:
     """Typed access to the platform API. Use as an async context manager."""
 
@@ -76,7 +91,7 @@ class PlatformClient:
         self._settings: dict[str, Any] = {
             "base_url": self.base_url,
             "auth": httpx.BasicAuth(key, secret_value),
-            "verify": verify,
+            "verify": _tls_context(verify),
             "timeout": timeout,
             "headers": {"User-Agent": "peering-tui"},
         }

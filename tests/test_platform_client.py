@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import httpx
 import pytest
@@ -107,3 +108,19 @@ async def test_a_post_that_must_not_be_repeated_goes_on_a_connection_of_its_own(
         await client.deployments()
     assert pooled == 1, "GETs share one pooled connection"
     assert link.connections == pooled + 2, "each POST had a connection of its own"
+
+
+async def test_clients_share_one_tls_context_per_setting() -> None:
+    """httpx read the CA bundle for every client made (20 ms each); a process makes it once
+    per setting (an SSL_CERT_FILE set later gets its own: tests/test_transport.py)."""
+    def context(client: PlatformClient) -> object:
+        return client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+    async with (
+        PlatformClient("https://a.example", "k", "s") as first,
+        PlatformClient("https://b.example", "k", "s") as second,
+        PlatformClient("https://c.example", "k", "s", verify=False) as unverified,
+    ):
+        assert context(first) is context(second)
+        assert context(unverified) is not context(first)
+        assert context(unverified).verify_mode == ssl.CERT_NONE  # type: ignore[attr-defined]
