@@ -113,6 +113,7 @@ async def test_a_post_that_must_not_be_repeated_goes_on_a_connection_of_its_own(
 async def test_clients_share_one_tls_context_per_setting() -> None:
     """httpx read the CA bundle for every client made (20 ms each); a process makes it once
     per setting (an SSL_CERT_FILE set later gets its own: tests/test_transport.py)."""
+
     def context(client: PlatformClient) -> object:
         return client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
 
