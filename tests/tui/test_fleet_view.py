@@ -13,6 +13,7 @@ import hcl2
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets._footer import FooterKey
 
 from peering_core.audit import read_audit
 from peering_core.errors import AwsError, DriftError
@@ -28,6 +29,7 @@ from tui.screens.diff import PeeringDiffScreen
 from tui.screens.fix import FixPlanModal
 from tui.screens.help import HelpScreen, help_table
 from tui.status import PollState
+from tui.widgets.footer import Footer
 
 from .conftest import DemoFleet
 from .helpers import (
@@ -180,6 +182,39 @@ async def test_the_filter_narrows_both_tables_live_and_esc_clears_it(demo_fleet:
         assert deployments_table(app).row_count == 4
         assert not screen.filter_input.display
         assert app.focused is peerings_table(app)
+
+
+async def test_the_footer_is_rebuilt_only_when_the_keys_it_shows_change(demo_fleet: DemoFleet):
+    """Textual's footer rebuilt all its keys on every change of focus or bindings; ours only
+    when what it shows differs, and then it shows the new keys."""
+    app = app_on(demo_fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_fleet(pilot, 6)
+        screen = app.main_screen
+        footer = screen.query_one(Footer)
+        await pilot.pause()
+        built, shown = footer.rebuilds, footer._shown
+        assert built >= 1 and shown
+        await pilot.press("tab", "tab")
+        await pilot.pause()
+        assert footer.rebuilds == built  # the focus moved twice, the same keys shown
+        # In the filter, letters are typed, not keys: the footer drops them, and shows them
+        # again after esc.
+        await pilot.press("slash")
+        assert app.focused is screen.filter_input
+        await wait_for(pilot, lambda: footer.rebuilds == built + 1)
+        assert "n" not in {key.key for key in footer.query(FooterKey)}
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: footer.rebuilds == built + 2)
+        assert "n" in {key.key for key in footer.query(FooterKey)}
+
+        # Read-only hides the mutating keys: the footer is rebuilt without them.
+        app.read_only = True
+        screen.refresh_bindings()
+        await wait_for(pilot, lambda: footer.rebuilds == built + 3)
+        await pilot.pause()
+        keys = {key.key for key in footer.query(FooterKey)}
+        assert keys and not keys & bindings.mutating_keys(bindings.MAIN, app.keymap)
 
 
 async def test_a_toggles_between_all_and_the_selected_deployment(demo_fleet: DemoFleet):

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from .. import bindings
+from ..widgets.footer import Footer
 
 PlanFormat = Literal["aws", "terraform"]
 

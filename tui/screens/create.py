@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, OptionList, SelectionList, Static
+from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker
@@ -25,6 +25,7 @@ from peering_core.rules import parse_ports
 from .. import bindings
 from ..dashboard import Dashboard, audited_run
 from ..failures import report_failed_worker
+from ..widgets.footer import Footer
 from ..widgets.step_log import StepLog
 from ..widgets.ticks import TickList
 

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 from textual.worker import Worker
 
 from peering_core.delete import (
@@ -27,6 +27,7 @@ from peering_core.health import LIVE_AWS_STATES, PeeringView
 from .. import bindings
 from ..dashboard import Dashboard, audited_run
 from ..failures import report_failed_worker
+from ..widgets.footer import Footer
 from ..widgets.step_log import StepLog
 from ..widgets.ticks import TickBox
 

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from peering_core.durations import countdown
 from peering_core.health import (
@@ -28,6 +28,7 @@ from ..dashboard import Dashboard
 from ..formatting import HEALTH_STYLE, HEALTH_SYMBOL, clock_time, console_url
 from ..history import StatusChange
 from ..path_text import path_picture
+from ..widgets.footer import Footer
 from ..widgets.status_header import StatusHeader
 
 

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker
 
 from peering_core.errors import PeeringError
@@ -46,6 +46,7 @@ from ..drift_text import (
     rule_key,
 )
 from ..failures import describe_error, report_failed_worker
+from ..widgets.footer import Footer
 from ..widgets.row_table import DiffTable
 from ..widgets.status_header import StatusHeader
 from .fix import FixPlanModal

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Static
+from textual.widgets import Button, Checkbox, Static
 from textual.worker import Worker
 
 from peering_core.drift import FixAction, FixPlan, plan_fix
@@ -42,6 +42,7 @@ from ..drift_text import (
 )
 from ..failures import describe_error, report_failed_worker
 from ..formatting import clock_time
+from ..widgets.footer import Footer
 from ..widgets.ticks import TickBox
 from .confirm import ConfirmationModal
 from .copy_plan import CopyFormatModal, PlanFormat

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from peering_core.health import DeploymentView, PeeringView
 from peering_core.printable import harmless
@@ -21,6 +21,7 @@ from .. import bindings
 from ..dashboard import Dashboard
 from ..formatting import HEALTH_STYLE, PROBLEM_WIDTH, aws_status, health_mark, platform_status
 from ..rows import FleetRows
+from ..widgets.footer import Footer
 from ..widgets.keyed_table import KeyedTable
 from ..widgets.status_header import StatusHeader
 
