@@ -178,8 +178,14 @@ class MainScreen(Screen[None]):
             yield KeyedTable(DEPLOYMENT_COLUMNS, id_column="id", id="deployments")
             # Its columns fit the terminal (fit_peering_columns) on every resize and tick.
             yield KeyedTable(PEERING_COLUMNS, id_column="pcx", id="peerings", fixed_columns=2)
+            # The filter takes the peering line's place while shown: the tables keep their size,
+            # so showing it re-renders no table row.
             yield Static(id="peering-line")
-        yield Input(placeholder="filter: id, name, region, VPC, status, health", id="filter")
+            yield Input(
+                placeholder="filter: id, name, region, VPC, status, health",
+                id="filter",
+                compact=True,
+            )
         yield Footer()
 
     def show_tenant_column(self) -> None:
@@ -375,8 +381,12 @@ class MainScreen(Screen[None]):
         # Shown and focused at once (not on the next refresh), so keys typed right after the
         # slash land in the filter.
         """``/``: show the filter and type into it."""
-        self.filter_input.display = True
+        self._show_filter(True)
         self.set_focus(self.filter_input)
+
+    def _show_filter(self, shown: bool) -> None:
+        self.filter_input.display = shown
+        self.query_one("#peering-line").display = not shown
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -386,14 +396,14 @@ class MainScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
         if not self.filter_text:
-            self.filter_input.display = False
+            self._show_filter(False)
         self.peerings_table.focus()
 
     def clear_filter(self) -> None:
         """Empty and hide the filter; both tables show everything again."""
         self.filter_input.value = ""
         self.filter_text = ""
-        self.filter_input.display = False
+        self._show_filter(False)
         self.show_snapshot()
 
     def action_clear_filter(self) -> None:
