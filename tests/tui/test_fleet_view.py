@@ -183,6 +183,13 @@ async def test_the_filter_narrows_both_tables_live_and_esc_clears_it(demo_fleet:
         await pilot.pause()
         assert peerings_table(app).ids == [demo_fleet.pcx("analytics->fleet-staging")]
 
+        # Enter keeps the filter, hides its input and brings the peering line back; / edits it.
+        await pilot.press("enter")
+        assert screen.filter_text == vpc and line.display and not screen.filter_input.display
+        assert "filter" in str(peerings_table(app).border_title)
+        await pilot.press("slash")
+        assert app.focused is screen.filter_input and screen.filter_input.value == vpc
+
         await pilot.press("escape")
         assert screen.filter_text == ""
         assert peerings_table(app).row_count == 6

@@ -395,8 +395,8 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        if not self.filter_text:
-            self._show_filter(False)
+        # The peering line comes back (the tables' titles name the filter); `/` edits it.
+        self._show_filter(False)
         self.peerings_table.focus()
 
     def clear_filter(self) -> None:
