@@ -28,15 +28,14 @@ def order(items: list[pytest.Item]) -> None:
     first_seen: dict[str, int] = {}
     for index, item in enumerate(items):
         first_seen.setdefault(item.nodeid.split("::", 1)[0], index)
-    heavy = [item for item in items if item.get_closest_marker("heavy") is not None]
-    for number, item in enumerate(heavy):
+    heavy = {item.nodeid for item in items if item.get_closest_marker("heavy") is not None}
+    for number, item in enumerate(item for item in items if item.nodeid in heavy):
         # A number, not the test's name: a parametrized name's "[…]" would hide the suffix.
         item.add_marker(pytest.mark.xdist_group(f"{HEAVY_GROUP}-{number}"))
 
     def key(item: pytest.Item) -> tuple[int, int, int]:
         module = item.nodeid.split("::", 1)[0]
-        heavy = item.get_closest_marker("heavy") is not None
-        return (0 if heavy else 1, -sizes[module], first_seen[module])
+        return (0 if item.nodeid in heavy else 1, -sizes[module], first_seen[module])
 
     items.sort(key=key)  # stable: a module's tests keep their order
 
